@@ -1,0 +1,168 @@
+package catalog
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/clustropg/clustro/request"
+)
+
+// Settings are the platform's catalog settings.
+type Settings struct {
+	// RepoURL is the infra repository's web URL (https://github.com/org/infra).
+	RepoURL string `json:"repoURL"`
+	// Branch is the infra repository's base branch.
+	Branch string `json:"branch"`
+	// System, when set, is the spec.system of every database.
+	System string `json:"system,omitempty"`
+	// DashboardSelector is the Grafana plugin's dashboard selector.
+	DashboardSelector string `json:"dashboardSelector,omitempty"`
+}
+
+// Check reports what is wrong with the settings.
+func (s Settings) Check() error {
+	var problems []string
+	if _, err := projectSlug(s.RepoURL); err != nil {
+		problems = append(problems, "catalog.repoURL: "+err.Error())
+	}
+	if s.Branch == "" {
+		problems = append(problems, "catalog.branch: required, the infra repository's base branch")
+	}
+	if s.System != "" && !nameRE.MatchString(s.System) {
+		problems = append(problems, fmt.Sprintf("catalog.system: %q is not a Backstage entity name", s.System))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Entity is a Backstage catalog entity (backstage.io/v1alpha1).
+type Entity struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+}
+
+// Metadata is an entity's metadata.
+type Metadata struct {
+	Name        string            `json:"name"`
+	Title       string            `json:"title,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Tags        []string          `json:"tags,omitempty"`
+	Links       []Link            `json:"links,omitempty"`
+}
+
+// Link is an entity link.
+type Link struct {
+	URL   string `json:"url"`
+	Title string `json:"title,omitempty"`
+	Icon  string `json:"icon,omitempty"`
+}
+
+// Spec is a Resource's spec.
+type Spec struct {
+	Type   string `json:"type"`
+	Owner  string `json:"owner"`
+	System string `json:"system,omitempty"`
+}
+
+// Database is what the entity describes.
+type Database struct {
+	Spec      request.Spec
+	RequestID string
+	Namespace string
+	// Dir is the workspace's directory in the infra repo (databases/<env>/<team>/<name>).
+	Dir string
+	// Dashboard is the Grafana deep link, or "".
+	Dashboard string
+}
+
+// Annotation keys ClustroPG writes under its own prefix.
+const (
+	AnnotationRequestID   = "clustropg.io/request-id"
+	AnnotationEnvironment = "clustropg.io/environment"
+	AnnotationSize        = "clustropg.io/size"
+	AnnotationNamespace   = "clustropg.io/namespace"
+)
+
+// nameRE is Backstage's rule for metadata.name: 1-63 characters, runs of
+// [a-zA-Z0-9] separated by one of -, _ or .
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$`)
+
+// For builds the entity of a database.
+func (s Settings) For(db Database) (Entity, error) {
+	sp := db.Spec
+	name := request.NamesOf(sp).Qualified
+	if len(name) > 63 || !nameRE.MatchString(name) {
+		return Entity{}, fmt.Errorf("catalog entity for %s: name %q is not a valid Backstage name", sp.Key(), name)
+	}
+	slug, err := projectSlug(s.RepoURL)
+	if err != nil {
+		return Entity{}, fmt.Errorf("catalog entity for %s: %w", sp.Key(), err)
+	}
+	ann := map[string]string{
+		"backstage.io/source-location": "url:" + strings.TrimSuffix(s.RepoURL, "/") + "/tree/" + s.Branch + "/" + strings.Trim(db.Dir, "/") + "/",
+		"github.com/project-slug":      slug,
+		AnnotationEnvironment:          sp.Environment,
+		AnnotationSize:                 string(sp.Size),
+		AnnotationNamespace:            db.Namespace,
+	}
+	if db.RequestID != "" {
+		ann[AnnotationRequestID] = db.RequestID
+	}
+	var links []Link
+	if db.Dashboard != "" {
+		ann["grafana/overview-dashboard"] = db.Dashboard
+		if s.DashboardSelector != "" {
+			ann["grafana/dashboard-selector"] = s.DashboardSelector
+		}
+		links = append(links, Link{URL: db.Dashboard, Title: "Grafana dashboard", Icon: "dashboard"})
+	}
+	backups := "no backups"
+	if sp.Backups.Enabled() {
+		backups = fmt.Sprintf("%s backups kept %s", sp.Backups.Schedule, sp.Backups.Retention)
+	}
+	return Entity{
+		APIVersion: "backstage.io/v1alpha1",
+		Kind:       "Resource",
+		Metadata: Metadata{
+			Name:  name,
+			Title: fmt.Sprintf("%s (%s, %s)", sp.Name, sp.Team, sp.Environment),
+			Description: fmt.Sprintf("PostgreSQL %d on CloudNativePG, size %s, %d instance(s), %s. Managed by ClustroPG.",
+				sp.PostgresVersion, sp.Size, sp.Instances, backups),
+			Annotations: ann,
+			Tags:        []string{"postgresql", "cloudnativepg", sp.Environment},
+			Links:       links,
+		},
+		Spec: Spec{Type: "database", Owner: "group:" + sp.Team, System: s.System},
+	}, nil
+}
+
+// YAML is the entity as catalog-info.yaml.
+func (e Entity) YAML() ([]byte, error) {
+	b, err := yaml.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode catalog entity %s: %w", e.Metadata.Name, err)
+	}
+	return b, nil
+}
+
+// projectSlug turns https://github.com/org/repo into org/repo.
+func projectSlug(repoURL string) (string, error) {
+	u := strings.TrimSuffix(strings.TrimSuffix(repoURL, "/"), ".git")
+	i := strings.Index(u, "://")
+	if i < 0 {
+		return "", fmt.Errorf("%q is not an https URL of the infra repository", repoURL)
+	}
+	parts := strings.Split(u[i+3:], "/")
+	if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
+		return "", fmt.Errorf("%q is not the URL of a repository (want https://<host>/<owner>/<repo>)", repoURL)
+	}
+	return parts[1] + "/" + parts[2], nil
+}

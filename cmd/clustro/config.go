@@ -1,0 +1,20 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/clustropg/clustro/config"
+)
+
+// configFlag adds --config to a command; the default comes from CLUSTRO_CONFIG.
+func configFlag(cmd *cobra.Command, e *env) *string {
+	return cmd.Flags().String("config", e.getenv("CLUSTRO_CONFIG"), "platform config file (YAML) over the embedded defaults; also CLUSTRO_CONFIG")
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return c, nil
+}

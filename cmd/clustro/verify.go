@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clustropg/clustro/templates"
+)
+
+func verifyCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "verify DIR",
+		Short: "Check a workspace against the allowlist and print the request it describes",
+		Long: `Verify parses DIR (databases/<env>/<team>/<name>) without evaluating anything and
+accepts only what clustro render could have written, with the values a reviewer
+may edit. It prints the request as JSON, or every violation as file:line and
+exits with status 1.`,
+		Args: cobra.ExactArgs(1),
+	}
+	cfgPath := configFlag(cmd, e)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			return err
+		}
+		spec, err := cfg.Templates().Verify(args[0])
+		var vs templates.Violations
+		if errors.As(err, &vs) {
+			fmt.Fprintf(e.stderr, "%s: refused, %d violation(s):\n%s\n", args[0], len(vs), vs.Error())
+			return &exitError{code: 1}
+		}
+		if err != nil {
+			return err
+		}
+		b, err := json.MarshalIndent(spec, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+		return nil
+	}
+	return cmd
+}

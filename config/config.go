@@ -1,0 +1,116 @@
+// Package config loads ClustroPG's platform configuration: YAML with the
+// defaults embedded (default.yaml), a file that overrides them key by key,
+// checked as a whole so that one error lists every problem.
+package config
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/clustropg/clustro/catalog"
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/templates"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Default returns the embedded defaults.
+func Default() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Config is the platform configuration.
+type Config struct {
+	Policy    request.Policy      `json:"policy"`
+	Cluster   templates.Cluster   `json:"cluster"`
+	Terraform templates.Terraform `json:"terraform"`
+	Catalog   catalog.Settings    `json:"catalog"`
+	Grafana   request.Grafana     `json:"grafana"`
+}
+
+// Load reads the defaults, then the file at path over them when path is not
+// empty (maps merge key by key; lists are replaced; null removes a key), and
+// checks the result. Unknown keys are errors, so a typo in the
+// file does not silently keep a default.
+func Load(path string) (*Config, error) {
+	merged, err := decode(defaultYAML)
+	if err != nil {
+		return nil, fmt.Errorf("embedded defaults: %w", err)
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		over, err := decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		merged = merge(merged, over)
+	}
+	js, err := json.Marshal(merged)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	var c Config
+	if err := yaml.UnmarshalStrict(js, &c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", orDefaults(path), err)
+	}
+	if err := c.Templates().Check(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", orDefaults(path), err)
+	}
+	return &c, nil
+}
+
+// Templates is the part of the config that rendering and verifying need.
+func (c *Config) Templates() templates.Config {
+	return templates.Config{
+		Policy: &c.Policy, Cluster: c.Cluster, Terraform: c.Terraform,
+		Grafana: c.Grafana, Catalog: c.Catalog,
+	}
+}
+
+func orDefaults(path string) string {
+	if path == "" {
+		return "(embedded defaults)"
+	}
+	return path
+}
+
+func decode(b []byte) (map[string]any, error) {
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+// merge lays over on top of base: maps merge key by key, anything else
+// (lists included) is replaced, and a key set to null is removed (so a
+// file can drop an environment the defaults define).
+func merge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		bm, bok := out[k].(map[string]any)
+		om, ook := v.(map[string]any)
+		if bok && ook {
+			out[k] = merge(bm, om)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds the offline toolchain ClustroPG's tests and demo need into .tools/:
+#   .tools/bin/etcd, .tools/bin/kube-apiserver     the test control plane
+#   .tools/providers/...                           the kubectl provider as a filesystem mirror
+#   .tools/bin/tofu                                only when no terraform is on PATH
+#   .tools/terraformrc                             CLI config pointing terraform at the mirror
+# Every piece comes from the Go module proxy and is rebuilt only when its pinned
+# version (the wrapper's go.mod) changes. See ../shared/E2E-TOOLS.md.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+bin="$tools/bin"
+mkdir -p "$bin" "$tools/stamps"
+
+KUBECTL_PROVIDER_VERSION=1.19.0
+OPENTOFU_VERSION=v1.10.6
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+# fresh NAME KEY: true when the stamp for NAME does not match KEY.
+fresh() { [ "$(cat "$tools/stamps/$1" 2>/dev/null)" != "$2" ]; }
+stamp() { printf '%s' "$2" >"$tools/stamps/$1"; }
+
+build_wrapper() { # name
+	local name=$1 dir="$root/tools/$1"
+	local key
+	key=$(cat "$dir/go.mod" "$dir/go.sum" "$dir/main.go" | sha256sum | cut -c1-16)
+	if [ -x "$bin/$name" ] && ! fresh "$name" "$key"; then
+		step "$name: cached"
+		return
+	fi
+	step "$name: building from the Go module proxy (a few minutes on 2 cores, once)"
+	(cd "$dir" && go build -trimpath -o "$bin/$name.tmp" .)
+	mv "$bin/$name.tmp" "$bin/$name"
+	stamp "$name" "$key"
+	step "$name: built"
+}
+
+build_provider() {
+	local dest="$tools/providers/registry.terraform.io/gavinbunney/kubectl/$KUBECTL_PROVIDER_VERSION/linux_amd64"
+	local file="$dest/terraform-provider-kubectl_v$KUBECTL_PROVIDER_VERSION"
+	if [ -x "$file" ]; then
+		step "kubectl provider $KUBECTL_PROVIDER_VERSION: cached"
+		return
+	fi
+	step "kubectl provider $KUBECTL_PROVIDER_VERSION: building (about 1.5 minutes, once)"
+	mkdir -p "$dest" "$tools/build"
+	GOBIN="$tools/build" go install "github.com/gavinbunney/terraform-provider-kubectl@v$KUBECTL_PROVIDER_VERSION"
+	mv "$tools/build/terraform-provider-kubectl" "$file"
+	step "kubectl provider: built"
+}
+
+terraform_binary() {
+	if [ -n "${CLUSTRO_TERRAFORM:-}" ]; then
+		step "terraform: using CLUSTRO_TERRAFORM=$CLUSTRO_TERRAFORM"
+		return
+	fi
+	if command -v terraform >/dev/null 2>&1; then
+		step "terraform: $(command -v terraform)"
+		return
+	fi
+	if command -v tofu >/dev/null 2>&1; then
+		step "terraform: none; using OpenTofu $(command -v tofu)"
+		return
+	fi
+	if [ -x "$bin/tofu" ] && ! fresh tofu "$OPENTOFU_VERSION"; then
+		step "terraform: none on PATH; OpenTofu $OPENTOFU_VERSION cached"
+		return
+	fi
+	step "terraform: none on PATH; building OpenTofu $OPENTOFU_VERSION (several minutes, once)"
+	(cd "$root/tools/tofu" && go build -trimpath -o "$bin/tofu" github.com/opentofu/opentofu/cmd/tofu)
+	stamp tofu "$OPENTOFU_VERSION"
+}
+
+write_cli_config() {
+	cat >"$tools/terraformrc" <<CFG
+# Written by scripts/tools.sh: install the kubectl provider from the local mirror, offline.
+provider_installation {
+  filesystem_mirror {
+    path    = "$tools/providers"
+    include = ["registry.terraform.io/gavinbunney/kubectl"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/gavinbunney/kubectl"]
+  }
+}
+CFG
+}
+
+want=${*:-provider terraform etcd kube-apiserver}
+for t in $want; do
+	case $t in
+	provider) build_provider ;;
+	terraform) terraform_binary ;;
+	etcd | kube-apiserver) build_wrapper "$t" ;;
+	*) echo "tools.sh: unknown tool $t (known: provider terraform etcd kube-apiserver)" >&2; exit 2 ;;
+	esac
+done
+write_cli_config
+step "tools ready in $tools"

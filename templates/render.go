@@ -1,0 +1,270 @@
+package templates
+
+import (
+	"fmt"
+	"path"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/clustropg/clustro/catalog"
+	"github.com/clustropg/clustro/request"
+)
+
+// The provider every workspace and the module use, pinned.
+const (
+	ProviderSource  = "gavinbunney/kubectl"
+	ProviderVersion = "1.19.0"
+	// requiredVersion is the oldest Terraform whose features the module uses.
+	requiredVersion = ">= 1.5.0"
+	// moduleName is the label of the one module call in a workspace.
+	moduleName = "database"
+)
+
+// File names in a workspace.
+const (
+	MainFile    = "main.tf"
+	CatalogFile = "catalog-info.yaml"
+)
+
+// outputs are the root outputs every workspace re-exports from the module,
+// for the runner to read after apply.
+var outputs = []string{"namespace", "cluster_name", "rw_host", "ro_host", "app_secret_name", "grafana_url"}
+
+// Workspace is a rendered root module: its directory in the infra repo and
+// its files by name.
+type Workspace struct {
+	Dir   string
+	Files map[string][]byte
+}
+
+// Names lists the workspace's file names, sorted.
+func (w Workspace) Names() []string { return sortedKeys(w.Files) }
+
+// WorkspaceDir is the directory of a database's workspace in the infra repo.
+func WorkspaceDir(s request.Spec) string {
+	return path.Join("databases", s.Environment, s.Team, s.Name)
+}
+
+// Render writes the workspace of a resolved request. The request must have
+// gone through Policy.Resolve; Render checks the Spec again and refuses one
+// the policy does not allow.
+func (c Config) Render(r request.DatabaseRequest) (Workspace, error) {
+	if err := c.Policy.Validate(r.Spec); err != nil {
+		return Workspace{}, fmt.Errorf("render %s: %w", r.Key(), err)
+	}
+	main, err := c.mainTF(r.Spec)
+	if err != nil {
+		return Workspace{}, fmt.Errorf("render %s: %w", r.Key(), err)
+	}
+	dir := WorkspaceDir(r.Spec)
+	ns := c.Policy.NamespaceFor(r.Spec)
+	ent, err := c.Catalog.For(catalog.Database{
+		Spec: r.Spec, RequestID: r.ID, Namespace: ns, Dir: dir,
+		Dashboard: c.Grafana.DashboardURL(ns, r.Name),
+	})
+	if err != nil {
+		return Workspace{}, fmt.Errorf("render %s: %w", r.Key(), err)
+	}
+	info, err := ent.YAML()
+	if err != nil {
+		return Workspace{}, fmt.Errorf("render %s: %w", r.Key(), err)
+	}
+	return Workspace{Dir: dir, Files: map[string][]byte{MainFile: main, CatalogFile: info}}, nil
+}
+
+// moduleAttrs returns the module call's arguments in the order they are
+// written. It is the single description of what a workspace may say:
+// Verify reads back exactly these.
+func (c Config) moduleAttrs(s request.Spec) []attr {
+	attrs := []attr{
+		{"name", cty.StringVal(s.Name)},
+		{"team", cty.StringVal(s.Team)},
+		{"environment", cty.StringVal(s.Environment)},
+		{"namespace", cty.StringVal(c.Policy.NamespaceFor(s))},
+		{"size", cty.StringVal(string(s.Size))},
+		{"instances", cty.NumberIntVal(int64(s.Instances))},
+		{"postgres_version", cty.NumberIntVal(int64(s.PostgresVersion))},
+	}
+	if s.Storage != "" {
+		attrs = append(attrs, attr{"storage", cty.StringVal(s.Storage)})
+	}
+	attrs = append(attrs, attr{"backup_schedule", cty.StringVal(string(s.Backups.Schedule))})
+	if s.Backups.Enabled() {
+		attrs = append(attrs,
+			attr{"backup_hour", cty.NumberIntVal(int64(*s.Backups.Hour))},
+			attr{"backup_retention", cty.StringVal(s.Backups.Retention)},
+		)
+	}
+	dbs := cty.ListValEmpty(cty.String)
+	if len(s.Databases) > 0 {
+		vals := make([]cty.Value, len(s.Databases))
+		for i, d := range s.Databases {
+			vals[i] = cty.StringVal(d)
+		}
+		dbs = cty.ListVal(vals)
+	}
+	return append(attrs,
+		attr{"logical_backup", cty.BoolVal(s.LogicalBackup)},
+		attr{"databases", dbs},
+	)
+}
+
+type attr struct {
+	name string
+	val  cty.Value
+}
+
+func (c Config) mainTF(s request.Spec) ([]byte, error) {
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	body.AppendUnstructuredTokens(comment(
+		"Managed by ClustroPG: the database " + s.Key() + ".",
+		"Reviewers may change the values of size, instances, storage, postgres_version,",
+		"backup_schedule, backup_hour, backup_retention, logical_backup and databases.",
+		"Anything else is refused before plan (clustro verify).",
+	))
+
+	tf := body.AppendNewBlock("terraform", nil).Body()
+	tf.SetAttributeValue("required_version", cty.StringVal(requiredVersion))
+	tf.AppendNewline()
+	tf.AppendNewBlock("required_providers", nil).Body().SetAttributeValue("kubectl", providerRequirement())
+	tf.AppendNewline()
+	backend, err := c.backendAttrs(s)
+	if err != nil {
+		return nil, err
+	}
+	bb := tf.AppendNewBlock("backend", []string{c.Terraform.Backend.Type}).Body()
+	for _, a := range backend {
+		bb.SetAttributeValue(a.name, a.val)
+	}
+	body.AppendNewline()
+
+	provider, err := c.providerAttrs()
+	if err != nil {
+		return nil, err
+	}
+	pb := body.AppendNewBlock("provider", []string{"kubectl"}).Body()
+	for _, a := range provider {
+		pb.SetAttributeValue(a.name, a.val)
+	}
+	body.AppendNewline()
+
+	mb := body.AppendNewBlock("module", []string{moduleName}).Body()
+	mb.SetAttributeValue("source", cty.StringVal(c.Terraform.ModuleSource))
+	mb.AppendNewline()
+	for _, a := range c.moduleAttrs(s) {
+		mb.SetAttributeValue(a.name, a.val)
+	}
+
+	for _, o := range outputs {
+		body.AppendNewline()
+		ob := body.AppendNewBlock("output", []string{o}).Body()
+		ob.SetAttributeTraversal("value", hcl.Traversal{
+			hcl.TraverseRoot{Name: "module"},
+			hcl.TraverseAttr{Name: moduleName},
+			hcl.TraverseAttr{Name: o},
+		})
+	}
+	return hclwrite.Format(f.Bytes()), nil
+}
+
+func providerRequirement() cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"source":  cty.StringVal(ProviderSource),
+		"version": cty.StringVal(ProviderVersion),
+	})
+}
+
+// backendAttrs are the backend's attributes, sorted by name.
+func (c Config) backendAttrs(s request.Spec) ([]attr, error) {
+	b := c.Terraform.Backend
+	m := make(map[string]cty.Value, len(b.Settings)+1)
+	for k, v := range b.Settings {
+		val, err := literal(v)
+		if err != nil {
+			return nil, fmt.Errorf("backend setting %s: %w", k, err)
+		}
+		m[k] = val
+	}
+	m[b.workspaceAttr()] = cty.StringVal(b.workspaceValue(s))
+	return sortedAttrs(m)
+}
+
+func (c Config) providerAttrs() ([]attr, error) {
+	m := make(map[string]cty.Value, len(c.Terraform.Provider))
+	for k, v := range c.Terraform.Provider {
+		val, err := literal(v)
+		if err != nil {
+			return nil, fmt.Errorf("provider setting %s: %w", k, err)
+		}
+		m[k] = val
+	}
+	return sortedAttrs(m)
+}
+
+func sortedAttrs(m map[string]cty.Value) ([]attr, error) {
+	out := make([]attr, 0, len(m))
+	for k, v := range m {
+		if !hclsyntax.ValidIdentifier(k) {
+			return nil, fmt.Errorf("%q is not a valid attribute name", k)
+		}
+		out = append(out, attr{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// literal converts a config value (as decoded from YAML through JSON) to cty.
+func literal(v any) (cty.Value, error) {
+	switch v := v.(type) {
+	case string:
+		return cty.StringVal(v), nil
+	case bool:
+		return cty.BoolVal(v), nil
+	case float64:
+		return cty.NumberFloatVal(v), nil
+	case int:
+		return cty.NumberIntVal(int64(v)), nil
+	case int64:
+		return cty.NumberIntVal(v), nil
+	case []any:
+		if len(v) == 0 {
+			return cty.EmptyTupleVal, nil
+		}
+		vals := make([]cty.Value, len(v))
+		for i, e := range v {
+			val, err := literal(e)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			vals[i] = val
+		}
+		return cty.TupleVal(vals), nil
+	case map[string]any:
+		if len(v) == 0 {
+			return cty.EmptyObjectVal, nil
+		}
+		vals := make(map[string]cty.Value, len(v))
+		for k, e := range v {
+			val, err := literal(e)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			vals[k] = val
+		}
+		return cty.ObjectVal(vals), nil
+	}
+	return cty.NilVal, fmt.Errorf("unsupported value %v (%T): use a string, number, bool, list or map", v, v)
+}
+
+func comment(lines ...string) hclwrite.Tokens {
+	toks := make(hclwrite.Tokens, 0, len(lines))
+	for _, l := range lines {
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenComment, Bytes: []byte("# " + l + "\n")})
+	}
+	return toks
+}

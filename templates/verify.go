@@ -1,0 +1,592 @@
+package templates
+
+import (
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/clustropg/clustro/request"
+)
+
+// A Violation is one thing in a workspace that Render could not have
+// written, at file:line.
+type Violation struct {
+	File    string
+	Line    int
+	Message string
+}
+
+func (v Violation) String() string {
+	if v.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", v.File, v.Line, v.Message)
+	}
+	return v.File + ": " + v.Message
+}
+
+// Violations are every reason a workspace was refused.
+type Violations []Violation
+
+func (vs Violations) Error() string {
+	lines := make([]string, len(vs))
+	for i, v := range vs {
+		lines[i] = v.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Verify reads the workspace in dir (a path ending in
+// databases/<env>/<team>/<name>) and returns the request it describes, or
+// Violations. Nothing in the workspace is evaluated: only literal values are
+// read, so a refused workspace never runs code.
+func (c Config) Verify(dir string) (request.Spec, error) {
+	dir = filepath.Clean(dir)
+	return c.VerifyFS(os.DirFS(filepath.Dir(dir)), filepath.Base(dir), filepath.ToSlash(dir))
+}
+
+// VerifyFS is Verify on a file system: dir is the workspace's path in fsys,
+// and display is how violations name it (a repo-relative path, say).
+func (c Config) VerifyFS(fsys fs.FS, dir, display string) (request.Spec, error) {
+	v := verifier{c: c, dir: display}
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return request.Spec{}, fmt.Errorf("verify %s: %w", display, err)
+	}
+	var main []byte
+	for _, e := range entries {
+		switch {
+		case e.Name() == MainFile && e.Type().IsRegular():
+			if main, err = fs.ReadFile(fsys, path.Join(dir, MainFile)); err != nil {
+				return request.Spec{}, fmt.Errorf("verify %s: %w", display, err)
+			}
+		case e.Name() == CatalogFile && e.Type().IsRegular():
+		default:
+			v.add(e.Name(), nil, "unexpected %s: a workspace holds only %s and %s", kindOf(e), MainFile, CatalogFile)
+		}
+	}
+	if main == nil {
+		v.add(MainFile, nil, "missing")
+		return request.Spec{}, v.vs
+	}
+	spec := v.main(main)
+	if len(v.vs) > 0 {
+		return request.Spec{}, v.vs
+	}
+	return spec, nil
+}
+
+func kindOf(e fs.DirEntry) string {
+	switch {
+	case e.IsDir():
+		return "directory"
+	case e.Type()&fs.ModeSymlink != 0:
+		return "symlink"
+	case strings.HasSuffix(e.Name(), ".tf") || strings.HasSuffix(e.Name(), ".tf.json") || strings.HasSuffix(e.Name(), ".tofu"):
+		return "Terraform file"
+	}
+	return "file"
+}
+
+type verifier struct {
+	c       Config
+	dir     string
+	vs      Violations
+	backend *hclsyntax.Block // checked once the module call says which database this is
+}
+
+func (v *verifier) add(file string, rng *hcl.Range, format string, args ...any) {
+	line := 0
+	if rng != nil {
+		line = rng.Start.Line
+	}
+	v.vs = append(v.vs, Violation{File: path.Join(v.dir, file), Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+// moduleArgs maps each module argument a workspace may set to whether it is
+// required and the request field it fills (for placing policy problems).
+var moduleArgs = map[string]struct {
+	required bool
+	field    string
+}{
+	"name":             {true, "name"},
+	"team":             {true, "team"},
+	"environment":      {true, "environment"},
+	"namespace":        {true, "namespace"},
+	"size":             {true, "size"},
+	"instances":        {true, "instances"},
+	"postgres_version": {true, "postgresVersion"},
+	"storage":          {false, "storage"},
+	"backup_schedule":  {false, "backups.schedule"},
+	"backup_hour":      {false, "backups.hour"},
+	"backup_retention": {false, "backups.retention"},
+	"logical_backup":   {false, "logicalBackup"},
+	"databases":        {false, "databases"},
+}
+
+func (v *verifier) main(src []byte) request.Spec {
+	f, diags := hclparse.NewParser().ParseHCL(src, MainFile)
+	if diags.HasErrors() {
+		for _, d := range diags {
+			v.add(MainFile, d.Subject, "%s: %s", d.Summary, d.Detail)
+		}
+		return request.Spec{}
+	}
+	body := f.Body.(*hclsyntax.Body)
+	for _, a := range sortedAttributes(body.Attributes) {
+		v.add(MainFile, a.Range().Ptr(), "top-level attribute %s is not allowed", a.Name)
+	}
+	seen := map[string]bool{}
+	var module *hclsyntax.Block
+	for _, b := range body.Blocks {
+		key := b.Type + " " + strings.Join(quoted(b.Labels), " ")
+		if seen[key] {
+			v.add(MainFile, b.DefRange().Ptr(), "duplicate block %s", key)
+			continue
+		}
+		seen[key] = true
+		switch {
+		case b.Type == "terraform" && len(b.Labels) == 0:
+			v.terraform(b)
+		case b.Type == "provider" && len(b.Labels) == 1 && b.Labels[0] == "kubectl":
+			v.provider(b)
+		case b.Type == "module" && len(b.Labels) == 1 && b.Labels[0] == moduleName:
+			module = b
+		case b.Type == "output" && len(b.Labels) == 1 && slices.Contains(outputs, b.Labels[0]):
+			v.output(b)
+		default:
+			v.add(MainFile, b.DefRange().Ptr(), "block %s is not allowed: a workspace holds only terraform, provider \"kubectl\", module %q and its outputs %s", key, moduleName, strings.Join(outputs, ", "))
+		}
+	}
+	for _, want := range []string{"terraform ", `provider "kubectl"`, `module "` + moduleName + `"`} {
+		if !seen[want] {
+			v.add(MainFile, nil, "block %s is missing", strings.TrimSpace(want))
+		}
+	}
+	for _, o := range outputs {
+		if !seen[`output "`+o+`"`] {
+			v.add(MainFile, nil, "output %q is missing", o)
+		}
+	}
+	if module == nil {
+		return request.Spec{}
+	}
+	return v.module(module)
+}
+
+func (v *verifier) terraform(b *hclsyntax.Block) {
+	v.exactAttrs(b, "terraform", map[string]cty.Value{"required_version": cty.StringVal(requiredVersion)})
+	var haveProviders, haveBackend bool
+	for _, inner := range b.Body.Blocks {
+		switch {
+		case inner.Type == "required_providers" && len(inner.Labels) == 0 && !haveProviders:
+			haveProviders = true
+			v.exactAttrs(inner, "required_providers", map[string]cty.Value{"kubectl": providerRequirement()})
+			v.noBlocks(inner, "required_providers")
+		case inner.Type == "backend" && !haveBackend:
+			haveBackend = true
+			if len(inner.Labels) != 1 || inner.Labels[0] != v.c.Terraform.Backend.Type {
+				v.add(MainFile, inner.DefRange().Ptr(), "backend %s is not allowed: the platform uses backend %q", strings.Join(quoted(inner.Labels), " "), v.c.Terraform.Backend.Type)
+				continue
+			}
+			v.backend = inner
+		default:
+			v.add(MainFile, inner.DefRange().Ptr(), "block %s inside terraform is not allowed: only required_providers and backend %q", inner.Type, v.c.Terraform.Backend.Type)
+		}
+	}
+	if !haveProviders {
+		v.add(MainFile, b.DefRange().Ptr(), "terraform block lacks required_providers")
+	}
+	if !haveBackend {
+		v.add(MainFile, b.DefRange().Ptr(), "terraform block lacks backend %q", v.c.Terraform.Backend.Type)
+	}
+}
+
+func (v *verifier) provider(b *hclsyntax.Block) {
+	attrs, err := v.c.providerAttrs()
+	if err != nil {
+		v.add(MainFile, b.DefRange().Ptr(), "%v", err)
+		return
+	}
+	v.exactAttrs(b, `provider "kubectl"`, attrMap(attrs))
+	v.noBlocks(b, `provider "kubectl"`)
+}
+
+func (v *verifier) output(b *hclsyntax.Block) {
+	name := b.Labels[0]
+	where := fmt.Sprintf("output %q", name)
+	v.noBlocks(b, where)
+	for _, a := range sortedAttributes(b.Body.Attributes) {
+		if a.Name != "value" {
+			v.add(MainFile, a.Range().Ptr(), "%s: attribute %s is not allowed", where, a.Name)
+			continue
+		}
+		want := "module." + moduleName + "." + name
+		st, ok := a.Expr.(*hclsyntax.ScopeTraversalExpr)
+		if !ok || traversalString(st.Traversal) != want {
+			v.add(MainFile, a.Range().Ptr(), "%s: value must be exactly %s", where, want)
+		}
+	}
+	if _, ok := b.Body.Attributes["value"]; !ok {
+		v.add(MainFile, b.DefRange().Ptr(), "%s: value is missing", where)
+	}
+}
+
+func (v *verifier) module(b *hclsyntax.Block) request.Spec {
+	where := fmt.Sprintf("module %q", moduleName)
+	v.noBlocks(b, where)
+	vals := map[string]cty.Value{}
+	lines := map[string]*hcl.Range{}
+	for _, a := range sortedAttributes(b.Body.Attributes) {
+		if a.Name == "source" {
+			val, err := literalValue(a.Expr)
+			if err != nil {
+				v.add(MainFile, a.Range().Ptr(), "%s: source: %v", where, err)
+			} else if val.Type() != cty.String || val.AsString() != v.c.Terraform.ModuleSource {
+				v.add(MainFile, a.Range().Ptr(), "%s: source must be %q, the platform's module", where, v.c.Terraform.ModuleSource)
+			}
+			continue
+		}
+		if _, ok := moduleArgs[a.Name]; !ok {
+			v.add(MainFile, a.Range().Ptr(), "%s: argument %s is not allowed; reviewers may change only %s", where, a.Name, editable())
+			continue
+		}
+		val, err := literalValue(a.Expr)
+		if err != nil {
+			v.add(MainFile, a.Range().Ptr(), "%s: %s: %v", where, a.Name, err)
+			continue
+		}
+		vals[a.Name] = val
+		lines[a.Name] = a.Range().Ptr()
+	}
+	if _, ok := b.Body.Attributes["source"]; !ok {
+		v.add(MainFile, b.DefRange().Ptr(), "%s: source is missing", where)
+	}
+	for _, name := range sortedKeys(moduleArgs) {
+		if _, ok := b.Body.Attributes[name]; !ok && moduleArgs[name].required {
+			v.add(MainFile, b.DefRange().Ptr(), "%s: %s is missing", where, name)
+		}
+	}
+	if len(v.vs) > 0 {
+		return request.Spec{}
+	}
+	s := v.spec(vals, lines)
+	if len(v.vs) > 0 {
+		return request.Spec{}
+	}
+	v.checkBackend(s)
+	v.checkIdentity(s, vals["namespace"], lines)
+	if err := v.c.Policy.Validate(s); err != nil {
+		for _, p := range err.(request.Problems) {
+			v.add(MainFile, lines[argOf(p.Field)], "%s: %s", argOf(p.Field), p.Message)
+		}
+	}
+	return s
+}
+
+// spec converts the module's literal arguments to a Spec, type by type.
+func (v *verifier) spec(vals map[string]cty.Value, lines map[string]*hcl.Range) request.Spec {
+	str := func(name string) string {
+		val, ok := vals[name]
+		if !ok {
+			return ""
+		}
+		if val.Type() != cty.String {
+			v.add(MainFile, lines[name], "%s must be a string", name)
+			return ""
+		}
+		return val.AsString()
+	}
+	num := func(name string) (int, bool) {
+		val, ok := vals[name]
+		if !ok {
+			return 0, false
+		}
+		if val.Type() != cty.Number {
+			v.add(MainFile, lines[name], "%s must be a whole number", name)
+			return 0, false
+		}
+		bf := val.AsBigFloat()
+		i, acc := bf.Int64()
+		if acc != big.Exact || i < -1<<31 || i > 1<<31-1 {
+			v.add(MainFile, lines[name], "%s must be a whole number", name)
+			return 0, false
+		}
+		return int(i), true
+	}
+	s := request.Spec{
+		Name:        str("name"),
+		Team:        str("team"),
+		Environment: str("environment"),
+		Size:        request.Size(str("size")),
+		Storage:     str("storage"),
+		Backups: request.Backups{
+			Schedule:  request.Schedule(str("backup_schedule")),
+			Retention: str("backup_retention"),
+		},
+	}
+	if s.Backups.Schedule == "" {
+		s.Backups.Schedule = request.NoBackups // the module's default
+	}
+	s.Instances, _ = num("instances")
+	s.PostgresVersion, _ = num("postgres_version")
+	if h, ok := num("backup_hour"); ok {
+		s.Backups.Hour = &h
+	}
+	if val, ok := vals["logical_backup"]; ok {
+		if val.Type() != cty.Bool {
+			v.add(MainFile, lines["logical_backup"], "logical_backup must be true or false")
+		} else {
+			s.LogicalBackup = val.True()
+		}
+	}
+	if val, ok := vals["databases"]; ok {
+		if !val.Type().IsTupleType() && !val.Type().IsListType() {
+			v.add(MainFile, lines["databases"], "databases must be a list of names")
+		} else {
+			for it := val.ElementIterator(); it.Next(); {
+				_, e := it.Element()
+				if e.Type() != cty.String {
+					v.add(MainFile, lines["databases"], "databases must be a list of names")
+					break
+				}
+				s.Databases = append(s.Databases, e.AsString())
+			}
+		}
+	}
+	return s
+}
+
+// checkIdentity makes sure a workspace describes the database of its
+// directory and the namespace the platform gives it.
+func (v *verifier) checkIdentity(s request.Spec, ns cty.Value, lines map[string]*hcl.Range) {
+	parts := strings.Split(v.dir, "/")
+	if n := len(parts); n < 4 || parts[n-4] != "databases" {
+		v.add(MainFile, nil, "the workspace must be at databases/<env>/<team>/<name>")
+	} else {
+		for i, f := range []struct{ arg, got string }{{"environment", s.Environment}, {"team", s.Team}, {"name", s.Name}} {
+			if want := parts[n-3+i]; f.got != want {
+				v.add(MainFile, lines[f.arg], "%s is %q but the workspace directory says %q: moving a database is not a review edit", f.arg, f.got, want)
+			}
+		}
+	}
+	if want := v.c.Policy.NamespaceFor(s); ns.Type() != cty.String || ns.AsString() != want {
+		v.add(MainFile, lines["namespace"], "namespace must be %q, the platform's namespace for team %s in %s", want, s.Team, s.Environment)
+	}
+}
+
+// checkBackend compares the backend block with the one Render writes for s.
+func (v *verifier) checkBackend(s request.Spec) {
+	if v.backend == nil {
+		return
+	}
+	attrs, err := v.c.backendAttrs(s)
+	if err != nil {
+		v.add(MainFile, v.backend.DefRange().Ptr(), "%v", err)
+		return
+	}
+	v.exactAttrs(v.backend, "backend "+v.c.Terraform.Backend.Type, attrMap(attrs))
+	v.noBlocks(v.backend, "backend")
+}
+
+// exactAttrs checks that a block has exactly the attributes want, with
+// literal values equal to them.
+func (v *verifier) exactAttrs(b *hclsyntax.Block, where string, want map[string]cty.Value) {
+	for _, a := range sortedAttributes(b.Body.Attributes) {
+		w, ok := want[a.Name]
+		if !ok {
+			v.add(MainFile, a.Range().Ptr(), "%s: attribute %s is not allowed", where, a.Name)
+			continue
+		}
+		got, err := literalValue(a.Expr)
+		if err != nil {
+			v.add(MainFile, a.Range().Ptr(), "%s: %s: %v", where, a.Name, err)
+			continue
+		}
+		if !sameValue(got, w) {
+			v.add(MainFile, a.Range().Ptr(), "%s: %s must be %s, as the platform config says", where, a.Name, show(w))
+		}
+	}
+	for _, name := range sortedKeys(want) {
+		if _, ok := b.Body.Attributes[name]; !ok {
+			v.add(MainFile, b.DefRange().Ptr(), "%s: %s is missing", where, name)
+		}
+	}
+}
+
+func (v *verifier) noBlocks(b *hclsyntax.Block, where string) {
+	for _, inner := range b.Body.Blocks {
+		v.add(MainFile, inner.DefRange().Ptr(), "%s: nested block %s is not allowed", where, inner.Type)
+	}
+}
+
+// literalValue evaluates an expression only if it is a plain literal: a
+// string without interpolation, a number, a bool, or a list or object of
+// those. References, function calls, templates, for expressions and
+// operators are refused, so verifying never evaluates code.
+func literalValue(e hclsyntax.Expression) (cty.Value, error) {
+	switch e := e.(type) {
+	case *hclsyntax.LiteralValueExpr:
+		return e.Val, nil
+	case *hclsyntax.TemplateExpr:
+		if !e.IsStringLiteral() {
+			return cty.NilVal, fmt.Errorf("interpolation is not allowed, only a literal string")
+		}
+		val, diags := e.Value(nil)
+		if diags.HasErrors() {
+			return cty.NilVal, fmt.Errorf("%s", diags.Error())
+		}
+		return val, nil
+	case *hclsyntax.TupleConsExpr:
+		vals := make([]cty.Value, len(e.Exprs))
+		for i, x := range e.Exprs {
+			val, err := literalValue(x)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			vals[i] = val
+		}
+		return cty.TupleVal(vals), nil
+	case *hclsyntax.ObjectConsExpr:
+		vals := make(map[string]cty.Value, len(e.Items))
+		for _, item := range e.Items {
+			key, err := objectKey(item.KeyExpr)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			val, err := literalValue(item.ValueExpr)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			vals[key] = val
+		}
+		return cty.ObjectVal(vals), nil
+	case *hclsyntax.FunctionCallExpr:
+		return cty.NilVal, fmt.Errorf("function call %s() is not allowed, only a literal value", e.Name)
+	case *hclsyntax.ScopeTraversalExpr, *hclsyntax.RelativeTraversalExpr, *hclsyntax.IndexExpr, *hclsyntax.SplatExpr:
+		return cty.NilVal, fmt.Errorf("a reference is not allowed, only a literal value")
+	}
+	return cty.NilVal, fmt.Errorf("only a literal value is allowed (a string, number, bool or list)")
+}
+
+func objectKey(e hclsyntax.Expression) (string, error) {
+	k, ok := e.(*hclsyntax.ObjectConsKeyExpr)
+	if !ok || k.ForceNonLiteral {
+		return "", fmt.Errorf("object keys must be plain names")
+	}
+	if st, ok := k.Wrapped.(*hclsyntax.ScopeTraversalExpr); ok && len(st.Traversal) == 1 {
+		return st.Traversal.RootName(), nil
+	}
+	val, err := literalValue(k.Wrapped)
+	if err != nil || val.Type() != cty.String {
+		return "", fmt.Errorf("object keys must be plain names")
+	}
+	return val.AsString(), nil
+}
+
+// sameValue compares literal values, treating lists and tuples alike.
+func sameValue(a, b cty.Value) bool {
+	if a.Type().IsTupleType() || a.Type().IsListType() {
+		if !b.Type().IsTupleType() && !b.Type().IsListType() || a.LengthInt() != b.LengthInt() {
+			return false
+		}
+		ai, bi := a.ElementIterator(), b.ElementIterator()
+		for ai.Next() && bi.Next() {
+			_, av := ai.Element()
+			_, bv := bi.Element()
+			if !sameValue(av, bv) {
+				return false
+			}
+		}
+		return true
+	}
+	if a.Type().IsObjectType() && b.Type().IsObjectType() {
+		am, bm := a.AsValueMap(), b.AsValueMap()
+		if len(am) != len(bm) {
+			return false
+		}
+		for k, av := range am {
+			bv, ok := bm[k]
+			if !ok || !sameValue(av, bv) {
+				return false
+			}
+		}
+		return true
+	}
+	return a.Type().Equals(b.Type()) && a.Equals(b).True()
+}
+
+func show(v cty.Value) string {
+	switch {
+	case v.Type() == cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case v.Type() == cty.Number:
+		return v.AsBigFloat().Text('f', -1)
+	case v.Type() == cty.Bool:
+		return fmt.Sprint(v.True())
+	}
+	return "the configured value"
+}
+
+func attrMap(attrs []attr) map[string]cty.Value {
+	m := make(map[string]cty.Value, len(attrs))
+	for _, a := range attrs {
+		m[a.name] = a.val
+	}
+	return m
+}
+
+func sortedAttributes(m hclsyntax.Attributes) []*hclsyntax.Attribute {
+	out := make([]*hclsyntax.Attribute, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SrcRange.Start.Byte < out[j].SrcRange.Start.Byte })
+	return out
+}
+
+func traversalString(t hcl.Traversal) string {
+	parts := make([]string, 0, len(t))
+	for _, step := range t {
+		switch s := step.(type) {
+		case hcl.TraverseRoot:
+			parts = append(parts, s.Name)
+		case hcl.TraverseAttr:
+			parts = append(parts, s.Name)
+		default:
+			return ""
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func quoted(labels []string) []string {
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		out[i] = fmt.Sprintf("%q", l)
+	}
+	return out
+}
+
+// argOf maps a request field back to the module argument that holds it.
+func argOf(field string) string {
+	for arg, a := range moduleArgs {
+		if a.field == field {
+			return arg
+		}
+	}
+	return field
+}
+
+func editable() string {
+	return "size, instances, storage, postgres_version, backup_schedule, backup_hour, backup_retention, logical_backup, databases"
+}
