@@ -1,11 +1,12 @@
 package catalog
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/clustropg/clustro/request"
 )
@@ -13,13 +14,13 @@ import (
 // Settings are the platform's catalog settings.
 type Settings struct {
 	// RepoURL is the infra repository's web URL (https://github.com/org/infra).
-	RepoURL string `json:"repoURL"`
+	RepoURL string `json:"repoURL" yaml:"repoURL"`
 	// Branch is the infra repository's base branch.
-	Branch string `json:"branch"`
+	Branch string `json:"branch" yaml:"branch"`
 	// System, when set, is the spec.system of every database.
-	System string `json:"system,omitempty"`
+	System string `json:"system,omitempty" yaml:"system,omitempty"`
 	// DashboardSelector is the Grafana plugin's dashboard selector.
-	DashboardSelector string `json:"dashboardSelector,omitempty"`
+	DashboardSelector string `json:"dashboardSelector,omitempty" yaml:"dashboardSelector,omitempty"`
 }
 
 // Check reports what is wrong with the settings.
@@ -42,34 +43,34 @@ func (s Settings) Check() error {
 
 // Entity is a Backstage catalog entity (backstage.io/v1alpha1).
 type Entity struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Metadata   Metadata `json:"metadata"`
-	Spec       Spec     `json:"spec"`
+	APIVersion string   `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string   `json:"kind" yaml:"kind"`
+	Metadata   Metadata `json:"metadata" yaml:"metadata"`
+	Spec       Spec     `json:"spec" yaml:"spec"`
 }
 
 // Metadata is an entity's metadata.
 type Metadata struct {
-	Name        string            `json:"name"`
-	Title       string            `json:"title,omitempty"`
-	Description string            `json:"description,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Tags        []string          `json:"tags,omitempty"`
-	Links       []Link            `json:"links,omitempty"`
+	Name        string            `json:"name" yaml:"name"`
+	Title       string            `json:"title,omitempty" yaml:"title,omitempty"`
+	Description string            `json:"description,omitempty" yaml:"description,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty" yaml:"annotations,omitempty"`
+	Tags        []string          `json:"tags,omitempty" yaml:"tags,omitempty"`
+	Links       []Link            `json:"links,omitempty" yaml:"links,omitempty"`
 }
 
 // Link is an entity link.
 type Link struct {
-	URL   string `json:"url"`
-	Title string `json:"title,omitempty"`
-	Icon  string `json:"icon,omitempty"`
+	URL   string `json:"url" yaml:"url"`
+	Title string `json:"title,omitempty" yaml:"title,omitempty"`
+	Icon  string `json:"icon,omitempty" yaml:"icon,omitempty"`
 }
 
 // Spec is a Resource's spec.
 type Spec struct {
-	Type   string `json:"type"`
-	Owner  string `json:"owner"`
-	System string `json:"system,omitempty"`
+	Type   string `json:"type" yaml:"type"`
+	Owner  string `json:"owner" yaml:"owner"`
+	System string `json:"system,omitempty" yaml:"system,omitempty"`
 }
 
 // Database is what the entity describes.
@@ -146,11 +147,16 @@ func (s Settings) For(db Database) (Entity, error) {
 
 // YAML is the entity as catalog-info.yaml.
 func (e Entity) YAML() ([]byte, error) {
-	b, err := yaml.Marshal(e)
-	if err != nil {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(e); err != nil {
 		return nil, fmt.Errorf("encode catalog entity %s: %w", e.Metadata.Name, err)
 	}
-	return b, nil
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode catalog entity %s: %w", e.Metadata.Name, err)
+	}
+	return b.Bytes(), nil
 }
 
 // projectSlug turns https://github.com/org/repo into org/repo.

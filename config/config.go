@@ -93,7 +93,9 @@ func decode(b []byte) (map[string]any, error) {
 
 // merge lays over on top of base: maps merge key by key, anything else
 // (lists included) is replaced, and a key set to null is removed (so a
-// file can drop an environment the defaults define).
+// file can drop an environment the defaults define). A map whose "type"
+// changes (terraform.backend) is replaced whole: the settings of one
+// backend mean nothing to another.
 func merge(base, over map[string]any) map[string]any {
 	out := make(map[string]any, len(base))
 	for k, v := range base {
@@ -106,11 +108,17 @@ func merge(base, over map[string]any) map[string]any {
 		}
 		bm, bok := out[k].(map[string]any)
 		om, ook := v.(map[string]any)
-		if bok && ook {
+		if bok && ook && !retyped(bm, om) {
 			out[k] = merge(bm, om)
 			continue
 		}
 		out[k] = v
 	}
 	return out
+}
+
+func retyped(base, over map[string]any) bool {
+	bt, bok := base["type"]
+	ot, ook := over["type"]
+	return bok && ook && bt != ot
 }

@@ -221,7 +221,7 @@ func (p *Policy) Check() error {
 
 // NamespaceFor is the Kubernetes namespace a database lives in.
 func (p *Policy) NamespaceFor(s Spec) string {
-	return strings.NewReplacer("{team}", s.Team, "{env}", s.Environment).Replace(p.Namespace)
+	return strings.ReplaceAll(strings.ReplaceAll(p.Namespace, "{team}", s.Team), "{env}", s.Environment)
 }
 
 // Image is the operand image for a PostgreSQL major version.

@@ -69,7 +69,7 @@ terraform_binary() {
 		return
 	fi
 	step "terraform: none on PATH; building OpenTofu $OPENTOFU_VERSION (several minutes, once)"
-	(cd "$root/tools/tofu" && go build -trimpath -o "$bin/tofu" github.com/opentofu/opentofu/cmd/tofu)
+	(cd "$root/tools/tofu" && go build -mod=mod -trimpath -o "$bin/tofu" github.com/opentofu/opentofu/cmd/tofu)
 	stamp tofu "$OPENTOFU_VERSION"
 }
 

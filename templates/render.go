@@ -49,36 +49,99 @@ func WorkspaceDir(s request.Spec) string {
 	return path.Join("databases", s.Environment, s.Team, s.Name)
 }
 
+// Renderer renders and verifies workspaces under one platform config. The
+// parts of main.tf that every workspace shares are rendered once, by New.
+type Renderer struct {
+	cfg Config
+	// head (the comment and the terraform block's fixed start), provider and
+	// outputs are the parts of main.tf that do not depend on the request.
+	head, provider, outputs []byte
+}
+
+// New checks the config and prepares a Renderer.
+func New(cfg Config) (*Renderer, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	provider, err := cfg.providerAttrs()
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{cfg: cfg}
+
+	var g hclgen
+	g.comment(
+		"Managed by ClustroPG: one database, one workspace, one state.",
+		"Reviewers may change the values of size, instances, storage, postgres_version,",
+		"backup_schedule, backup_hour, backup_retention, logical_backup and databases.",
+		"Anything else is refused before plan (clustro verify).",
+	)
+	g.open(0, "terraform")
+	g.attrs(2, []attr{{"required_version", cty.StringVal(requiredVersion)}})
+	g.newline()
+	g.open(2, "required_providers")
+	g.openObject(4, "kubectl")
+	g.attrs(6, []attr{{"source", cty.StringVal(ProviderSource)}, {"version", cty.StringVal(ProviderVersion)}})
+	g.close(4)
+	g.close(2)
+	g.newline()
+	r.head = g.b
+
+	g = hclgen{}
+	g.newline()
+	g.open(0, "provider", "kubectl")
+	g.attrs(2, provider)
+	g.close(0)
+	r.provider = g.b
+
+	g = hclgen{}
+	for _, o := range outputs {
+		g.newline()
+		g.open(0, "output", o)
+		g.traversal(2, "value", hcl.Traversal{
+			hcl.TraverseRoot{Name: "module"},
+			hcl.TraverseAttr{Name: moduleName},
+			hcl.TraverseAttr{Name: o},
+		})
+		g.close(0)
+	}
+	r.outputs = g.b
+	return r, nil
+}
+
+// Config is the config the Renderer was made with.
+func (r *Renderer) Config() Config { return r.cfg }
+
 // Render writes the workspace of a resolved request. The request must have
 // gone through Policy.Resolve; Render checks the Spec again and refuses one
 // the policy does not allow.
-func (c Config) Render(r request.DatabaseRequest) (Workspace, error) {
-	if err := c.Policy.Validate(r.Spec); err != nil {
-		return Workspace{}, fmt.Errorf("render %s: %w", r.Key(), err)
+func (r *Renderer) Render(req request.DatabaseRequest) (Workspace, error) {
+	c := r.cfg
+	if err := c.Policy.Validate(req.Spec); err != nil {
+		return Workspace{}, fmt.Errorf("render %s: %w", req.Key(), err)
 	}
-	main, err := c.mainTF(r.Spec)
+	main, err := r.mainTF(req.Spec)
 	if err != nil {
-		return Workspace{}, fmt.Errorf("render %s: %w", r.Key(), err)
+		return Workspace{}, fmt.Errorf("render %s: %w", req.Key(), err)
 	}
-	dir := WorkspaceDir(r.Spec)
-	ns := c.Policy.NamespaceFor(r.Spec)
+	dir := WorkspaceDir(req.Spec)
+	ns := c.Policy.NamespaceFor(req.Spec)
 	ent, err := c.Catalog.For(catalog.Database{
-		Spec: r.Spec, RequestID: r.ID, Namespace: ns, Dir: dir,
-		Dashboard: c.Grafana.DashboardURL(ns, r.Name),
+		Spec: req.Spec, RequestID: req.ID, Namespace: ns, Dir: dir,
+		Dashboard: c.Grafana.DashboardURL(ns, req.Name),
 	})
 	if err != nil {
-		return Workspace{}, fmt.Errorf("render %s: %w", r.Key(), err)
+		return Workspace{}, fmt.Errorf("render %s: %w", req.Key(), err)
 	}
 	info, err := ent.YAML()
 	if err != nil {
-		return Workspace{}, fmt.Errorf("render %s: %w", r.Key(), err)
+		return Workspace{}, fmt.Errorf("render %s: %w", req.Key(), err)
 	}
 	return Workspace{Dir: dir, Files: map[string][]byte{MainFile: main, CatalogFile: info}}, nil
 }
 
 // moduleAttrs returns the module call's arguments in the order they are
-// written. It is the single description of what a workspace may say:
-// Verify reads back exactly these.
+// written. Verify reads back exactly these (see moduleArgs).
 func (c Config) moduleAttrs(s request.Spec) []attr {
 	attrs := []attr{
 		{"name", cty.StringVal(s.Name)},
@@ -118,58 +181,34 @@ type attr struct {
 	val  cty.Value
 }
 
-func (c Config) mainTF(s request.Spec) ([]byte, error) {
-	f := hclwrite.NewEmptyFile()
-	body := f.Body()
-	body.AppendUnstructuredTokens(comment(
-		"Managed by ClustroPG: the database " + s.Key() + ".",
-		"Reviewers may change the values of size, instances, storage, postgres_version,",
-		"backup_schedule, backup_hour, backup_retention, logical_backup and databases.",
-		"Anything else is refused before plan (clustro verify).",
-	))
-
-	tf := body.AppendNewBlock("terraform", nil).Body()
-	tf.SetAttributeValue("required_version", cty.StringVal(requiredVersion))
-	tf.AppendNewline()
-	tf.AppendNewBlock("required_providers", nil).Body().SetAttributeValue("kubectl", providerRequirement())
-	tf.AppendNewline()
+// mainTF joins the shared parts with the two that depend on the request:
+// the backend (it names the workspace's state) and the module call.
+func (r *Renderer) mainTF(s request.Spec) ([]byte, error) {
+	c := r.cfg
 	backend, err := c.backendAttrs(s)
 	if err != nil {
 		return nil, err
 	}
-	bb := tf.AppendNewBlock("backend", []string{c.Terraform.Backend.Type}).Body()
-	for _, a := range backend {
-		bb.SetAttributeValue(a.name, a.val)
-	}
-	body.AppendNewline()
+	var backendEnd hclgen
+	backendEnd.open(2, "backend", c.Terraform.Backend.Type)
+	backendEnd.attrs(4, backend)
+	backendEnd.close(2)
+	backendEnd.close(0) // the terraform block
 
-	provider, err := c.providerAttrs()
-	if err != nil {
-		return nil, err
-	}
-	pb := body.AppendNewBlock("provider", []string{"kubectl"}).Body()
-	for _, a := range provider {
-		pb.SetAttributeValue(a.name, a.val)
-	}
-	body.AppendNewline()
+	var module hclgen
+	module.newline()
+	module.open(0, "module", moduleName)
+	module.attrs(2, []attr{{"source", cty.StringVal(c.Terraform.ModuleSource)}})
+	module.newline()
+	module.attrs(2, c.moduleAttrs(s))
+	module.close(0)
 
-	mb := body.AppendNewBlock("module", []string{moduleName}).Body()
-	mb.SetAttributeValue("source", cty.StringVal(c.Terraform.ModuleSource))
-	mb.AppendNewline()
-	for _, a := range c.moduleAttrs(s) {
-		mb.SetAttributeValue(a.name, a.val)
-	}
-
-	for _, o := range outputs {
-		body.AppendNewline()
-		ob := body.AppendNewBlock("output", []string{o}).Body()
-		ob.SetAttributeTraversal("value", hcl.Traversal{
-			hcl.TraverseRoot{Name: "module"},
-			hcl.TraverseAttr{Name: moduleName},
-			hcl.TraverseAttr{Name: o},
-		})
-	}
-	return hclwrite.Format(f.Bytes()), nil
+	out := make([]byte, 0, len(r.head)+len(backendEnd.b)+len(r.provider)+len(module.b)+len(r.outputs))
+	out = append(out, r.head...)
+	out = append(out, backendEnd.b...)
+	out = append(out, r.provider...)
+	out = append(out, module.b...)
+	return append(out, r.outputs...), nil
 }
 
 func providerRequirement() cty.Value {
@@ -244,24 +283,11 @@ func literal(v any) (cty.Value, error) {
 			vals[i] = val
 		}
 		return cty.TupleVal(vals), nil
-	case map[string]any:
-		if len(v) == 0 {
-			return cty.EmptyObjectVal, nil
-		}
-		vals := make(map[string]cty.Value, len(v))
-		for k, e := range v {
-			val, err := literal(e)
-			if err != nil {
-				return cty.NilVal, err
-			}
-			vals[k] = val
-		}
-		return cty.ObjectVal(vals), nil
 	}
-	return cty.NilVal, fmt.Errorf("unsupported value %v (%T): use a string, number, bool, list or map", v, v)
+	return cty.NilVal, fmt.Errorf("unsupported value %v (%T): use a string, number, bool or a list of those", v, v)
 }
 
-func comment(lines ...string) hclwrite.Tokens {
+func commentTokens(lines ...string) hclwrite.Tokens {
 	toks := make(hclwrite.Tokens, 0, len(lines))
 	for _, l := range lines {
 		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenComment, Bytes: []byte("# " + l + "\n")})

@@ -49,15 +49,15 @@ func (vs Violations) Error() string {
 // databases/<env>/<team>/<name>) and returns the request it describes, or
 // Violations. Nothing in the workspace is evaluated: only literal values are
 // read, so a refused workspace never runs code.
-func (c Config) Verify(dir string) (request.Spec, error) {
+func (r *Renderer) Verify(dir string) (request.Spec, error) {
 	dir = filepath.Clean(dir)
-	return c.VerifyFS(os.DirFS(filepath.Dir(dir)), filepath.Base(dir), filepath.ToSlash(dir))
+	return r.VerifyFS(os.DirFS(filepath.Dir(dir)), filepath.Base(dir), filepath.ToSlash(dir))
 }
 
 // VerifyFS is Verify on a file system: dir is the workspace's path in fsys,
 // and display is how violations name it (a repo-relative path, say).
-func (c Config) VerifyFS(fsys fs.FS, dir, display string) (request.Spec, error) {
-	v := verifier{c: c, dir: display}
+func (r *Renderer) VerifyFS(fsys fs.FS, dir, display string) (request.Spec, error) {
+	v := verifier{c: r.cfg, dir: display}
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return request.Spec{}, fmt.Errorf("verify %s: %w", display, err)
@@ -148,7 +148,7 @@ func (v *verifier) main(src []byte) request.Spec {
 	seen := map[string]bool{}
 	var module *hclsyntax.Block
 	for _, b := range body.Blocks {
-		key := b.Type + " " + strings.Join(quoted(b.Labels), " ")
+		key := strings.Join(append([]string{b.Type}, quoted(b.Labels)...), " ")
 		if seen[key] {
 			v.add(MainFile, b.DefRange().Ptr(), "duplicate block %s", key)
 			continue
@@ -167,9 +167,9 @@ func (v *verifier) main(src []byte) request.Spec {
 			v.add(MainFile, b.DefRange().Ptr(), "block %s is not allowed: a workspace holds only terraform, provider \"kubectl\", module %q and its outputs %s", key, moduleName, strings.Join(outputs, ", "))
 		}
 	}
-	for _, want := range []string{"terraform ", `provider "kubectl"`, `module "` + moduleName + `"`} {
+	for _, want := range []string{"terraform", `provider "kubectl"`, `module "` + moduleName + `"`} {
 		if !seen[want] {
-			v.add(MainFile, nil, "block %s is missing", strings.TrimSpace(want))
+			v.add(MainFile, nil, "block %s is missing", want)
 		}
 	}
 	for _, o := range outputs {

@@ -93,7 +93,10 @@ writes nothing.`,
 		if err != nil {
 			return problemsAsUsage(err)
 		}
-		tc := cfg.Templates()
+		tc, err := templates.New(cfg.Templates())
+		if err != nil {
+			return usagef("%v", err)
+		}
 		ws, err := tc.Render(resolved)
 		if err != nil {
 			return err

@@ -26,7 +26,11 @@ exits with status 1.`,
 		if err != nil {
 			return err
 		}
-		spec, err := cfg.Templates().Verify(args[0])
+		tc, err := templates.New(cfg.Templates())
+		if err != nil {
+			return usagef("%v", err)
+		}
+		spec, err := tc.Verify(args[0])
 		var vs templates.Violations
 		if errors.As(err, &vs) {
 			fmt.Fprintf(e.stderr, "%s: refused, %d violation(s):\n%s\n", args[0], len(vs), vs.Error())

@@ -1,0 +1,65 @@
+# Managed by ClustroPG: one database, one workspace, one state.
+# Reviewers may change the values of size, instances, storage, postgres_version,
+# backup_schedule, backup_hour, backup_retention, logical_backup and databases.
+# Anything else is refused before plan (clustro verify).
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    kubectl = {
+      source  = "gavinbunney/kubectl"
+      version = "1.19.0"
+    }
+  }
+
+  backend "s3" {
+    bucket       = "acme-tfstate"
+    key          = "clustro/prod/identity/sessions/terraform.tfstate"
+    region       = "eu-west-1"
+    use_lockfile = true
+  }
+}
+
+provider "kubectl" {
+}
+
+module "database" {
+  source = "git::https://github.com/acme/infra.git//modules/cnpg-database?ref=v1.4.0"
+
+  name             = "sessions"
+  team             = "identity"
+  environment      = "prod"
+  namespace        = "identity-prod"
+  size             = "S"
+  instances        = 3
+  postgres_version = 17
+  backup_schedule  = "daily"
+  backup_hour      = 3
+  backup_retention = "30d"
+  logical_backup   = false
+  databases        = []
+}
+
+output "namespace" {
+  value = module.database.namespace
+}
+
+output "cluster_name" {
+  value = module.database.cluster_name
+}
+
+output "rw_host" {
+  value = module.database.rw_host
+}
+
+output "ro_host" {
+  value = module.database.ro_host
+}
+
+output "app_secret_name" {
+  value = module.database.app_secret_name
+}
+
+output "grafana_url" {
+  value = module.database.grafana_url
+}
