@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -57,7 +58,12 @@ func Load(path string) (*Config, error) {
 	}
 	var c Config
 	if err := yaml.UnmarshalStrict(js, &c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", orDefaults(path), err)
+		// The decoder speaks of JSON; the user wrote YAML.
+		msg := err.Error()
+		if i := strings.LastIndex(msg, "json: "); i >= 0 {
+			msg = msg[i+len("json: "):]
+		}
+		return nil, fmt.Errorf("config %s: %s", orDefaults(path), msg)
 	}
 	if err := c.Templates().Check(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", orDefaults(path), err)

@@ -355,9 +355,11 @@ func (p *Policy) validate(s Spec) Problems {
 	} else if envOK && !slices.Contains(env.AllowedSizes, s.Size) {
 		pr.add("size", "%s is not allowed in %s; allowed there: %s", s.Size, s.Environment, joinSizes(env.AllowedSizes))
 	}
+	// Without a known environment, unset instances and schedule could not
+	// be filled from a profile: only the environment problem is reported.
 	if envOK && (s.Instances < env.MinInstances || s.Instances > env.MaxInstances) {
 		pr.add("instances", "%d is not allowed in %s; allowed there: %d to %d", s.Instances, s.Environment, env.MinInstances, env.MaxInstances)
-	} else if !envOK && (s.Instances < 1 || s.Instances > 9) {
+	} else if !envOK && s.Instances != 0 && (s.Instances < 1 || s.Instances > 9) {
 		pr.add("instances", "%d is not allowed; allowed: 1 to 9", s.Instances)
 	}
 	if _, ok := p.Postgres.Images[s.PostgresVersion]; !ok {
@@ -397,6 +399,9 @@ func (p *Policy) validate(s Spec) Problems {
 func (p *Policy) validateBackups(s Spec, env EnvironmentPolicy, envOK bool) Problems {
 	var pr Problems
 	b := s.Backups
+	if !envOK && b.Schedule == "" {
+		return pr
+	}
 	if !slices.Contains(Schedules(), b.Schedule) {
 		pr.add("backups.schedule", "%q is not a schedule; allowed: %s", b.Schedule, joinSchedules())
 		return pr

@@ -81,7 +81,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	err := root.ExecuteContext(ctx)
 	var ee *exitError
 	if err != nil && !errors.As(err, &ee) {
-		fmt.Fprintln(stderr, "clustro:", err)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, "clustro:", line)
+		}
 	}
 	if err != nil && isCobraUsage(err) {
 		return &usageError{err.Error()}
