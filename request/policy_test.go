@@ -219,7 +219,9 @@ func TestPolicyCheck(t *testing.T) {
 		{"missing size", func(p *request.Policy) { delete(p.Sizes, request.SizeL) }, "sizes.L: missing"},
 		{"bad quantity", func(p *request.Policy) { s := p.Sizes["M"]; s.Memory.Limit = "lots"; p.Sizes["M"] = s }, `sizes.M.memory.limit: "lots" is not a Kubernetes quantity`},
 		{"load to unknown size", func(p *request.Policy) { p.Loads[request.Big] = "XXL" }, "loads.big: must map to one of S, M, L, XL"},
-		{"profile below minimum", func(p *request.Policy) { p.ClientTypes[request.SME]["prod"] = request.Profile{Instances: 1, Backups: "daily"} }, "clientTypes.sme.prod.instances: 1 is outside environment prod's 3-9"},
+		{"profile below minimum", func(p *request.Policy) {
+			p.ClientTypes[request.SME]["prod"] = request.Profile{Instances: 1, Backups: "daily"}
+		}, "clientTypes.sme.prod.instances: 1 is outside environment prod's 3-9"},
 		{"profile without required backups", func(p *request.Policy) {
 			p.ClientTypes[request.Startup]["prod"] = request.Profile{Instances: 3, Backups: "none"}
 		}, "clientTypes.startup.prod.backups: environment prod requires backups"},
