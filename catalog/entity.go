@@ -13,7 +13,8 @@ import (
 
 // Settings are the platform's catalog settings.
 type Settings struct {
-	// RepoURL is the infra repository's web URL (https://github.com/org/infra).
+	// RepoURL is the infra repository's web URL (https://github.com/org/infra);
+	// empty leaves out the annotations that point at it.
 	RepoURL string `json:"repoURL" yaml:"repoURL"`
 	// Branch is the infra repository's base branch.
 	Branch string `json:"branch" yaml:"branch"`
@@ -26,7 +27,7 @@ type Settings struct {
 // Check reports what is wrong with the settings.
 func (s Settings) Check() error {
 	var problems []string
-	if _, err := projectSlug(s.RepoURL); err != nil {
+	if _, err := projectSlug(s.RepoURL); s.RepoURL != "" && err != nil {
 		problems = append(problems, "catalog.repoURL: "+err.Error())
 	}
 	if s.Branch == "" {
@@ -103,16 +104,18 @@ func (s Settings) For(db Database) (Entity, error) {
 	if len(name) > 63 || !nameRE.MatchString(name) {
 		return Entity{}, fmt.Errorf("catalog entity for %s: name %q is not a valid Backstage name", sp.Key(), name)
 	}
-	slug, err := projectSlug(s.RepoURL)
-	if err != nil {
-		return Entity{}, fmt.Errorf("catalog entity for %s: %w", sp.Key(), err)
-	}
 	ann := map[string]string{
-		"backstage.io/source-location": "url:" + strings.TrimSuffix(s.RepoURL, "/") + "/tree/" + s.Branch + "/" + strings.Trim(db.Dir, "/") + "/",
-		"github.com/project-slug":      slug,
-		AnnotationEnvironment:          sp.Environment,
-		AnnotationSize:                 string(sp.Size),
-		AnnotationNamespace:            db.Namespace,
+		AnnotationEnvironment: sp.Environment,
+		AnnotationSize:        string(sp.Size),
+		AnnotationNamespace:   db.Namespace,
+	}
+	if s.RepoURL != "" {
+		slug, err := projectSlug(s.RepoURL)
+		if err != nil {
+			return Entity{}, fmt.Errorf("catalog entity for %s: %w", sp.Key(), err)
+		}
+		ann["backstage.io/source-location"] = "url:" + strings.TrimSuffix(s.RepoURL, "/") + "/tree/" + s.Branch + "/" + strings.Trim(db.Dir, "/") + "/"
+		ann["github.com/project-slug"] = slug
 	}
 	if db.RequestID != "" {
 		ann[AnnotationRequestID] = db.RequestID

@@ -23,20 +23,25 @@ var defaultYAML []byte
 // Default returns the embedded defaults.
 func Default() []byte { return append([]byte(nil), defaultYAML...) }
 
-// Config is the platform configuration.
+// Config is the whole configuration: the platform's policy and rendering
+// settings, and how `clustro serve` runs and reaches Slack and GitHub.
 type Config struct {
 	Policy    request.Policy      `json:"policy"`
 	Cluster   templates.Cluster   `json:"cluster"`
 	Terraform templates.Terraform `json:"terraform"`
 	Catalog   catalog.Settings    `json:"catalog"`
 	Grafana   request.Grafana     `json:"grafana"`
+	Server    Server              `json:"server"`
+	Slack     Slack               `json:"slack"`
+	GitHub    GitHub              `json:"github"`
 }
 
 // Load reads the defaults, then the file at path over them when path is not
-// empty (maps merge key by key; lists are replaced; null removes a key), and
-// checks the result. Unknown keys are errors, so a typo in the
-// file does not silently keep a default.
-func Load(path string) (*Config, error) {
+// empty (maps merge key by key; lists are replaced; null removes a key),
+// then the CLUSTRO_* variables getenv returns (getenv may be nil), and
+// checks the result. Unknown keys are errors, so a typo in the file does
+// not silently keep a default.
+func Load(path string, getenv func(string) string) (*Config, error) {
 	merged, err := decode(defaultYAML)
 	if err != nil {
 		return nil, fmt.Errorf("embedded defaults: %w", err)
@@ -65,10 +70,41 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config %s: %s", orDefaults(path), msg)
 	}
+	var problems []string
+	if getenv != nil {
+		for _, v := range envVars {
+			if val := getenv(v.name); val != "" {
+				if err := v.set(&c, val); err != nil {
+					problems = append(problems, v.name+": "+err.Error())
+				}
+			}
+		}
+	}
+	c.deriveCatalog()
+	problems = append(problems, c.checkServer()...)
 	if err := c.Templates().Check(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", orDefaults(path), err)
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("config %s:\n  %s", orDefaults(path), strings.Join(problems, "\n  "))
 	}
 	return &c, nil
+}
+
+// deriveCatalog fills the catalog's repository from the GitHub settings
+// when the catalog section does not name one.
+func (c *Config) deriveCatalog() {
+	if c.Catalog.Branch == "" {
+		c.Catalog.Branch = c.GitHub.BaseBranch
+	}
+	if c.Catalog.RepoURL != "" || c.GitHub.Repo == "" {
+		return
+	}
+	web := "https://github.com"
+	if api := strings.TrimSuffix(c.GitHub.APIURL, "/"); api != "" && !strings.Contains(api, "api.github.com") {
+		web = strings.TrimSuffix(api, "/api/v3")
+	}
+	c.Catalog.RepoURL = web + "/" + c.GitHub.Repo
 }
 
 // Templates is the part of the config that rendering and verifying need.

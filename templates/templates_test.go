@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 func loadConfig(t testing.TB, path string) *templates.Renderer {
 	t.Helper()
-	c, err := config.Load(path)
+	c, err := config.Load(path, nil)
 	if err != nil {
 		t.Fatalf("load config %q: %v", path, err)
 	}

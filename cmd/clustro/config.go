@@ -11,8 +11,8 @@ func configFlag(cmd *cobra.Command, e *env) *string {
 	return cmd.Flags().String("config", e.getenv("CLUSTRO_CONFIG"), "platform config file (YAML) over the embedded defaults; also CLUSTRO_CONFIG")
 }
 
-func loadConfig(path string) (*config.Config, error) {
-	c, err := config.Load(path)
+func loadConfig(e *env, path string) (*config.Config, error) {
+	c, err := config.Load(path, e.getenv)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}

@@ -77,7 +77,7 @@ writes nothing.`,
 	cfgPath := configFlag(cmd, e)
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := loadConfig(*cfgPath)
+		cfg, err := loadConfig(e, *cfgPath)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ func sizesCmd(e *env) *cobra.Command {
 	}
 	cfgPath := configFlag(cmd, e)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := loadConfig(*cfgPath)
+		cfg, err := loadConfig(e, *cfgPath)
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,7 @@ exits with status 1.`,
 	}
 	cfgPath := configFlag(cmd, e)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		cfg, err := loadConfig(*cfgPath)
+		cfg, err := loadConfig(e, *cfgPath)
 		if err != nil {
 			return err
 		}
