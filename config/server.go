@@ -24,6 +24,10 @@ type Server struct {
 	// ShutdownGrace is how long running jobs may finish on SIGTERM before
 	// terraform is interrupted (CLUSTRO_SHUTDOWN_GRACE, default 60s).
 	ShutdownGrace Duration `json:"shutdownGrace"`
+	// JobLease is how long a job stays leased to a worker without a
+	// heartbeat: a crashed replica's jobs are taken over after it
+	// (CLUSTRO_JOB_LEASE, default 30s).
+	JobLease Duration `json:"jobLease"`
 	// LogLevel is debug, info, warn or error (CLUSTRO_LOG_LEVEL, default info).
 	LogLevel string `json:"logLevel"`
 }
@@ -134,6 +138,7 @@ var envVars = []envVar{
 	{"CLUSTRO_STORE", "server.store: SQLite path (default ./clustro.db) or postgres:// DSN", func(c *Config, v string) error { c.Server.Store = Secret(v); return nil }},
 	{"CLUSTRO_WORKERS", "server.workers: jobs run at once (default 4)", func(c *Config, v string) error { return setInt(&c.Server.Workers, v) }},
 	{"CLUSTRO_SHUTDOWN_GRACE", "server.shutdownGrace: time running jobs get on SIGTERM (default 60s)", func(c *Config, v string) error { return c.Server.ShutdownGrace.UnmarshalText([]byte(v)) }},
+	{"CLUSTRO_JOB_LEASE", "server.jobLease: a crashed replica's jobs are taken over after this (default 30s)", func(c *Config, v string) error { return c.Server.JobLease.UnmarshalText([]byte(v)) }},
 	{"CLUSTRO_LOG_LEVEL", "server.logLevel: debug, info, warn, error", func(c *Config, v string) error { c.Server.LogLevel = v; return nil }},
 	{"CLUSTRO_SLACK_BOT_TOKEN", "slack.botToken (xoxb-)", func(c *Config, v string) error { c.Slack.BotToken = Secret(v); return nil }},
 	{"CLUSTRO_SLACK_SIGNING_SECRET", "slack.signingSecret", func(c *Config, v string) error { c.Slack.SigningSecret = Secret(v); return nil }},
@@ -176,6 +181,9 @@ func (c *Config) checkServer() []string {
 	}
 	if c.Server.Store == "" {
 		problems = append(problems, "server.store (CLUSTRO_STORE): required, an SQLite path or a postgres:// DSN")
+	}
+	if c.Server.JobLease.D() < time.Second {
+		problems = append(problems, fmt.Sprintf("server.jobLease (CLUSTRO_JOB_LEASE): %s is below 1s", c.Server.JobLease.D()))
 	}
 	if c.Server.Workers < 1 || c.Server.Workers > 64 {
 		problems = append(problems, fmt.Sprintf("server.workers (CLUSTRO_WORKERS): %d is outside 1-64", c.Server.Workers))

@@ -125,6 +125,9 @@ func New(q Queue, opts ...Option) *Engine {
 // claimed. Call it before Run.
 func (e *Engine) Handle(kind string, h Handler) { e.handlers[kind] = h }
 
+// HasHandlers reports whether any job kind is registered.
+func (e *Engine) HasHandlers() bool { return len(e.handlers) > 0 }
+
 // Notify wakes an idle worker at once, after this process enqueued a job.
 func (e *Engine) Notify() {
 	select {

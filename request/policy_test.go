@@ -10,7 +10,7 @@ import (
 
 func policy(t *testing.T) *request.Policy {
 	t.Helper()
-	c, err := config.Load("")
+	c, err := config.Load("", nil)
 	if err != nil {
 		t.Fatalf("load default config: %v", err)
 	}

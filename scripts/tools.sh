@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the offline toolchain ClustroPG's tests and demo need into .tools/:
+# Builds the offline toolchain ClustroPG's tests and demo need into .tools/
+# (and installs Debian's postgresql-15 when its server binaries are missing):
 #   .tools/bin/etcd, .tools/bin/kube-apiserver     the test control plane
 #   .tools/providers/...                           the kubectl provider as a filesystem mirror
 #   .tools/bin/tofu                                only when no terraform is on PATH
@@ -73,6 +74,26 @@ terraform_binary() {
 	stamp tofu "$OPENTOFU_VERSION"
 }
 
+# PostgreSQL 15 server binaries (Debian's postgresql-15) run the throwaway
+# servers of the store tests and the operator stand-in. Installed from
+# Debian's packages when missing and we may.
+postgres_binaries() {
+	if [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
+		step "postgresql-15: /usr/lib/postgresql/15/bin"
+		return
+	fi
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		step "postgresql-15: installing from Debian's packages"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 >/dev/null ||
+			{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 >/dev/null; }
+		# Debian starts a cluster on install; the tests run their own.
+		command -v pg_ctlcluster >/dev/null 2>&1 && pg_ctlcluster 15 main stop 2>/dev/null || true
+		return
+	fi
+	echo "tools.sh: PostgreSQL 15 server binaries are missing: run \`apt-get install postgresql-15\` as root" >&2
+	exit 1
+}
+
 write_cli_config() {
 	cat >"$tools/terraformrc" <<CFG
 # Written by scripts/tools.sh: install the kubectl provider from the local mirror, offline.
@@ -88,13 +109,14 @@ provider_installation {
 CFG
 }
 
-want=${*:-provider terraform etcd kube-apiserver}
+want=${*:-postgres provider terraform etcd kube-apiserver}
 for t in $want; do
 	case $t in
+	postgres) postgres_binaries ;;
 	provider) build_provider ;;
 	terraform) terraform_binary ;;
 	etcd | kube-apiserver) build_wrapper "$t" ;;
-	*) echo "tools.sh: unknown tool $t (known: provider terraform etcd kube-apiserver)" >&2; exit 2 ;;
+	*) echo "tools.sh: unknown tool $t (known: postgres provider terraform etcd kube-apiserver)" >&2; exit 2 ;;
 	esac
 done
 write_cli_config

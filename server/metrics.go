@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+)
+
+// Metrics are ClustroPG's Prometheus metrics.
+type Metrics struct {
+	httpRequests *prometheus.CounterVec
+	jobs         *prometheus.CounterVec
+	jobDuration  *prometheus.HistogramVec
+	terraform    *prometheus.HistogramVec
+	readiness    prometheus.Histogram
+}
+
+// StatsSource is what the metrics read from the store at scrape time.
+type StatsSource interface {
+	Stats(ctx context.Context) (store.QueueStats, error)
+	CountRequests(ctx context.Context) (map[request.State]int, error)
+}
+
+// NewMetrics registers the metrics on reg; the queue and request gauges
+// are read from src at each scrape.
+func NewMetrics(reg *prometheus.Registry, src StatsSource) *Metrics {
+	m := &Metrics{
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clustro_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clustro_jobs_total", Help: "Job attempts by kind and outcome (done, retry, failed, released, lease_lost).",
+		}, []string{"kind", "outcome"}),
+		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "clustro_job_duration_seconds", Help: "Job attempt durations by kind.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
+		}, []string{"kind"}),
+		terraform: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "clustro_terraform_duration_seconds", Help: "terraform plan, apply and destroy durations.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+		}, []string{"command"}),
+		readiness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "clustro_readiness_duration_seconds", Help: "Time from apply to a ready CloudNativePG cluster.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+	}
+	reg.MustRegister(m.httpRequests, m.jobs, m.jobDuration, m.terraform, m.readiness,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+		&storeCollector{src: src})
+	return m
+}
+
+// JobFinished records a job attempt (it makes Metrics an engine.Observer).
+func (m *Metrics) JobFinished(kind, outcome string, took time.Duration) {
+	m.jobs.WithLabelValues(kind, outcome).Inc()
+	m.jobDuration.WithLabelValues(kind).Observe(took.Seconds())
+}
+
+// ObserveTerraform records the duration of a terraform command.
+func (m *Metrics) ObserveTerraform(command string, took time.Duration) {
+	m.terraform.WithLabelValues(command).Observe(took.Seconds())
+}
+
+// ObserveReadiness records how long a cluster took to become ready.
+func (m *Metrics) ObserveReadiness(took time.Duration) { m.readiness.Observe(took.Seconds()) }
+
+func (m *Metrics) observeHTTP(route string, code int, _ time.Duration) {
+	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+}
+
+// storeCollector reads gauges from the store at scrape time, so that every
+// replica reports the shared truth.
+type storeCollector struct{ src StatsSource }
+
+var (
+	requestsDesc   = prometheus.NewDesc("clustro_requests", "Requests by lifecycle state.", []string{"state"}, nil)
+	queueDepthDesc = prometheus.NewDesc("clustro_queue_jobs", "Jobs in the queue by kind and state.", []string{"kind", "state"}, nil)
+	queueAgeDesc   = prometheus.NewDesc("clustro_queue_oldest_due_seconds", "How long the oldest due job has waited.", nil, nil)
+)
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- requestsDesc
+	ch <- queueDepthDesc
+	ch <- queueAgeDesc
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if counts, err := c.src.CountRequests(ctx); err == nil {
+		for _, s := range request.States() {
+			ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+		}
+	}
+	if st, err := c.src.Stats(ctx); err == nil {
+		for _, d := range st.Depth {
+			ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(d.Jobs), d.Kind, string(d.State))
+		}
+		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, st.OldestDue.Seconds())
+	}
+}
