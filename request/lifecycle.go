@@ -91,9 +91,40 @@ func CheckTransition(from, to State) error {
 	return nil
 }
 
-// Failure describes why a request failed: the step (the state it was
-// leaving or the job that failed), the reason (secrets redacted by the
-// caller) and whether retrying can help.
+// RetryError is returned for a move out of Failed that is not a retry of
+// the step that failed.
+type RetryError struct {
+	Failure *Failure
+	To      State
+}
+
+func (e *RetryError) Error() string {
+	if e.Failure == nil {
+		return fmt.Sprintf("cannot retry to %s: the failure is unknown", e.To)
+	}
+	if !e.Failure.Retryable {
+		return fmt.Sprintf("cannot retry: %s failed in a way retrying cannot fix (%s); cancel it and ask again", e.Failure.Step, e.Failure.Reason)
+	}
+	return fmt.Sprintf("cannot retry to %s: the step that failed is %s", e.To, e.Failure.Step)
+}
+
+// CheckRetry checks a move out of Failed: cancelling is always allowed; a
+// retry must go back to the step that failed (Failure.Step names its
+// state) and only if the failure is retryable.
+func CheckRetry(f *Failure, to State) error {
+	if to == Cancelled {
+		return nil
+	}
+	if f == nil || !f.Retryable || State(f.Step) != to {
+		return &RetryError{Failure: f, To: to}
+	}
+	return nil
+}
+
+// Failure describes why a request failed: the step (the state a retry
+// goes back to: submitted to open the PR again, applying, provisioning,
+// deleting), the reason (secrets redacted by the caller) and whether
+// retrying can help.
 type Failure struct {
 	Step      string `json:"step"`
 	Reason    string `json:"reason"`

@@ -246,3 +246,19 @@ func TestPolicyCheck(t *testing.T) {
 		t.Errorf("the embedded policy fails its own check: %v", err)
 	}
 }
+
+func TestReserved(t *testing.T) {
+	p := policy(t)
+	got, err := p.Reserved(request.Spec{Size: request.SizeM, Instances: 3, Storage: "80Gi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := request.Reservation{Instances: 3, CPU: "1", CPULimit: "2", Memory: "4Gi", MemoryLimit: "4Gi", Storage: "80Gi", WALStorage: "10Gi",
+		TotalCPU: "3", TotalMemory: "12Gi", TotalStorage: "270Gi"}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if got, _ := p.Reserved(request.Spec{Size: request.SizeS, Instances: 2}); got.TotalCPU != "1" || got.TotalStorage != "24Gi" {
+		t.Errorf("S x2: %+v", got)
+	}
+}

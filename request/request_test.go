@@ -84,3 +84,19 @@ func TestLifecycle(t *testing.T) {
 		t.Error("bogus state is valid")
 	}
 }
+
+func TestCheckRetry(t *testing.T) {
+	f := &request.Failure{Step: string(request.Applying), Reason: "terraform apply: timeout", Retryable: true}
+	if err := request.CheckRetry(f, request.Applying); err != nil {
+		t.Errorf("retrying the failed step: %v", err)
+	}
+	if err := request.CheckRetry(f, request.Provisioning); err == nil {
+		t.Error("retry to another step allowed")
+	}
+	if err := request.CheckRetry(&request.Failure{Step: "applying", Retryable: false}, request.Applying); err == nil {
+		t.Error("a non-retryable failure was retried")
+	}
+	if err := request.CheckRetry(nil, request.Cancelled); err != nil {
+		t.Errorf("cancelling a failed request: %v", err)
+	}
+}

@@ -340,6 +340,11 @@ func (s *sqlStore) Transition(ctx context.Context, id string, to request.State, 
 		if err := request.CheckTransition(cur.State, to); err != nil {
 			return err
 		}
+		if cur.State == request.Failed {
+			if err := request.CheckRetry(cur.Failure, to); err != nil {
+				return err
+			}
+		}
 		now := s.now()
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE requests SET state = ?, failure = ?, version = version + 1, updated_at = ?
 			WHERE id = ? AND version = ?`),
