@@ -1,0 +1,155 @@
+package gitops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-github/v62/github"
+	"github.com/rs/zerolog"
+
+	"github.com/clustropg/clustro/store"
+)
+
+// EventJob is the job kind of a stored webhook delivery.
+const EventJob = "github_event"
+
+// Event is what ClustroPG keeps of a webhook delivery: enough to act on
+// it, nothing else (the payload's other fields are not stored).
+type Event struct {
+	Delivery string `json:"delivery"`
+	// Type is the X-GitHub-Event: pull_request or issue_comment.
+	Type     string `json:"type"`
+	Action   string `json:"action"`
+	PR       int    `json:"pr"`
+	HeadSHA  string `json:"headSha,omitempty"`
+	HeadRef  string `json:"headRef,omitempty"`
+	BaseSHA  string `json:"baseSha,omitempty"`
+	BaseRef  string `json:"baseRef,omitempty"`
+	Merged   bool   `json:"merged,omitempty"`
+	MergeSHA string `json:"mergeSha,omitempty"`
+	// Sender is who caused it: the GitHub login that merged, pushed or commented.
+	Sender  string `json:"sender"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// Enqueuer stores a job; the store implements it.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, j store.NewJob) (store.Job, bool, error)
+}
+
+// maxPayload is GitHub's own cap on a webhook payload.
+const maxPayload = 25 << 20
+
+// WebhookHandler receives GitHub's deliveries at POST /webhooks/github. A
+// delivery must carry a valid X-Hub-Signature-256 for secret (sha1-only,
+// unsigned and altered deliveries answer 401 and queue nothing; an empty
+// secret refuses everything). Deliveries for repo that ClustroPG acts on
+// are stored as a job before the 202 answer, idempotently by
+// X-GitHub-Delivery and action, so a redelivery is a no-op and the work
+// happens after GitHub's 10 s; anything else answers 200 with a log line.
+func WebhookHandler(secret []byte, repo string, q Enqueuer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log := zerolog.Ctx(r.Context())
+		if len(secret) == 0 {
+			http.Error(w, "webhook secret not configured: every delivery is refused", http.StatusServiceUnavailable)
+			return
+		}
+		if r.Header.Get(github.SHA256SignatureHeader) == "" {
+			log.Warn().Str("delivery", github.DeliveryID(r)).Msg("webhook refused: no X-Hub-Signature-256")
+			http.Error(w, "missing X-Hub-Signature-256", http.StatusUnauthorized)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxPayload)
+		r.Header.Del(github.SHA1SignatureHeader) // never fall back to sha1
+		payload, err := github.ValidatePayload(r, secret)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			log.Warn().Str("delivery", github.DeliveryID(r)).Msg("webhook refused: bad signature")
+			http.Error(w, "signature check failed", http.StatusUnauthorized)
+			return
+		}
+		ev, act, why := parseEvent(github.WebHookType(r), github.DeliveryID(r), payload, repo)
+		if !act {
+			log.Info().Str("event", github.WebHookType(r)).Str("delivery", github.DeliveryID(r)).Str("why", why).Msg("webhook ignored")
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "reason": why})
+			return
+		}
+		if ev.Delivery == "" {
+			http.Error(w, "missing X-GitHub-Delivery", http.StatusBadRequest)
+			return
+		}
+		body, _ := json.Marshal(ev)
+		job, created, err := q.Enqueue(r.Context(), store.NewJob{
+			Kind: EventJob, Payload: body,
+			Key: store.Idempotency{Scope: "github-delivery", Key: ev.Delivery + "/" + ev.Action},
+		})
+		if err != nil {
+			log.Error().Err(err).Str("delivery", ev.Delivery).Msg("store webhook delivery")
+			http.Error(w, "could not store the delivery; GitHub may redeliver it", http.StatusInternalServerError)
+			return
+		}
+		log.Info().Str("event", ev.Type).Str("action", ev.Action).Int("pr", ev.PR).Str("delivery", ev.Delivery).
+			Bool("duplicate", !created).Str("job", job.ID).Msg("webhook queued")
+		status := "queued"
+		if !created {
+			status = "duplicate"
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": status, "job": job.ID})
+	})
+}
+
+// parseEvent keeps the deliveries ClustroPG acts on.
+func parseEvent(kind, delivery string, payload []byte, repo string) (Event, bool, string) {
+	ev := Event{Delivery: delivery, Type: kind}
+	parsed, err := github.ParseWebHook(kind, payload)
+	if err != nil {
+		return ev, false, "not an event ClustroPG handles (" + kind + ")"
+	}
+	switch e := parsed.(type) {
+	case *github.PingEvent:
+		return ev, false, "ping"
+	case *github.PullRequestEvent:
+		if !strings.EqualFold(e.GetRepo().GetFullName(), repo) {
+			return ev, false, "another repository: " + e.GetRepo().GetFullName()
+		}
+		switch e.GetAction() {
+		case "opened", "synchronize", "reopened", "closed":
+		default:
+			return ev, false, "pull_request " + e.GetAction()
+		}
+		pr := e.GetPullRequest()
+		ev.Action, ev.PR, ev.Sender = e.GetAction(), pr.GetNumber(), e.GetSender().GetLogin()
+		ev.HeadSHA, ev.HeadRef = pr.GetHead().GetSHA(), pr.GetHead().GetRef()
+		ev.BaseSHA, ev.BaseRef = pr.GetBase().GetSHA(), pr.GetBase().GetRef()
+		ev.Merged, ev.MergeSHA = pr.GetMerged(), pr.GetMergeCommitSHA()
+		if ev.Action == "closed" && ev.Merged && pr.GetMergedBy().GetLogin() != "" {
+			ev.Sender = pr.GetMergedBy().GetLogin()
+		}
+		return ev, true, ""
+	case *github.IssueCommentEvent:
+		if !strings.EqualFold(e.GetRepo().GetFullName(), repo) {
+			return ev, false, "another repository: " + e.GetRepo().GetFullName()
+		}
+		body := strings.TrimSpace(e.GetComment().GetBody())
+		if e.GetAction() != "created" || !e.GetIssue().IsPullRequest() || !strings.HasPrefix(body, "/clustro") {
+			return ev, false, "not a /clustro command on a pull request"
+		}
+		ev.Action, ev.PR, ev.Sender, ev.Comment = "comment", e.GetIssue().GetNumber(), e.GetComment().GetUser().GetLogin(), body
+		ev.Delivery = delivery
+		return ev, true, ""
+	}
+	return ev, false, "event " + kind + " is not used"
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,226 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/clustropg/clustro/store"
+)
+
+const (
+	testSecret = "webhook-secret-for-tests"
+	testRepo   = "Codertocat/Hello-World"
+)
+
+// payload loads a real GitHub payload (testdata/github-webhooks, from
+// octokit/webhooks) and applies edits to its decoded JSON.
+func payload(t *testing.T, name string, edit func(m map[string]any)) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "github-webhooks", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(m)
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func sign256(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func sign1(secret string, body []byte) string {
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write(body)
+	return "sha1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "clustro.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func deliver(h http.Handler, event, delivery string, body []byte, headers map[string]string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("X-GitHub-Event", event)
+	r.Header.Set("X-GitHub-Delivery", delivery)
+	for k, v := range headers {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func jobs(t *testing.T, s store.Store) []store.Job {
+	t.Helper()
+	js, err := s.ListJobs(context.Background(), store.JobFilter{Kind: EventJob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// TestWebhookRefusesUnsigned: nothing is queued for a delivery that is not
+// signed with the secret, whatever else it carries.
+func TestWebhookRefusesUnsigned(t *testing.T) {
+	s := openStore(t)
+	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	body := payload(t, "pull_request.opened.json", nil)
+	altered := bytes.Replace(body, []byte(`"opened"`), []byte(`"closed"`), 1)
+	tests := []struct {
+		name    string
+		body    []byte
+		headers map[string]string
+	}{
+		{"no signature", body, nil},
+		{"wrong secret", body, map[string]string{"X-Hub-Signature-256": sign256("guess", body)}},
+		{"sha1 only", body, map[string]string{"X-Hub-Signature": sign1(testSecret, body)}},
+		{"sha1 right, sha256 wrong", body, map[string]string{"X-Hub-Signature": sign1(testSecret, body), "X-Hub-Signature-256": sign256("guess", body)}},
+		{"body altered after signing", altered, map[string]string{"X-Hub-Signature-256": sign256(testSecret, body)}},
+		{"malformed signature", body, map[string]string{"X-Hub-Signature-256": "sha256=zz"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := deliver(h, "pull_request", "d-"+tc.name, tc.body, tc.headers)
+			if w.Code != http.StatusUnauthorized {
+				t.Errorf("status %d, want 401", w.Code)
+			}
+		})
+	}
+	if n := len(jobs(t, s)); n != 0 {
+		t.Errorf("%d jobs queued from refused deliveries", n)
+	}
+	// No secret configured: everything is refused.
+	if w := deliver(WebhookHandler(nil, testRepo, s), "pull_request", "x", body, map[string]string{"X-Hub-Signature-256": sign256("", body)}); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("no secret: status %d, want 503", w.Code)
+	}
+}
+
+func TestWebhookQueuesOnceAndIgnoresTheRest(t *testing.T) {
+	s := openStore(t)
+	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	signed := func(b []byte) map[string]string { return map[string]string{"X-Hub-Signature-256": sign256(testSecret, b)} }
+
+	opened := payload(t, "pull_request.opened.json", nil)
+	if w := deliver(h, "pull_request", "delivery-1", opened, signed(opened)); w.Code != http.StatusAccepted {
+		t.Fatalf("opened: %d %s", w.Code, w.Body)
+	}
+	// GitHub's redelivery keeps the delivery id: a no-op.
+	if w := deliver(h, "pull_request", "delivery-1", opened, signed(opened)); w.Code != http.StatusAccepted || !bytes.Contains(w.Body.Bytes(), []byte("duplicate")) {
+		t.Fatalf("redelivery: %d %s", w.Code, w.Body)
+	}
+	merged := payload(t, "pull_request.closed.json", func(m map[string]any) {
+		pr := m["pull_request"].(map[string]any)
+		pr["merged"] = true
+		pr["merge_commit_sha"] = "0123456789abcdef0123456789abcdef01234567"
+		pr["merged_by"] = map[string]any{"login": "reviewer"}
+	})
+	if w := deliver(h, "pull_request", "delivery-2", merged, signed(merged)); w.Code != http.StatusAccepted {
+		t.Fatalf("merged: %d %s", w.Code, w.Body)
+	}
+	comment := payload(t, "issue_comment.created.json", func(m map[string]any) {
+		m["issue"].(map[string]any)["pull_request"] = map[string]any{"url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1"}
+		m["comment"].(map[string]any)["body"] = "/clustro apply"
+	})
+	if w := deliver(h, "issue_comment", "delivery-3", comment, signed(comment)); w.Code != http.StatusAccepted {
+		t.Fatalf("comment: %d %s", w.Code, w.Body)
+	}
+
+	ignored := []struct {
+		name, event string
+		body        []byte
+	}{
+		{"ping", "ping", payload(t, "ping.json", nil)},
+		{"another repository", "pull_request", payload(t, "pull_request.opened.json", func(m map[string]any) {
+			m["repository"].(map[string]any)["full_name"] = "someone/else"
+		})},
+		{"a chat comment", "issue_comment", payload(t, "issue_comment.created.json", func(m map[string]any) {
+			m["issue"].(map[string]any)["pull_request"] = map[string]any{"url": "x"}
+		})},
+		{"a command on an issue", "issue_comment", payload(t, "issue_comment.created.json", func(m map[string]any) {
+			m["comment"].(map[string]any)["body"] = "/clustro plan"
+		})},
+		{"an unknown event", "star", []byte(`{"action":"created"}`)},
+	}
+	for _, tc := range ignored {
+		if w := deliver(h, tc.event, "ignored-"+tc.name, tc.body, signed(tc.body)); w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte("ignored")) {
+			t.Errorf("%s: %d %s, want 200 ignored", tc.name, w.Code, w.Body)
+		}
+	}
+
+	js := jobs(t, s)
+	if len(js) != 3 {
+		t.Fatalf("%d jobs, want 3 (opened, merged, comment)", len(js))
+	}
+	var evs []Event
+	for _, j := range js {
+		var ev Event
+		json.Unmarshal(j.Payload, &ev)
+		evs = append(evs, ev)
+	}
+	if e := evs[0]; e.Action != "opened" || e.PR != 2 || e.HeadSHA == "" || e.HeadRef != "changes" || e.BaseRef != "master" || e.Sender != "Codertocat" {
+		t.Errorf("opened event: %+v", e)
+	}
+	if e := evs[1]; e.Action != "closed" || !e.Merged || e.MergeSHA != "0123456789abcdef0123456789abcdef01234567" || e.Sender != "reviewer" {
+		t.Errorf("merged event: %+v", e)
+	}
+	if e := evs[2]; e.Action != "comment" || e.PR != 1 || e.Comment != "/clustro apply" || e.Sender != "Codertocat" {
+		t.Errorf("comment event: %+v", e)
+	}
+}
+
+func TestFitComment(t *testing.T) {
+	var plan bytes.Buffer
+	for plan.Len() < 200<<10 {
+		plan.WriteString("  + resource \"kubectl_manifest\" \"x\" { yaml_body = (sensitive value) }\n")
+	}
+	body := "<!-- clustro:ws -->\n**Plan: 4 to add, 0 to change, 0 to destroy.**\n<details><summary>Show plan</summary>\n\n```diff\n" +
+		plan.String() + "Plan: 4 to add, 0 to change, 0 to destroy.\n```\n</details>\n"
+	got := FitComment(body, MaxCommentBytes)
+	if len(got) > MaxCommentBytes {
+		t.Fatalf("fitted comment is %d bytes", len(got))
+	}
+	if !bytes.HasPrefix([]byte(got), []byte("<!-- clustro:ws -->\n")) {
+		t.Error("the marker line was lost: the comment could not be edited in place")
+	}
+	if !bytes.HasSuffix([]byte(got), []byte("Plan: 4 to add, 0 to change, 0 to destroy.\n```\n</details>\n")) {
+		t.Error("the end of the plan was not kept")
+	}
+	if n := bytes.Count([]byte(got), []byte("```")); n%2 != 0 {
+		t.Errorf("%d code fences: unbalanced", n)
+	}
+	if bytes.Count([]byte(got), []byte("<details>")) != bytes.Count([]byte(got), []byte("</details>")) {
+		t.Error("details blocks unbalanced")
+	}
+	if !bytes.Contains([]byte(got), []byte("bytes cut to fit GitHub's comment limit")) {
+		t.Error("no note says the plan was cut")
+	}
+	if small := "<!-- m -->\nshort"; FitComment(small, MaxCommentBytes) != small {
+		t.Error("a short comment was changed")
+	}
+}
