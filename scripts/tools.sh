@@ -52,6 +52,14 @@ build_provider() {
 	step "kubectl provider: built"
 }
 
+# OpenTofu resolves gavinbunney/kubectl on registry.opentofu.org: mirror the
+# same binary under that hostname too.
+mirror_for_tofu() {
+	local dir="$tools/providers/registry.opentofu.org/gavinbunney"
+	mkdir -p "$dir"
+	ln -sfn ../../registry.terraform.io/gavinbunney/kubectl "$dir/kubectl"
+}
+
 terraform_binary() {
 	if [ -n "${CLUSTRO_TERRAFORM:-}" ]; then
 		step "terraform: using CLUSTRO_TERRAFORM=$CLUSTRO_TERRAFORM"
@@ -100,10 +108,10 @@ write_cli_config() {
 provider_installation {
   filesystem_mirror {
     path    = "$tools/providers"
-    include = ["registry.terraform.io/gavinbunney/kubectl"]
+    include = ["registry.terraform.io/gavinbunney/kubectl", "registry.opentofu.org/gavinbunney/kubectl"]
   }
   direct {
-    exclude = ["registry.terraform.io/gavinbunney/kubectl"]
+    exclude = ["registry.terraform.io/gavinbunney/kubectl", "registry.opentofu.org/gavinbunney/kubectl"]
   }
 }
 CFG
@@ -113,7 +121,7 @@ want=${*:-postgres provider terraform etcd kube-apiserver}
 for t in $want; do
 	case $t in
 	postgres) postgres_binaries ;;
-	provider) build_provider ;;
+	provider) build_provider && mirror_for_tofu ;;
 	terraform) terraform_binary ;;
 	etcd | kube-apiserver) build_wrapper "$t" ;;
 	*) echo "tools.sh: unknown tool $t (known: postgres provider terraform etcd kube-apiserver)" >&2; exit 2 ;;

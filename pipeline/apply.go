@@ -1,0 +1,341 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/clustropg/clustro/engine"
+	"github.com/clustropg/clustro/gitops"
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
+	"github.com/clustropg/clustro/terraform"
+)
+
+// plan verifies the workspace at the pushed commit again (the trust gate
+// right before terraform runs) and plans it: one comment per workspace,
+// edited in place, and the clustro/plan status.
+func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
+	pl, err := decode(job)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := p.store.GetRequest(ctx, pl.Request)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	root, cleanup, err := p.checkout(ctx, pl.SHA)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	deletion := rec.Request.Kind == request.Destroy
+	var result *terraform.Plan
+	start := time.Now()
+	if deletion {
+		// The PR removes the workspace: plan its destruction from the base.
+		pr, err := p.github.GetPR(ctx, pl.PR)
+		if err != nil {
+			return nil, err
+		}
+		base, cleanBase, err := p.checkout(ctx, pr.GetBase().GetSHA())
+		if err != nil {
+			return nil, err
+		}
+		defer cleanBase()
+		if _, err := p.renderer.Verify(filepath.Join(base, pl.Dir)); err != nil {
+			return nil, engine.Permanent(fmt.Errorf("the workspace to delete failed verification on the base branch: %w", err))
+		}
+		result, err = p.runner.PlanDestroy(ctx, terraform.Workspace{Root: base, Dir: pl.Dir})
+	} else {
+		if _, verr := p.renderer.Verify(filepath.Join(root, pl.Dir)); verr != nil {
+			var vs templates.Violations
+			if errors.As(verr, &vs) {
+				return nil, p.refuse(ctx, rec, pl.SHA, event(job, "plan"), []string{"`" + vs.Error() + "`"})
+			}
+			return nil, verr
+		}
+		result, err = p.runner.Plan(ctx, terraform.Workspace{Root: root, Dir: pl.Dir})
+	}
+	p.observe("plan", time.Since(start))
+	if err != nil {
+		body := fmt.Sprintf("### Plan failed for `%s`\n\n```\n%s\n```\n\nPush a fix or comment `/clustro plan` to plan again.", pl.Dir, excerpt(err))
+		if cerr := p.github.UpsertComment(ctx, pl.PR, "plan:"+pl.Dir, body); cerr != nil {
+			return nil, cerr
+		}
+		p.github.SetStatus(ctx, pl.SHA, gitops.StatusFailure, "terraform plan failed", rec.PR.URL)
+		return nil, err
+	}
+	summary := result.Summary.String()
+	body := fmt.Sprintf("### Plan for `%s`\n\n**%s**\n\n<details><summary>Show plan</summary>\n\n```diff\n%s\n```\n\n</details>\n\nCommit %s. Merging applies exactly this workspace.",
+		pl.Dir, summary, strings.TrimSpace(result.Text), shortSHA(pl.SHA))
+	if err := p.github.UpsertComment(ctx, pl.PR, "plan:"+pl.Dir, body); err != nil {
+		return nil, err
+	}
+	if err := p.github.SetStatus(ctx, pl.SHA, gitops.StatusSuccess, summary, rec.PR.URL); err != nil {
+		return nil, err
+	}
+	ev := event(job, summary)
+	if _, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{PlanSummary: &summary}, ev); err != nil {
+		return nil, err
+	}
+	if rec.State == request.PROpen || rec.State == request.Planned {
+		_, err = p.transition(ctx, rec.ID(), request.Planned, ev,
+			&Notice{Kind: NoticePlanned, PRURL: rec.PR.URL, Plan: summary, Text: fmt.Sprintf("Planned %s: %s Waiting for a reviewer to merge pull request #%d.", rec.Request.Key(), summary, rec.PR.Number)})
+		return nil, ignoreIllegal(err) // merged meanwhile: the plan comment is all that is left to do
+	}
+	return nil, nil
+}
+
+// merged queues the apply of a merged pull request.
+func (p *Pipeline) merged(ctx context.Context, rec store.Record, ev gitops.Event, origin request.Event) error {
+	if rec.State != request.PROpen && rec.State != request.Planned {
+		return nil // a redelivered merge
+	}
+	origin.Detail = fmt.Sprintf("PR #%d merged by %s at %s", ev.PR, ev.Sender, shortSHA(ev.MergeSHA))
+	dir := workspaceDir(rec.Request.Spec)
+	_, err := p.transition(ctx, rec.ID(), request.Merged, origin,
+		&Notice{Kind: NoticeMerged, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s merged pull request #%d: applying %s.", ev.Sender, ev.PR, rec.Request.Key())},
+		store.AndEnqueue(newJob(JobApply, rec.ID(), dir, jobPayload{SHA: ev.MergeSHA, BaseSHA: ev.BaseSHA, PR: ev.PR, Dir: dir})))
+	return ignoreIllegal(err)
+}
+
+// apply applies (or, for a deletion, destroys) the workspace at the merge
+// commit, after verifying it once more.
+func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
+	pl, err := decode(job)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := p.store.GetRequest(ctx, pl.Request)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	deletion := rec.Request.Kind == request.Destroy
+	step := request.Applying
+	if deletion {
+		step = request.Deleting
+	}
+	switch rec.State {
+	case request.Merged, request.Applying, request.Deleting: // first try, or taken over after a crash
+	default:
+		return nil, nil
+	}
+	if rec.State == request.Merged {
+		if rec, err = p.transition(ctx, rec.ID(), step, event(job, string(step)+" "+shortSHA(pl.SHA)),
+			&Notice{Kind: NoticeApplying, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s %s (terraform).", titleCase(string(step)), rec.Request.Key())}); err != nil {
+			return nil, err
+		}
+	}
+	sha := pl.SHA
+	if deletion {
+		sha = pl.BaseSHA // the merged tree no longer has the workspace
+	}
+	root, cleanup, err := p.checkout(ctx, sha)
+	if err != nil {
+		return nil, p.retryOrFail(ctx, job, rec, step, err)
+	}
+	defer cleanup()
+	spec, err := p.renderer.Verify(filepath.Join(root, pl.Dir))
+	if err != nil {
+		return nil, p.fail(ctx, job, rec, step, false, fmt.Errorf("the merged workspace failed verification, nothing was applied: %w", err))
+	}
+	ws := terraform.Workspace{Root: root, Dir: pl.Dir}
+	start := time.Now()
+	var res *terraform.ApplyResult
+	if deletion {
+		res, err = p.runner.Destroy(ctx, ws)
+	} else {
+		res, err = p.runner.Apply(ctx, ws)
+	}
+	p.observe(string(step), time.Since(start))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err // shutting down: the job is given back and retried
+		}
+		return nil, p.fail(ctx, job, rec, step, true, err)
+	}
+	summary := ""
+	if res.Plan != nil {
+		summary = res.Plan.Summary.String()
+	}
+	if deletion {
+		_, err = p.transition(ctx, rec.ID(), request.Deleted, event(job, "destroyed: "+summary),
+			&Notice{Kind: NoticeDeleted, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s is deleted (%s).", rec.Request.Key(), summary)})
+		return nil, err
+	}
+	if !sameSpec(spec, rec.Request.Spec) {
+		// Applied is what was verified: keep the record in step with it.
+		if _, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{Spec: &spec}, event(job, "applied spec: "+diffSpec(rec.Request.Spec, spec))); err != nil {
+			return nil, err
+		}
+	}
+	_, err = p.transition(ctx, rec.ID(), request.Provisioning, event(job, "applied: "+summary),
+		&Notice{Kind: NoticeProgress, PRURL: rec.PR.URL, Text: fmt.Sprintf("Applied (%s). Waiting for CloudNativePG to bring %s up.", summary, rec.Request.Key())},
+		store.AndEnqueue(newJob(JobWaitReady, rec.ID(), "", jobPayload{})))
+	return nil, err
+}
+
+// waitReady waits for the cluster, checks its credentials by connecting,
+// and tells the requester where it is.
+func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error) {
+	pl, err := decode(job)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := p.store.GetRequest(ctx, pl.Request)
+	if err != nil {
+		return nil, fmt.Errorf("wait for ready: %w", err)
+	}
+	if rec.State != request.Provisioning {
+		return nil, nil
+	}
+	ns, name := p.policy.NamespaceFor(rec.Request.Spec), rec.Request.Name
+	start := time.Now()
+	err = p.clusters.WaitReady(ctx, ns, name, func(phase string) {
+		// Progress is best effort: a lost notice must not fail the wait.
+		p.enqueue(context.WithoutCancel(ctx), notifyJob(rec.ID(), Notice{Kind: NoticeProgress, Text: fmt.Sprintf("%s: %s", rec.Request.Key(), phase)}))
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, p.fail(ctx, job, rec, request.Provisioning, true, err)
+	}
+	info, err := p.clusters.Check(ctx, ns, name)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, p.fail(ctx, job, rec, request.Provisioning, true, fmt.Errorf("connection check: %w", err))
+	}
+	p.observeReady(time.Since(start))
+	_, err = p.transition(ctx, rec.ID(), request.Ready, event(job, "ready; connection checked"),
+		&Notice{Kind: NoticeReady, PRURL: rec.PR.URL, Ready: &info,
+			Text: fmt.Sprintf("%s is ready: %s (read-write), %s (read-only).", rec.Request.Key(), info.RWHost, info.ROHost)})
+	return nil, err
+}
+
+// fail records a failed step, tells the pull request and the requester,
+// and ends the job.
+func (p *Pipeline) fail(ctx context.Context, job store.Job, rec store.Record, step request.State, retryable bool, cause error) error {
+	reason := excerpt(cause)
+	next := "Fix the cause, then retry with `/pg retry " + rec.Request.Name + "` in Slack or `/clustro apply` on the pull request."
+	if !retryable {
+		next = "This cannot be retried as is: open a new request."
+	}
+	if step == request.Submitted {
+		next = "Retry with `/pg retry " + rec.Request.Name + "`."
+	}
+	f := request.Failure{Step: string(step), Reason: reason, Retryable: retryable}
+	_, err := p.transition(ctx, rec.ID(), request.Failed, event(job, string(step)+" failed: "+reason),
+		&Notice{Kind: NoticeFailed, PRURL: rec.PR.URL, Next: next, Text: fmt.Sprintf("%s failed while %s: %s", rec.Request.Key(), step, reason)},
+		store.WithFailure(f))
+	if err != nil {
+		return fmt.Errorf("record failure of %s (%v): %w", rec.ID(), cause, err)
+	}
+	if rec.PR.Number != 0 && step != request.Submitted {
+		p.github.Comment(ctx, rec.PR.Number, fmt.Sprintf("### ClustroPG: %s failed\n\n```\n%s\n```\n\n%s", step, reason, next))
+	}
+	return engine.Permanent(cause)
+}
+
+// retryOrFail lets the engine retry a transient error, and records the
+// failure on the last attempt.
+func (p *Pipeline) retryOrFail(ctx context.Context, job store.Job, rec store.Record, step request.State, cause error) error {
+	if job.Attempts < job.MaxAttempts {
+		return cause
+	}
+	return p.fail(ctx, job, rec, step, true, cause)
+}
+
+func (p *Pipeline) observe(cmd string, d time.Duration) {
+	if p.observer != nil {
+		p.observer.ObserveTerraform(cmd, d)
+	}
+}
+
+func (p *Pipeline) observeReady(d time.Duration) {
+	if p.observer != nil {
+		p.observer.ObserveReadiness(d)
+	}
+}
+
+// excerpt is the end of an error's text, where terraform puts the cause,
+// with the configured secrets removed.
+func excerpt(err error) string {
+	s := err.Error()
+	var te *terraform.Error
+	if errors.As(err, &te) && te.Output != "" {
+		s = te.Output
+	}
+	const max = 2000
+	if len(s) > max {
+		s = "..." + s[len(s)-max:]
+	}
+	return strings.TrimSpace(s)
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func sameSpec(a, b request.Spec) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// diffSpec says in words what changed between two specs ("size M -> L").
+func diffSpec(old, new request.Spec) string {
+	var parts []string
+	add := func(what string, a, b any) {
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			parts = append(parts, fmt.Sprintf("%s %v -> %v", what, a, b))
+		}
+	}
+	add("size", old.Size, new.Size)
+	add("instances", old.Instances, new.Instances)
+	add("PostgreSQL", old.PostgresVersion, new.PostgresVersion)
+	add("storage", orDefault(old.Storage), orDefault(new.Storage))
+	add("backups", old.Backups.Schedule, new.Backups.Schedule)
+	add("backup hour", hourOf(old.Backups), hourOf(new.Backups))
+	add("retention", old.Backups.Retention, new.Backups.Retention)
+	add("logical backup", old.LogicalBackup, new.LogicalBackup)
+	add("databases", old.Databases, new.Databases)
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "preset"
+	}
+	return s
+}
+
+func hourOf(b request.Backups) string {
+	if b.Hour == nil {
+		return "-"
+	}
+	return fmt.Sprint(*b.Hour)
+}

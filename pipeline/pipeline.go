@@ -1,0 +1,165 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clustropg/clustro/engine"
+	"github.com/clustropg/clustro/gitops"
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
+	"github.com/clustropg/clustro/terraform"
+)
+
+// Job kinds.
+const (
+	JobOpenPR    = "open_pr"
+	JobPlan      = "plan"
+	JobApply     = "apply"
+	JobWaitReady = "wait_ready"
+	JobNotify    = "notify"
+)
+
+// Clusters is what the pipeline asks of Kubernetes (package kube).
+type Clusters interface {
+	// WaitReady waits until the cluster is ready, reporting each new phase.
+	WaitReady(ctx context.Context, namespace, name string, progress func(phase string)) error
+	// Check reads the cluster's credentials and connects once with them.
+	Check(ctx context.Context, namespace, name string) (ReadyInfo, error)
+}
+
+// Observer records durations, for metrics.
+type Observer interface {
+	ObserveTerraform(command string, took time.Duration)
+	ObserveReadiness(took time.Duration)
+}
+
+// Pipeline runs requests through their lifecycle.
+type Pipeline struct {
+	store    store.Store
+	policy   *request.Policy
+	renderer *templates.Renderer
+	github   *gitops.Client
+	runner   *terraform.Runner
+	clusters Clusters
+	notifier Notifier
+	observer Observer
+	cfg      Config
+	log      zerolog.Logger
+	workdir  string
+	wake     func()
+}
+
+// Config holds the pipeline's settings.
+type Config struct {
+	// Commenters are the GitHub logins allowed to use /clustro commands;
+	// empty allows anyone with write access to comment.
+	Commenters []string
+	// WorkDir holds checkouts while a job runs (default os.TempDir()).
+	WorkDir string
+	// Secrets are redacted from anything the pipeline reports.
+	Secrets []string
+}
+
+// Deps are the pipeline's collaborators.
+type Deps struct {
+	Store    store.Store
+	Renderer *templates.Renderer
+	GitHub   *gitops.Client
+	Runner   *terraform.Runner
+	Clusters Clusters
+	Notifier Notifier
+	Observer Observer
+	Log      zerolog.Logger
+}
+
+// New makes a pipeline.
+func New(d Deps, cfg Config) *Pipeline {
+	n := d.Notifier
+	if n == nil {
+		n = LogNotifier{Log: d.Log}
+	}
+	return &Pipeline{
+		store: d.Store, policy: d.Renderer.Config().Policy, renderer: d.Renderer, github: d.GitHub,
+		runner: d.Runner, clusters: d.Clusters, notifier: n, observer: d.Observer, cfg: cfg,
+		log: d.Log, workdir: cfg.WorkDir, wake: func() {},
+	}
+}
+
+// Register adds the pipeline's job handlers to an engine.
+func (p *Pipeline) Register(e *engine.Engine) {
+	p.wake = e.Notify
+	e.Handle(JobOpenPR, p.openPR)
+	e.Handle(gitops.EventJob, p.githubEvent)
+	e.Handle(JobPlan, p.plan)
+	e.Handle(JobApply, p.apply)
+	e.Handle(JobWaitReady, p.waitReady)
+	e.Handle(JobNotify, p.notify)
+}
+
+// jobPayload is the input of the pipeline's jobs.
+type jobPayload struct {
+	Request string `json:"request"`
+	// SHA is the commit to plan or apply; BaseSHA the base a deletion
+	// destroys from.
+	SHA     string `json:"sha,omitempty"`
+	BaseSHA string `json:"baseSha,omitempty"`
+	PR      int    `json:"pr,omitempty"`
+	Dir     string `json:"dir,omitempty"`
+	// Notice is a notify job's message.
+	Notice *Notice `json:"notice,omitempty"`
+}
+
+func newJob(kind, requestID, workspace string, p jobPayload) store.NewJob {
+	p.Request = requestID
+	b, _ := json.Marshal(p)
+	return store.NewJob{Kind: kind, RequestID: requestID, Workspace: workspace, Payload: b}
+}
+
+func decode(job store.Job) (jobPayload, error) {
+	var p jobPayload
+	if err := json.Unmarshal(job.Payload, &p); err != nil {
+		return p, engine.Permanent(fmt.Errorf("job %s: bad payload: %w", job.ID, err))
+	}
+	return p, nil
+}
+
+// event is an audit event caused by the engine itself.
+func event(job store.Job, detail string) request.Event {
+	return request.Event{Actor: "clustro", Origin: "engine", Ref: job.ID, Detail: detail}
+}
+
+// notifyJob is the job that tells the requester about a step. Notices of
+// one request share a queue lane (their workspace), so they are sent one at
+// a time, in order.
+func notifyJob(requestID string, n Notice) store.NewJob {
+	return newJob(JobNotify, requestID, "notify/"+requestID, jobPayload{Notice: &n})
+}
+
+// transition moves a request and queues its notice in the same transaction.
+func (p *Pipeline) transition(ctx context.Context, id string, to request.State, ev request.Event, n *Notice, opts ...store.TransitionOption) (store.Record, error) {
+	if n != nil {
+		opts = append(opts, store.AndEnqueue(notifyJob(id, *n)))
+	}
+	rec, err := p.store.Transition(ctx, id, to, ev, opts...)
+	if err == nil {
+		p.wake()
+	}
+	return rec, err
+}
+
+// enqueue adds jobs and wakes a worker.
+func (p *Pipeline) enqueue(ctx context.Context, jobs ...store.NewJob) error {
+	for _, j := range jobs {
+		if _, _, err := p.store.Enqueue(ctx, j); err != nil {
+			return fmt.Errorf("queue %s job: %w", j.Kind, err)
+		}
+	}
+	p.wake()
+	return nil
+}

@@ -1,0 +1,238 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/clustropg/clustro/engine"
+	"github.com/clustropg/clustro/gitops"
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
+)
+
+func workspaceDir(s request.Spec) string { return templates.WorkspaceDir(s) }
+
+// openPR renders the request and opens its pull request.
+func (p *Pipeline) openPR(ctx context.Context, job store.Job) ([]byte, error) {
+	pl, err := decode(job)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := p.store.GetRequest(ctx, pl.Request)
+	if err != nil {
+		return nil, fmt.Errorf("open PR: %w", err)
+	}
+	if rec.State != request.Submitted {
+		return nil, nil // done before a crash, or cancelled since
+	}
+	r := rec.Request
+	dir := workspaceDir(r.Spec)
+	ch := gitops.Change{
+		Branch:  "clustro/" + r.ID,
+		Title:   gitops.Title(r),
+		Labels:  gitops.Labels(r),
+		Message: gitops.Title(r) + "\n\nRequest " + r.ID + ", asked by " + actorOf(r) + ".",
+	}
+	if r.Kind == request.Destroy {
+		ch.Delete = []string{path.Join(dir, templates.MainFile), path.Join(dir, templates.CatalogFile)}
+	} else {
+		ws, err := p.renderer.Render(r)
+		if err != nil {
+			return nil, p.fail(ctx, job, rec, request.Submitted, false, fmt.Errorf("render: %w", err))
+		}
+		ch.Files = map[string][]byte{}
+		for name, b := range ws.Files {
+			ch.Files[path.Join(ws.Dir, name)] = b
+		}
+	}
+	reserved, _ := p.policy.Reserved(r.Spec)
+	ch.Body = gitops.Body(gitops.BodyInput{Request: r, Namespace: p.policy.NamespaceFor(r.Spec), Reserved: reserved, Dir: dir})
+	pr, err := p.github.OpenPR(ctx, ch)
+	if err != nil {
+		return nil, p.retryOrFail(ctx, job, rec, request.Submitted, fmt.Errorf("open PR: %w", err))
+	}
+	prRef := store.PullRequest{Number: pr.Number, URL: pr.URL}
+	if _, err := p.store.UpdateRequest(ctx, r.ID, store.Change{PR: &prRef}, event(job, fmt.Sprintf("PR #%d opened", pr.Number))); err != nil {
+		return nil, fmt.Errorf("record PR #%d: %w", pr.Number, err)
+	}
+	_, err = p.transition(ctx, r.ID, request.PROpen, event(job, "PR "+pr.URL),
+		&Notice{Kind: NoticePROpened, PRURL: pr.URL, Text: fmt.Sprintf("Pull request #%d opened for %s: it is planned now and applied when a reviewer merges it.", pr.Number, r.Key())})
+	if err != nil {
+		return nil, fmt.Errorf("open PR: %w", err)
+	}
+	return nil, nil
+}
+
+// githubEvent acts on a stored webhook delivery.
+func (p *Pipeline) githubEvent(ctx context.Context, job store.Job) ([]byte, error) {
+	var ev gitops.Event
+	if err := jsonUnmarshal(job.Payload, &ev); err != nil {
+		return nil, engine.Permanent(err)
+	}
+	rec, err := p.store.RequestByPR(ctx, ev.PR)
+	if errors.Is(err, store.ErrNotFound) {
+		p.log.Info().Int("pr", ev.PR).Str("action", ev.Action).Msg("webhook for a pull request ClustroPG did not open: ignored")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find the request of PR #%d: %w", ev.PR, err)
+	}
+	origin := request.Event{Actor: ev.Sender, Origin: "github", Ref: ev.Delivery}
+	switch {
+	case ev.Action == "closed" && ev.Merged:
+		return nil, p.merged(ctx, rec, ev, origin)
+	case ev.Action == "closed":
+		if rec.State.Terminal() || rec.State == request.Merged {
+			return nil, nil
+		}
+		origin.Detail = "PR closed without merging"
+		_, err := p.transition(ctx, rec.ID(), request.Cancelled, origin,
+			&Notice{Kind: NoticeCancelled, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s closed pull request #%d without merging: the request for %s is cancelled.", ev.Sender, ev.PR, rec.Request.Key())})
+		return nil, ignoreIllegal(err)
+	case ev.Action == "comment":
+		return nil, p.command(ctx, rec, ev, origin)
+	default: // opened, synchronize, reopened
+		if rec.State != request.PROpen && rec.State != request.Planned {
+			return nil, nil
+		}
+		return nil, p.verifyPush(ctx, rec, ev.HeadSHA, origin)
+	}
+}
+
+// verifyPush checks every file the pull request changes, then queues a
+// plan of the workspace. Nothing from an unverified push runs.
+func (p *Pipeline) verifyPush(ctx context.Context, rec store.Record, sha string, origin request.Event) error {
+	dir := workspaceDir(rec.Request.Spec)
+	files, err := p.github.ChangedFiles(ctx, rec.PR.Number)
+	if err != nil {
+		return err
+	}
+	var refused []string
+	for _, f := range files {
+		for _, name := range []string{f.Path, f.PreviousPath} {
+			if name != "" && path.Dir(name) != dir {
+				refused = append(refused, fmt.Sprintf("`%s`: this pull request may change only `%s/`; modules and other paths change through `clustro bootstrap` or a normal review", name, dir))
+			}
+		}
+	}
+	spec, verr := p.verifyAt(ctx, sha, dir, rec.Request.Kind == request.Destroy)
+	if verr != nil {
+		var vs templates.Violations
+		if !errors.As(verr, &vs) {
+			return verr
+		}
+		for _, v := range vs {
+			refused = append(refused, "`"+v.String()+"`")
+		}
+	}
+	if len(refused) > 0 {
+		return p.refuse(ctx, rec, sha, origin, refused)
+	}
+	if rec.Request.Kind != request.Destroy && !sameSpec(spec, rec.Request.Spec) {
+		detail := "reviewer edit: " + diffSpec(rec.Request.Spec, spec)
+		ev := origin
+		ev.Detail = detail
+		if _, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{Spec: &spec}, ev,
+			store.AndEnqueue(notifyJob(rec.ID(), Notice{Kind: NoticeEdited, Actor: origin.Actor, PRURL: rec.PR.URL,
+				Text: fmt.Sprintf("%s edited the pull request: %s.", origin.Actor, diffSpec(rec.Request.Spec, spec))}))); err != nil {
+			return fmt.Errorf("record reviewer edit: %w", err)
+		}
+	}
+	if err := p.github.SetStatus(ctx, sha, gitops.StatusPending, "verified; planning", ""); err != nil {
+		return err
+	}
+	return p.enqueue(ctx, newJob(JobPlan, rec.ID(), dir, jobPayload{SHA: sha, PR: rec.PR.Number, Dir: dir}))
+}
+
+// refuse reports a push that failed verification on the pull request.
+func (p *Pipeline) refuse(ctx context.Context, rec store.Record, sha string, origin request.Event, refused []string) error {
+	body := "### ClustroPG refused this change\n\nNothing was planned: every file of a database pull request must be what `clustro render` writes, with only the values reviewers may change.\n\n- " +
+		strings.Join(refused, "\n- ") + "\n\nPush a fix and it is verified again."
+	if err := p.github.UpsertComment(ctx, rec.PR.Number, "verify", body); err != nil {
+		return err
+	}
+	if err := p.github.SetStatus(ctx, sha, gitops.StatusFailure, "refused: the change failed verification", rec.PR.URL); err != nil {
+		return err
+	}
+	ev := origin
+	ev.Detail = "push refused: " + strings.Join(refused, "; ")
+	_, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{}, ev,
+		store.AndEnqueue(notifyJob(rec.ID(), Notice{Kind: NoticeRefused, PRURL: rec.PR.URL, Actor: origin.Actor,
+			Text: fmt.Sprintf("A push to pull request #%d was refused and not planned: %s", rec.PR.Number, strings.Join(refused, "; "))})))
+	p.wake()
+	return err
+}
+
+// verifyAt checks out sha and verifies the workspace dir in it. For a
+// deletion the workspace must be gone.
+func (p *Pipeline) verifyAt(ctx context.Context, sha, dir string, deleted bool) (request.Spec, error) {
+	root, cleanup, err := p.checkout(ctx, sha)
+	if err != nil {
+		return request.Spec{}, err
+	}
+	defer cleanup()
+	if deleted {
+		if _, err := os.Stat(path.Join(root, dir, templates.MainFile)); err == nil {
+			return request.Spec{}, templates.Violations{{File: dir, Message: "a deletion must remove the workspace"}}
+		}
+		return request.Spec{}, nil
+	}
+	return p.renderer.Verify(path.Join(root, dir))
+}
+
+// checkout fetches a commit's tree into a fresh directory.
+func (p *Pipeline) checkout(ctx context.Context, sha string) (string, func(), error) {
+	root, err := os.MkdirTemp(p.workdir, "clustro-checkout-")
+	if err != nil {
+		return "", nil, fmt.Errorf("checkout %s: %w", sha, err)
+	}
+	cleanup := func() { os.RemoveAll(root) }
+	if err := p.github.Checkout(ctx, sha, root); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return root, cleanup, nil
+}
+
+// command runs a /clustro comment.
+func (p *Pipeline) command(ctx context.Context, rec store.Record, ev gitops.Event, origin request.Event) error {
+	if len(p.cfg.Commenters) > 0 && !slices.Contains(p.cfg.Commenters, ev.Sender) {
+		return p.github.Comment(ctx, ev.PR, fmt.Sprintf("@%s is not allowed to run ClustroPG commands (allowed: %s).", ev.Sender, strings.Join(p.cfg.Commenters, ", ")))
+	}
+	switch strings.Fields(ev.Comment)[len(strings.Fields(ev.Comment))-1] {
+	case "plan":
+		pr, err := p.github.GetPR(ctx, ev.PR)
+		if err != nil {
+			return err
+		}
+		if pr.GetState() != "open" {
+			return p.github.Comment(ctx, ev.PR, "`/clustro plan` works on an open pull request.")
+		}
+		return p.verifyPush(ctx, rec, pr.GetHead().GetSHA(), origin)
+	case "apply":
+		if rec.State != request.Failed {
+			return p.github.Comment(ctx, ev.PR, fmt.Sprintf("Nothing to retry: the request is %s. `/clustro apply` retries a failed apply after the merge.", rec.State))
+		}
+		if _, err := p.Retry(ctx, rec.ID(), request.Requester{ID: ev.Sender}, "github"); err != nil {
+			return p.github.Comment(ctx, ev.PR, "Cannot retry: "+err.Error())
+		}
+		return nil
+	}
+	return p.github.Comment(ctx, ev.PR, "Unknown command. ClustroPG understands `/clustro plan` and `/clustro apply`.")
+}
+
+// ignoreIllegal drops a transition refused because the request already
+// moved on: events can arrive twice or out of order.
+func ignoreIllegal(err error) error {
+	var ite *request.IllegalTransitionError
+	if errors.As(err, &ite) {
+		return nil
+	}
+	return err
+}

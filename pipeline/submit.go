@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+)
+
+// live states are those of a database that exists or is on its way.
+func live(s request.State) bool {
+	return !slices.Contains([]request.State{request.Cancelled, request.Deleted, request.Draft}, s)
+}
+
+// Submit validates a new database request and stores it with the job that
+// opens its pull request. Bad input returns request.Problems and stores
+// nothing. With a key, a repeated submission returns the first record
+// (created false).
+func (p *Pipeline) Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error) {
+	r.Kind = request.Create
+	resolved, err := p.policy.Resolve(r)
+	if err != nil {
+		return store.Record{}, false, err
+	}
+	if p.seen(ctx, key) {
+		return p.create(ctx, resolved, key) // a retry: the store returns the first record
+	}
+	if prev, err := p.store.LatestRequest(ctx, resolved.Environment, resolved.Team, resolved.Name); err == nil && live(prev.State) {
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
+			"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), prev.State, prev.ID())}}
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Record{}, false, fmt.Errorf("submit %s: %w", resolved.Key(), err)
+	}
+	return p.create(ctx, resolved, key)
+}
+
+func (p *Pipeline) create(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error) {
+	rec, created, err := p.store.CreateRequest(ctx, store.NewRequest{
+		Request: r,
+		Event: request.Event{Actor: actorOf(r), Origin: r.Origin.Kind, Ref: key.Key,
+			Detail: fmt.Sprintf("%s %s: size %s, %d instance(s), backups %s", r.Kind, r.Key(), r.Size, r.Instances, r.Backups.Schedule)},
+		Key: key,
+		Jobs: []store.NewJob{
+			newJob(JobOpenPR, "", "", jobPayload{}),
+			notifyJob("", Notice{Kind: NoticeReceived, Text: fmt.Sprintf("Request received: %s %s (%s, %d instance(s)). Opening a pull request.", r.Kind, r.Key(), r.Size, r.Instances)}),
+		},
+	})
+	if err != nil {
+		return store.Record{}, false, fmt.Errorf("store request for %s: %w", r.Key(), err)
+	}
+	if created {
+		p.wake()
+	}
+	return rec, created, nil
+}
+
+// Change asks for a change to an existing database: a resize, a backup
+// change or a deletion, as a new request with its own pull request. edit
+// changes the current Spec; it is validated like a new request.
+func (p *Pipeline) Change(ctx context.Context, kind request.Kind, env, team, name string, edit func(*request.Spec), who request.Requester, origin request.Origin, key store.Idempotency) (store.Record, bool, error) {
+	if kind == request.Create {
+		return store.Record{}, false, fmt.Errorf("change: use Submit to create a database")
+	}
+	prev, err := p.store.LatestRequest(ctx, env, team, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("no database %s/%s/%s", env, team, name)}}
+	}
+	if err != nil {
+		return store.Record{}, false, fmt.Errorf("change %s/%s/%s: %w", env, team, name, err)
+	}
+	if prev.State != request.Ready && !p.seen(ctx, key) {
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
+			"%s is %s (request %s): wait until it is ready, or retry or cancel that request", prev.Request.Key(), prev.State, prev.ID())}}
+	}
+	r := request.DatabaseRequest{Kind: kind, ClientType: prev.Request.ClientType, Load: prev.Request.Load,
+		Spec: prev.Request.Spec, Requester: who, Origin: origin}
+	r.Databases = slices.Clone(prev.Request.Databases)
+	if edit != nil {
+		edit(&r.Spec)
+	}
+	if err := p.policy.Validate(r.Spec); err != nil {
+		return store.Record{}, false, err
+	}
+	return p.create(ctx, r, key)
+}
+
+// Retry sends a failed request back to the step that failed.
+func (p *Pipeline) Retry(ctx context.Context, id string, who request.Requester, origin string) (store.Record, error) {
+	rec, err := p.store.GetRequest(ctx, id)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("retry %s: %w", id, err)
+	}
+	if rec.State != request.Failed || rec.Failure == nil {
+		return store.Record{}, fmt.Errorf("retry %s: it is %s, not failed", id, rec.State)
+	}
+	to := request.State(rec.Failure.Step)
+	var job store.NewJob
+	switch to {
+	case request.Submitted:
+		job = newJob(JobOpenPR, id, "", jobPayload{})
+	case request.Applying, request.Deleting:
+		pr, err := p.github.GetPR(ctx, rec.PR.Number)
+		if err != nil {
+			return store.Record{}, fmt.Errorf("retry %s: %w", id, err)
+		}
+		job = newJob(JobApply, id, workspaceDir(rec.Request.Spec), jobPayload{SHA: pr.GetMergeCommitSHA(), BaseSHA: pr.GetBase().GetSHA(), PR: rec.PR.Number})
+	case request.Provisioning:
+		job = newJob(JobWaitReady, id, "", jobPayload{})
+	default:
+		return store.Record{}, &request.RetryError{Failure: rec.Failure, To: to}
+	}
+	rec, err = p.transition(ctx, id, to, request.Event{Actor: who.ID, Origin: origin, Detail: "retry " + string(to)},
+		&Notice{Kind: NoticeApplying, Text: fmt.Sprintf("Retrying %s of %s, asked by %s.", to, rec.Request.Key(), nameOf(who))},
+		store.AndEnqueue(job))
+	if err != nil {
+		return store.Record{}, fmt.Errorf("retry %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// seen reports whether an idempotency key was already used.
+func (p *Pipeline) seen(ctx context.Context, key store.Idempotency) bool {
+	if key.IsZero() {
+		return false
+	}
+	_, err := p.store.Recall(ctx, key)
+	return err == nil
+}
+
+func actorOf(r request.DatabaseRequest) string {
+	if r.Requester.ID != "" {
+		return r.Requester.ID
+	}
+	return r.Origin.APIClient
+}
+
+func nameOf(who request.Requester) string {
+	if who.Name != "" {
+		return who.Name
+	}
+	return who.ID
+}
