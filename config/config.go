@@ -34,6 +34,10 @@ type Config struct {
 	Server    Server              `json:"server"`
 	Slack     Slack               `json:"slack"`
 	GitHub    GitHub              `json:"github"`
+	// TerraformRun and Kubernetes are how serve runs terraform and reaches
+	// the clusters (the terraform section is how workspaces are written).
+	TerraformRun Terraform  `json:"terraformRun"`
+	Kubernetes   Kubernetes `json:"kubernetes"`
 }
 
 // Load reads the defaults, then the file at path over them when path is not
@@ -72,7 +76,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	var problems []string
 	if getenv != nil {
-		for _, v := range envVars {
+		for _, v := range append(envVars, runtimeEnvVars...) {
 			if val := getenv(v.name); val != "" {
 				if err := v.set(&c, val); err != nil {
 					problems = append(problems, v.name+": "+err.Error())
@@ -82,6 +86,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	c.deriveCatalog()
 	problems = append(problems, c.checkServer()...)
+	problems = append(problems, c.checkRuntime()...)
 	if err := c.Templates().Check(); err != nil {
 		problems = append(problems, err.Error())
 	}

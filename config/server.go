@@ -126,8 +126,8 @@ type envVar struct {
 
 // EnvVars lists the environment overrides with what each sets, for the README.
 func EnvVars() [][2]string {
-	out := make([][2]string, 0, len(envVars))
-	for _, v := range envVars {
+	out := make([][2]string, 0, len(envVars)+len(runtimeEnvVars))
+	for _, v := range append(envVars, runtimeEnvVars...) {
 		out = append(out, [2]string{v.name, v.doc})
 	}
 	return out
