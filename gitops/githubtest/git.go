@@ -373,21 +373,6 @@ func (g *gitRepo) refSHA(ref string) (string, error) {
 	return "", nil
 }
 
-// refs lists every ref under prefix ("refs/heads/") with its object name.
-func (g *gitRepo) refs(prefix string) (map[string]string, error) {
-	out, err := g.run(nil, "for-each-ref", "--format=%(refname)%00%(objectname)", prefix)
-	if err != nil {
-		return nil, fmt.Errorf("list refs %s: %w", prefix, err)
-	}
-	refs := make(map[string]string)
-	for _, line := range strings.Split(string(out), "\n") {
-		if name, sha, ok := strings.Cut(line, "\x00"); ok {
-			refs[name] = sha
-		}
-	}
-	return refs, nil
-}
-
 // validRefName reports whether git accepts ref as a full ref name.
 func (g *gitRepo) validRefName(ref string) bool {
 	if strings.HasPrefix(ref, "-") {
@@ -572,4 +557,20 @@ func (g *gitRepo) log(rev string) ([]commitObject, error) {
 		commits = append(commits, c)
 	}
 	return commits, nil
+}
+
+// resolveTree returns the tree a tree-ish names (a tree, a commit, a
+// branch), or errNoObject.
+func (g *gitRepo) resolveTree(rev string) (string, error) {
+	if rev == "" || strings.HasPrefix(rev, "-") {
+		return "", errNoObject
+	}
+	out, err := g.run(nil, "rev-parse", "--verify", "--quiet", rev+"^{tree}")
+	if err != nil {
+		if c := exitCode(err); c == 1 || c == 128 {
+			return "", errNoObject
+		}
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
 }

@@ -7,11 +7,12 @@ import (
 
 // treeEdit is one change to a tree: set path to an object, or delete it.
 type treeEdit struct {
-	Path   string
-	Mode   string
-	Type   string
-	SHA    string
-	Delete bool
+	Path    string
+	Mode    string
+	Type    string
+	SHA     string
+	Content *string // to be stored as a blob, whose name then goes in SHA
+	Delete  bool
 }
 
 // dirNode is a directory being edited: the entries of one tree, with the

@@ -1,0 +1,153 @@
+package githubtest
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-github/v62/github"
+)
+
+// mergeInput is what PUT /pulls/{n}/merge asks for.
+type mergeInput struct {
+	title   *string // commit_title
+	message *string // commit_message
+	sha     string  // the head the caller reviewed, if given
+	method  string  // "merge" (default) or "squash"
+}
+
+func (s *Server) handleMergePull() http.Handler {
+	const doc = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+	type request struct {
+		CommitTitle   *string `json:"commit_title"`
+		CommitMessage *string `json:"commit_message"`
+		SHA           string  `json:"sha"`
+		MergeMethod   string  `json:"merge_method"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := pathNumber(r)
+		if err != nil {
+			writeError(w, r, err, doc)
+			return
+		}
+		var req request
+		if r.ContentLength != 0 {
+			if err := decodeBody(r, &req); err != nil {
+				writeError(w, r, err, doc)
+				return
+			}
+		}
+		in := mergeInput{title: req.CommitTitle, message: req.CommitMessage, sha: req.SHA, method: req.MergeMethod}
+		res, err := s.mergePull(actorFrom(r.Context()), n, in)
+		if err != nil {
+			writeError(w, r, err, doc)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+// mergePull merges pull request n into its base with a real git merge (a
+// commit with the base and the head as parents) or a squash, moves the base
+// branch, and sends pull_request "closed" with merged true.
+func (s *Server) mergePull(who actor, n int, in mergeInput) (*github.PullRequestMergeResult, error) {
+	var out outbox
+	defer s.deliver(&out) // deferred calls run last-in first-out: after the unlock
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.pull(n)
+	if err != nil {
+		return nil, err
+	}
+	if p.state != "open" {
+		return nil, newError(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
+	}
+	if err := s.refreshPull(p); err != nil {
+		return nil, err
+	}
+	if in.sha != "" && in.sha != p.headSHA {
+		return nil, newError(http.StatusConflict, "Head branch was modified. Review and try the merge again.")
+	}
+	switch in.method {
+	case "", "merge", "squash":
+	case "rebase":
+		return nil, newError(http.StatusMethodNotAllowed, "Rebase merges are not allowed on this repository.")
+	default:
+		return nil, invalid(FieldError{Resource: "PullRequest", Field: "merge_method", Code: "invalid"})
+	}
+	if p.draft {
+		return nil, newError(http.StatusMethodNotAllowed, "Pull Request is still a draft")
+	}
+	tree, clean, err := s.git.mergeTree(p.baseSHA, p.headSHA)
+	if err != nil {
+		return nil, err
+	}
+	if !clean {
+		return nil, newError(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
+	}
+	title, message := fmt.Sprintf("Merge pull request #%d from %s/%s", p.number, s.opts.Owner, p.head), p.title
+	parents := []string{p.baseSHA, p.headSHA}
+	if in.method == "squash" {
+		parents = parents[:1]
+		title = fmt.Sprintf("%s (#%d)", p.title, p.number)
+		if message, err = s.squashMessage(p); err != nil {
+			return nil, err
+		}
+	}
+	if in.title != nil && *in.title != "" {
+		title = *in.title
+	}
+	if in.message != nil {
+		message = *in.message
+	}
+	full := title + "\n"
+	if message != "" {
+		full += "\n" + strings.TrimRight(message, "\n") + "\n"
+	}
+	sha, err := s.git.writeCommit(commitObject{
+		Tree:      tree,
+		Parents:   parents,
+		Author:    s.signatureOf(who.login),
+		Committer: s.githubSignature(),
+		Message:   full,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.moveRef(&out, who.login, "refs/heads/"+p.base, sha, p.baseSHA); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	p.state, p.closed, p.merged, p.updated = "closed", now, now, now
+	p.mergedBy, p.mergeCommitSHA = who.login, sha
+	if err := s.emitPull(&out, "closed", p, who.login, nil); err != nil {
+		return nil, err
+	}
+	return &github.PullRequestMergeResult{
+		SHA:     ptr(sha),
+		Merged:  ptr(true),
+		Message: ptr("Pull Request successfully merged"),
+	}, nil
+}
+
+// squashMessage is GitHub's default squash body: the pull request's commit
+// messages as a list.
+func (s *Server) squashMessage(p *pull) (string, error) {
+	mb, err := s.git.mergeBase(p.baseSHA, p.headSHA)
+	if err != nil {
+		return "", err
+	}
+	shas, err := s.git.revList(mb, p.headSHA)
+	if err != nil {
+		return "", err
+	}
+	lines := make([]string, 0, len(shas))
+	for _, sha := range shas {
+		c, err := s.git.readCommit(sha)
+		if err != nil {
+			return "", err
+		}
+		lines = append(lines, "* "+strings.TrimRight(c.Message, "\n"))
+	}
+	return strings.Join(lines, "\n\n"), nil
+}
