@@ -126,6 +126,9 @@ func decode(job store.Job) (jobPayload, error) {
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
 		return p, engine.Permanent(fmt.Errorf("job %s: bad payload: %w", job.ID, err))
 	}
+	if p.Request == "" {
+		p.Request = job.RequestID
+	}
 	return p, nil
 }
 

@@ -75,13 +75,13 @@ func (p *Pipeline) githubEvent(ctx context.Context, job store.Job) ([]byte, erro
 	if err := jsonUnmarshal(job.Payload, &ev); err != nil {
 		return nil, engine.Permanent(err)
 	}
-	rec, err := p.store.RequestByPR(ctx, ev.PR)
+	rec, err := p.requestOf(ctx, ev)
 	if errors.Is(err, store.ErrNotFound) {
 		p.log.Info().Int("pr", ev.PR).Str("action", ev.Action).Msg("webhook for a pull request ClustroPG did not open: ignored")
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find the request of PR #%d: %w", ev.PR, err)
+		return nil, err
 	}
 	origin := request.Event{Actor: ev.Sender, Origin: "github", Ref: ev.Delivery}
 	switch {
@@ -103,6 +103,28 @@ func (p *Pipeline) githubEvent(ctx context.Context, job store.Job) ([]byte, erro
 		}
 		return nil, p.verifyPush(ctx, rec, ev.HeadSHA, origin)
 	}
+}
+
+// requestOf finds the request of a pull request: by its branch
+// (clustro/<request id>) when the event names it, since GitHub may deliver
+// "opened" before the open_pr job has recorded the PR number.
+func (p *Pipeline) requestOf(ctx context.Context, ev gitops.Event) (store.Record, error) {
+	if id, ok := strings.CutPrefix(ev.HeadRef, "clustro/"); ok {
+		rec, err := p.store.GetRequest(ctx, id)
+		if err != nil {
+			return store.Record{}, err
+		}
+		if rec.PR.Number == 0 && rec.State == request.Submitted {
+			// Retried with backoff until open_pr has recorded the PR.
+			return store.Record{}, fmt.Errorf("PR #%d of request %s is not recorded yet", ev.PR, id)
+		}
+		return rec, nil
+	}
+	rec, err := p.store.RequestByPR(ctx, ev.PR)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Record{}, fmt.Errorf("find the request of PR #%d: %w", ev.PR, err)
+	}
+	return rec, err
 }
 
 // verifyPush checks every file the pull request changes, then queues a

@@ -38,14 +38,17 @@ func (p *Pipeline) Submit(ctx context.Context, r request.DatabaseRequest, key st
 }
 
 func (p *Pipeline) create(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error) {
+	if r.ID == "" {
+		r.ID = store.NewID()
+	}
 	rec, created, err := p.store.CreateRequest(ctx, store.NewRequest{
 		Request: r,
 		Event: request.Event{Actor: actorOf(r), Origin: r.Origin.Kind, Ref: key.Key,
 			Detail: fmt.Sprintf("%s %s: size %s, %d instance(s), backups %s", r.Kind, r.Key(), r.Size, r.Instances, r.Backups.Schedule)},
 		Key: key,
 		Jobs: []store.NewJob{
-			newJob(JobOpenPR, "", "", jobPayload{}),
-			notifyJob("", Notice{Kind: NoticeReceived, Text: fmt.Sprintf("Request received: %s %s (%s, %d instance(s)). Opening a pull request.", r.Kind, r.Key(), r.Size, r.Instances)}),
+			newJob(JobOpenPR, r.ID, "", jobPayload{}),
+			notifyJob(r.ID, Notice{Kind: NoticeReceived, Text: fmt.Sprintf("Request received: %s %s (%s, %d instance(s)). Opening a pull request.", r.Kind, r.Key(), r.Size, r.Instances)}),
 		},
 	})
 	if err != nil {

@@ -20,3 +20,7 @@ func newID(now time.Time) string {
 	rand.Read(b[8:]) // never fails (crypto/rand panics rather than return an error)
 	return strings.ToLower(idEncoding.EncodeToString(b[:]))
 }
+
+// NewID returns a new request or job id, for callers that need the id of a
+// request before they create it (to name its branch or its jobs' lanes).
+func NewID() string { return newID(time.Now()) }

@@ -1,0 +1,306 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/engine"
+	"github.com/clustropg/clustro/gitops"
+	"github.com/clustropg/clustro/gitops/githubtest"
+	"github.com/clustropg/clustro/internal/controlplane"
+	"github.com/clustropg/clustro/internal/testutil"
+	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/kube"
+	"github.com/clustropg/clustro/pipeline"
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
+	"github.com/clustropg/clustro/terraform"
+)
+
+// Secrets set on purpose, to prove they never leak.
+const (
+	webhookSecret = "e2e-webhook-secret-9f3a"
+	githubToken   = "ghp_e2eTokenNeverLogged0123456789"
+)
+
+// world is everything one end-to-end test runs against.
+type world struct {
+	t        *testing.T
+	ctx      context.Context
+	cp       *controlplane.ControlPlane
+	op       *controlplane.Operator
+	gh       *githubtest.Server
+	store    store.Store
+	renderer *templates.Renderer
+	pipe     *pipeline.Pipeline
+	kube     *kube.Client
+	dyn      dynamic.Interface
+	notices  *recorder
+	logs     *syncBuffer
+	cfg      *config.Config
+	applied  *durations
+}
+
+var (
+	sharedOnce sync.Once
+	sharedCP   *controlplane.ControlPlane
+	sharedPG   *pgtest.Server
+	sharedErr  error
+)
+
+// newWorld starts (once per package) the control plane and PostgreSQL, and
+// per test: an emulator, a store, the pipeline and its engine.
+func newWorld(t *testing.T, readyTimeout time.Duration) *world {
+	t.Helper()
+	sharedOnce.Do(func() {
+		sharedCP, sharedErr = controlplane.Start(context.Background(), controlplane.Options{})
+		if sharedErr == nil {
+			sharedPG, sharedErr = pgtest.StartServer("")
+		}
+	})
+	if sharedErr != nil {
+		t.Fatalf("start the offline control plane (run `make tools`): %v", sharedErr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w := &world{t: t, ctx: ctx, cp: sharedCP, notices: &recorder{}, logs: &syncBuffer{}, applied: &durations{}}
+	log := zerolog.New(w.logs).With().Timestamp().Logger()
+
+	op, err := sharedCP.RunOperator(ctx, controlplane.OperatorOptions{PostgresDSN: sharedPG.DSN(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(op.Stop)
+	w.op = op
+	if err := sharedCP.EnsureNamespace(ctx, "clustro-system"); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg, err := config.Load("", func(k string) string {
+		return map[string]string{"CLUSTRO_GRAFANA_URL": "https://grafana.example.com", "CLUSTRO_GITHUB_REPO": "acme/infra"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg = cfg
+	w.renderer, err = templates.New(cfg.Templates())
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, err := w.renderer.Module()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := map[string][]byte{"README.md": []byte("# infra\n")}
+	for name, b := range module {
+		seed[path.Join(templates.ModuleDir, name)] = b
+	}
+
+	w.store, err = store.Open(ctx, filepath.Join(t.TempDir(), "clustro.db"), store.WithBackoff(50*time.Millisecond, 200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.store.Close() })
+
+	hook := httptest.NewServer(withLogger(log, gitops.WebhookHandler([]byte(webhookSecret), "acme/infra", w.store)))
+	t.Cleanup(hook.Close)
+	w.gh = githubtest.NewT(t, githubtest.Options{Owner: "acme", Repo: "infra", Files: seed, Token: githubToken,
+		WebhookURL: hook.URL, WebhookSecret: webhookSecret})
+	gc, err := gitops.NewClient(gitops.Options{APIURL: w.gh.URL() + "/", Repo: "acme/infra", Auth: gitops.Auth{Token: githubToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	bin, cli := testutil.Terraform(t)
+	runner, err := terraform.New(terraform.WithBinary(bin), terraform.WithCLIConfig(cli),
+		terraform.WithEnv(map[string]string{"KUBE_CONFIG_PATH": sharedCP.Kubeconfig()}),
+		terraform.WithSecrets(webhookSecret, githubToken), terraform.WithLocker(w.store),
+		terraform.WithLogger(log), terraform.WithTimeout(5*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.kube, err = kube.New(sharedCP.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.dyn, err = dynamic.NewForConfig(sharedCP.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.pipe = pipeline.New(pipeline.Deps{
+		Store: w.store, Renderer: w.renderer, GitHub: gc, Runner: runner,
+		Clusters: pipeline.KubeClusters{Client: w.kube, Timeout: readyTimeout, Mode: kube.CheckDirect, Grafana: cfg.Grafana},
+		Notifier: w.notices, Observer: w.applied, Log: log,
+	}, pipeline.Config{Secrets: []string{webhookSecret, githubToken}})
+	eng := engine.New(w.store, engine.Poll(20*time.Millisecond), engine.Workers(4), engine.Lease(30*time.Second), engine.Logger(log))
+	w.pipe.Register(eng)
+	done := make(chan struct{})
+	go func() { eng.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("clustro logs:\n%s", w.logs.String())
+			for _, n := range w.notices.all() {
+				t.Logf("notice %s: %s", n.Kind, n.Text)
+			}
+		}
+	})
+	return w
+}
+
+// waitState waits for a request to reach state (failing fast if it fails).
+func (w *world) waitState(id string, want request.State, within time.Duration) store.Record {
+	w.t.Helper()
+	deadline := time.Now().Add(within)
+	var rec store.Record
+	for time.Now().Before(deadline) {
+		var err error
+		rec, err = w.store.GetRequest(w.ctx, id)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if rec.State == want {
+			return rec
+		}
+		if rec.State == request.Failed && want != request.Failed {
+			w.t.Fatalf("request %s failed while waiting for %s: %+v", id, want, rec.Failure)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.t.Fatalf("request %s is %s after %s, want %s", id, rec.State, within, want)
+	return rec
+}
+
+// waitFor polls cond.
+func (w *world) waitFor(what string, within time.Duration, cond func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var (
+	clusterGVR         = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "clusters"}
+	scheduledBackupGVR = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "scheduledbackups"}
+	databaseGVR        = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "databases"}
+	objectStoreGVR     = schema.GroupVersionResource{Group: "barmancloud.cnpg.io", Version: "v1", Resource: "objectstores"}
+	podMonitorGVR      = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "podmonitors"}
+	cronJobGVR         = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "cronjobs"}
+	namespaceGVR       = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+)
+
+func (w *world) get(gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
+	w.t.Helper()
+	var c dynamic.ResourceInterface = w.dyn.Resource(gvr)
+	if ns != "" {
+		c = w.dyn.Resource(gvr).Namespace(ns)
+	}
+	u, err := c.Get(w.ctx, name, metav1.GetOptions{})
+	if err != nil {
+		w.t.Fatalf("read back %s %s/%s: %v", gvr.Resource, ns, name, err)
+	}
+	return u
+}
+
+func (w *world) exists(gvr schema.GroupVersionResource, ns, name string) bool {
+	_, err := w.dyn.Resource(gvr).Namespace(ns).Get(w.ctx, name, metav1.GetOptions{})
+	return err == nil
+}
+
+// recorder is a pipeline.Notifier that keeps every notice.
+type recorder struct {
+	mu sync.Mutex
+	ns []pipeline.Notice
+}
+
+func (r *recorder) Notify(_ context.Context, _ store.Record, n pipeline.Notice) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ns = append(r.ns, n)
+	return nil
+}
+
+func (r *recorder) all() []pipeline.Notice {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]pipeline.Notice(nil), r.ns...)
+}
+
+func (r *recorder) find(kind string) []pipeline.Notice {
+	var out []pipeline.Notice
+	for _, n := range r.all() {
+		if n.Kind == kind {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// durations records terraform and readiness durations (pipeline.Observer).
+type durations struct {
+	mu        sync.Mutex
+	terraform map[string][]time.Duration
+}
+
+func (d *durations) ObserveTerraform(cmd string, took time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.terraform == nil {
+		d.terraform = map[string][]time.Duration{}
+	}
+	d.terraform[cmd] = append(d.terraform[cmd], took)
+}
+
+func (d *durations) ObserveReadiness(time.Duration) {}
+
+func (d *durations) last(cmd string) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.terraform[cmd]
+	if len(l) == 0 {
+		return 0
+	}
+	return l[len(l)-1]
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func withLogger(log zerolog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(log.WithContext(r.Context())))
+	})
+}

@@ -1,0 +1,459 @@
+package controlplane
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+)
+
+// clients for the suite's control plane.
+func clients(t *testing.T) (dynamic.Interface, kubernetes.Interface) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(env.cp.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(env.cp.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dyn, cs
+}
+
+func namespace(t *testing.T, name string) string {
+	t.Helper()
+	if err := env.cp.EnsureNamespace(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func newCluster(ns, name string, instances int64) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "postgresql.cnpg.io/v1",
+		"kind":       "Cluster",
+		"metadata":   map[string]any{"name": name, "namespace": ns},
+		"spec": map[string]any{
+			"instances": instances,
+			"storage":   map[string]any{"size": "1Gi"},
+			"bootstrap": map[string]any{"initdb": map[string]any{"database": "app", "owner": "app"}},
+		},
+	}}
+}
+
+func createCluster(t *testing.T, dyn dynamic.Interface, ns, name string, instances int64) *unstructured.Unstructured {
+	t.Helper()
+	u, err := dyn.Resource(clusterGVR).Namespace(ns).Create(context.Background(), newCluster(ns, name, instances), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create cluster %s/%s: %v", ns, name, err)
+	}
+	return u
+}
+
+// waitCluster polls the Cluster until ok says so (the operator works
+// asynchronously; 30s is far beyond what it needs).
+func waitCluster(t *testing.T, dyn dynamic.Interface, ns, name, what string, ok func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
+	t.Helper()
+	var last *unstructured.Unstructured
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		u, err := dyn.Resource(clusterGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		last = u
+		return ok(u), nil
+	})
+	if err != nil {
+		status, _, _ := unstructured.NestedMap(lastObject(last), "status")
+		t.Fatalf("cluster %s/%s never %s; last status: %v", ns, name, what, status)
+	}
+	return last
+}
+
+func lastObject(u *unstructured.Unstructured) map[string]any {
+	if u == nil {
+		return nil
+	}
+	return u.Object
+}
+
+func healthy(u *unstructured.Unstructured) bool {
+	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+	return phase == phaseHealthy && conditionTrue(u, "Ready")
+}
+
+// clusterEvents lists the Events recorded for a Cluster, oldest first.
+func clusterEvents(t *testing.T, cs kubernetes.Interface, ns, name string) []corev1.Event {
+	t.Helper()
+	list, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
+		FieldSelector: fields.Set{"involvedObject.name": name, "involvedObject.kind": "Cluster"}.String(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(list.Items, func(a, b corev1.Event) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
+	return list.Items
+}
+
+func hasEvent(events []corev1.Event, typ, reason, message string) bool {
+	return slices.ContainsFunc(events, func(e corev1.Event) bool {
+		return e.Type == typ && e.Reason == reason && strings.Contains(e.Message, message)
+	})
+}
+
+// superuser connects to the shared server as postgres.
+func superuser(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), env.pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func databaseExists(t *testing.T, db string) bool {
+	t.Helper()
+	var exists bool
+	if err := superuser(t).QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	return exists
+}
+
+func TestClusterBecomesReadyWithAWorkingAppSecret(t *testing.T) {
+	t.Parallel()
+	dyn, cs := clients(t)
+	ns := namespace(t, "cp-ready")
+	createCluster(t, dyn, ns, "ledger", 3)
+	u := waitCluster(t, dyn, ns, "ledger", "healthy", healthy)
+
+	for _, f := range []struct {
+		path []string
+		want int64
+	}{{[]string{"status", "instances"}, 3}, {[]string{"status", "readyInstances"}, 3}} {
+		if got, _, _ := unstructured.NestedInt64(u.Object, f.path...); got != f.want {
+			t.Errorf("%s = %d, want %d", strings.Join(f.path, "."), got, f.want)
+		}
+	}
+	if c := findCondition(u, "Ready"); c["reason"] != reasonReady {
+		t.Errorf("Ready condition = %v, want reason %s", c, reasonReady)
+	}
+
+	secret, err := cs.CoreV1().Secrets(ns).Get(context.Background(), "ledger-app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret.Type != corev1.SecretTypeBasicAuth {
+		t.Errorf("secret type = %s, want %s", secret.Type, corev1.SecretTypeBasicAuth)
+	}
+	for _, k := range []string{"username", "user", "password", "dbname", "host", "port", "pgpass", "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri"} {
+		if len(secret.Data[k]) == 0 {
+			t.Errorf("secret has no %q", k)
+		}
+	}
+	role, db := PostgresRole(ns, "ledger"), PostgresDatabase(ns, "ledger", "")
+	if got := string(secret.Data["username"]); got != role {
+		t.Errorf("username = %q, want %q", got, role)
+	}
+
+	conn, err := pgx.Connect(context.Background(), string(secret.Data["uri"]))
+	if err != nil {
+		t.Fatalf("connect with the secret's uri: %v", err)
+	}
+	defer conn.Close(context.Background())
+	var one int
+	var gotDB, gotUser string
+	if err := conn.QueryRow(context.Background(), "SELECT 1, current_database(), current_user").Scan(&one, &gotDB, &gotUser); err != nil {
+		t.Fatal(err)
+	}
+	if one != 1 || gotDB != db || gotUser != role {
+		t.Errorf("select 1 as %s in %s = %d; want 1 as %s in %s", gotUser, gotDB, one, role, db)
+	}
+
+	if ev := clusterEvents(t, cs, ns, "ledger"); !hasEvent(ev, corev1.EventTypeNormal, "ClusterReady", "3/3") {
+		t.Errorf("no ClusterReady event; events: %v", ev)
+	}
+}
+
+func TestDatabaseObjectCreatesADatabase(t *testing.T) {
+	t.Parallel()
+	dyn, _ := clients(t)
+	ns := namespace(t, "cp-database")
+	createCluster(t, dyn, ns, "shop", 1)
+	dbObj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "postgresql.cnpg.io/v1",
+		"kind":       "Database",
+		"metadata":   map[string]any{"name": "shop-db-reports", "namespace": ns},
+		"spec": map[string]any{
+			"name":                  "reports",
+			"owner":                 "app",
+			"ensure":                "present",
+			"databaseReclaimPolicy": "delete",
+			"cluster":               map[string]any{"name": "shop"},
+		},
+	}}
+	databases := dyn.Resource(databaseGVR).Namespace(ns)
+	if _, err := databases.Create(context.Background(), dbObj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		u, err := databases.Get(ctx, "shop-db-reports", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		applied, _, _ := unstructured.NestedBool(u.Object, "status", "applied")
+		return applied, nil
+	})
+	if err != nil {
+		t.Fatal("Database shop-db-reports never applied")
+	}
+
+	pgName := PostgresDatabase(ns, "shop", "reports")
+	var owner string
+	err = superuser(t).QueryRow(context.Background(), "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", pgName).Scan(&owner)
+	if err != nil {
+		t.Fatalf("database %s: %v", pgName, err)
+	}
+	if want := PostgresRole(ns, "shop"); owner != want {
+		t.Errorf("%s is owned by %s, want %s", pgName, owner, want)
+	}
+
+	// databaseReclaimPolicy: delete drops it with the object.
+	if err := databases.Delete(context.Background(), "shop-db-reports", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return !databaseExists(t, pgName), nil
+	})
+	if err != nil {
+		t.Errorf("database %s still exists after its Database object was deleted", pgName)
+	}
+}
+
+// phaseWatch records the phases a Cluster goes through, from before it
+// exists (or from its current state), until done says it is finished.
+func phaseWatch(t *testing.T, dyn dynamic.Interface, ns, name string, done func(*unstructured.Unstructured) bool) <-chan string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := dyn.Resource(clusterGVR).Namespace(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases := make(chan string, 16)
+	go func() {
+		defer close(phases)
+		defer w.Stop()
+		last := ""
+		for ev := range w.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			if phase, _, _ := unstructured.NestedString(u.Object, "status", "phase"); phase != last && phase != "" {
+				last = phase
+				phases <- phase
+			}
+			if done(u) {
+				return
+			}
+		}
+	}()
+	return phases
+}
+
+// collect gathers what phaseWatch records.
+func collect(t *testing.T, phases <-chan string) []string {
+	t.Helper()
+	var got []string
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case p, ok := <-phases:
+			if !ok {
+				return got
+			}
+			got = append(got, p)
+		case <-timeout:
+			t.Fatalf("phases so far %q: never done", got)
+		}
+	}
+}
+
+// readyInstances is a done func for phaseWatch: healthy with n ready.
+func readyInstances(n int64) func(*unstructured.Unstructured) bool {
+	return func(u *unstructured.Unstructured) bool {
+		ready, _, _ := unstructured.NestedInt64(u.Object, "status", "readyInstances")
+		return healthy(u) && ready == n
+	}
+}
+
+func TestSlowClusterSetsUpPrimaryFirst(t *testing.T) {
+	t.Parallel()
+	dyn, cs := clients(t)
+	ns := namespace(t, "cp-slow")
+	env.op.Behave("slowpoke", Slow(2*time.Second))
+	phases := phaseWatch(t, dyn, ns, "slowpoke", readyInstances(2))
+	createCluster(t, dyn, ns, "slowpoke", 2)
+
+	if got, want := collect(t, phases), []string{phaseSettingUpPrimary, phaseHealthy}; !slices.Equal(got, want) {
+		t.Errorf("phases = %q, want %q", got, want)
+	}
+	ev := clusterEvents(t, cs, ns, "slowpoke")
+	if !hasEvent(ev, corev1.EventTypeNormal, "CreatingInstance", "Primary") || !hasEvent(ev, corev1.EventTypeNormal, "ClusterReady", "2/2") {
+		t.Errorf("events = %v, want CreatingInstance then ClusterReady", ev)
+	}
+
+	// Scaling up goes through a phase of its own; the watch starts from
+	// the current, healthy, state.
+	phases = phaseWatch(t, dyn, ns, "slowpoke", readyInstances(3))
+	patch := []byte(`{"spec":{"instances":3}}`)
+	if _, err := dyn.Resource(clusterGVR).Namespace(ns).Patch(context.Background(), "slowpoke", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := collect(t, phases), []string{phaseHealthy, phaseCreatingReplica, phaseHealthy}; !slices.Equal(got, want) {
+		t.Errorf("phases = %q, want %q", got, want)
+	}
+	u, err := dyn.Resource(clusterGVR).Namespace(ns).Get(context.Background(), "slowpoke", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := findCondition(u, "Ready"); c["observedGeneration"] != u.GetGeneration() {
+		t.Errorf("Ready condition observedGeneration = %v, want %d", c["observedGeneration"], u.GetGeneration())
+	}
+	if ev := clusterEvents(t, cs, ns, "slowpoke"); !hasEvent(ev, corev1.EventTypeNormal, "CreatingInstance", "slowpoke-3") {
+		t.Errorf("no event for the new replica; events: %v", ev)
+	}
+}
+
+func TestFailingClusterReportsTheReason(t *testing.T) {
+	t.Parallel()
+	dyn, cs := clients(t)
+	ns := namespace(t, "cp-fail")
+	const reason = "ImagePullBackOff: ghcr.io/cloudnative-pg/postgresql:99 not found"
+	env.op.Behave("broken", Fail(reason))
+	createCluster(t, dyn, ns, "broken", 1)
+
+	u := waitCluster(t, dyn, ns, "broken", "reported the failure", func(u *unstructured.Unstructured) bool {
+		c := findCondition(u, "Ready")
+		return c != nil && c["status"] == "False" && c["message"] == reason
+	})
+	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+	if phase != phaseSettingUpPrimary {
+		t.Errorf("phase = %q, want %q", phase, phaseSettingUpPrimary)
+	}
+	if ev := clusterEvents(t, cs, ns, "broken"); !hasEvent(ev, corev1.EventTypeWarning, "SetupFailed", reason) {
+		t.Errorf("no Warning event with the reason; events: %v", ev)
+	}
+	if databaseExists(t, PostgresDatabase(ns, "broken", "")) {
+		t.Error("a failing cluster has a database")
+	}
+	// CloudNativePG writes the secret before the primary exists.
+	if _, err := cs.CoreV1().Secrets(ns).Get(context.Background(), "broken-app", metav1.GetOptions{}); err != nil {
+		t.Errorf("app secret: %v", err)
+	}
+
+	// Fixed, it recovers.
+	env.op.Behave("broken", Ready())
+	waitCluster(t, dyn, ns, "broken", "recovered", healthy)
+	if !databaseExists(t, PostgresDatabase(ns, "broken", "")) {
+		t.Error("the recovered cluster has no database")
+	}
+}
+
+func TestDeletingAClusterDropsItsDatabaseAndRole(t *testing.T) {
+	t.Parallel()
+	dyn, cs := clients(t)
+	ns := namespace(t, "cp-delete")
+	createCluster(t, dyn, ns, "gone", 1)
+	waitCluster(t, dyn, ns, "gone", "healthy", healthy)
+	db, role := PostgresDatabase(ns, "gone", ""), PostgresRole(ns, "gone")
+	if !databaseExists(t, db) {
+		t.Fatalf("database %s missing before the delete", db)
+	}
+
+	if err := dyn.Resource(clusterGVR).Namespace(ns).Delete(context.Background(), "gone", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var roleExists bool
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		if err := superuser(t).QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&roleExists); err != nil {
+			return false, err
+		}
+		return !roleExists && !databaseExists(t, db), nil
+	})
+	if err != nil {
+		t.Fatalf("after deleting the cluster: role %s exists=%v, database %s exists=%v (%v)", role, roleExists, db, databaseExists(t, db), err)
+	}
+	_, err = cs.CoreV1().Secrets(ns).Get(context.Background(), "gone-app", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("app secret after delete: %v, want not found", err)
+	}
+}
+
+func TestSecretURIMatchesCloudNativePGFormat(t *testing.T) {
+	data := appSecretData("127.0.0.1", 5433, "app", "app", "p@ss:w/rd")
+	uri, err := url.Parse(string(data["uri"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := uri.User.Password()
+	if uri.Scheme != "postgresql" || uri.Host != "127.0.0.1:5433" || uri.Path != "/app" || uri.User.Username() != "app" || pw != "p@ss:w/rd" {
+		t.Errorf("uri = %s: wrong parts", data["uri"])
+	}
+	if got, want := string(data["pgpass"]), "127.0.0.1:5433:app:app:p@ss:w/rd\n"; got != want {
+		t.Errorf("pgpass = %q, want %q", got, want)
+	}
+	if got := string(data["jdbc-uri"]); !strings.HasPrefix(got, "jdbc:postgresql://127.0.0.1:5433/app?") || !strings.Contains(got, "user=app") {
+		t.Errorf("jdbc-uri = %q", got)
+	}
+}
+
+func TestPostgresNames(t *testing.T) {
+	long := strings.Repeat("n", 63)
+	tests := []struct {
+		name, got, want string
+	}{
+		{"role", PostgresRole("billing-prod", "ledger"), "billing_prod__ledger"},
+		{"app database", PostgresDatabase("billing-prod", "ledger", ""), "billing_prod__ledger"},
+		{"extra database", PostgresDatabase("billing-prod", "ledger", "reports"), "billing_prod__ledger__reports"},
+		{"dots and capitals", PostgresDatabase("a.b", "c", "Rep"), "a_b__c__rep"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+	a, b := PostgresRole(long, "x"), PostgresRole(long, "y")
+	if len(a) != maxIdentifier || a == b {
+		t.Errorf("long names %q and %q: want distinct, %d characters", a, b, maxIdentifier)
+	}
+}
+
+func TestNewPassword(t *testing.T) {
+	a, err := newPassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newPassword()
+	if len(a) != 64 || a == b || strings.Trim(a, passwordChars) != "" {
+		t.Errorf("passwords %q, %q: want distinct, 64 characters of %s", a, b, passwordChars)
+	}
+}

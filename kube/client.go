@@ -1,0 +1,99 @@
+package kube
+
+import (
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/clustropg/clustro/request"
+)
+
+// clusterResource is CloudNativePG's Cluster.
+var clusterResource = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "clusters"}
+
+// Client reads CloudNativePG Clusters and their Secrets.
+type Client struct {
+	cfg     *rest.Config
+	dyn     dynamic.Interface
+	core    kubernetes.Interface
+	grafana request.Grafana
+}
+
+// Option configures New.
+type Option interface {
+	configureClient(*clientConfig)
+}
+
+type clientConfig struct {
+	userAgent string
+	grafana   request.Grafana
+}
+
+type userAgentOption string
+
+func (o userAgentOption) configureClient(c *clientConfig) { c.userAgent = string(o) }
+
+// UserAgent sets the User-Agent of requests to the API server
+// (default: client-go's).
+func UserAgent(ua string) Option { return userAgentOption(ua) }
+
+type grafanaOption request.Grafana
+
+func (o grafanaOption) configureClient(c *clientConfig) { c.grafana = request.Grafana(o) }
+
+// Grafana makes Connection fill in the cluster's dashboard link
+// (request.Grafana.DashboardURL). Without it Connection.Dashboard is empty.
+func Grafana(g request.Grafana) Option { return grafanaOption(g) }
+
+// New returns a Client for the API server of cfg.
+func New(cfg *rest.Config, opts ...Option) (*Client, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("kube: new client: no rest.Config")
+	}
+	var c clientConfig
+	for _, o := range opts {
+		o.configureClient(&c)
+	}
+	cfg = rest.CopyConfig(cfg)
+	if c.userAgent != "" {
+		cfg.UserAgent = c.userAgent
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kube: new dynamic client: %w", err)
+	}
+	core, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kube: new client: %w", err)
+	}
+	return &Client{cfg: cfg, dyn: dyn, core: core, grafana: c.grafana}, nil
+}
+
+// LoadConfig returns the client configuration of the kubeconfig at path.
+// With path empty it uses the in-cluster configuration when running in a
+// pod, and otherwise the usual kubeconfig rules ($KUBECONFIG, ~/.kube/config).
+func LoadConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("kube: load kubeconfig %s: %w", path, err)
+		}
+		return cfg, nil
+	}
+	if cfg, err := rest.InClusterConfig(); err == nil {
+		return cfg, nil
+	} else if !errors.Is(err, rest.ErrNotInCluster) {
+		return nil, fmt.Errorf("kube: in-cluster configuration: %w", err)
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kube: load kubeconfig: %w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,10 @@
+// Package kube is ClustroPG's client-go adapter for what happens after
+// terraform apply: wait until a CloudNativePG Cluster is healthy
+// (WaitReady), read its <cluster>-app Secret into connection details
+// (Connection) and, optionally, connect once to prove it (CheckConnection).
+//
+// The CloudNativePG Go API is not a dependency: Clusters are read through
+// the dynamic client as unstructured objects. Passwords never appear in
+// what this package formats, logs, marshals or returns as an error: they
+// are held as Sensitive values, revealed only on request.
+package kube
