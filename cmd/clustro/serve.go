@@ -17,8 +17,13 @@ import (
 
 	"github.com/clustropg/clustro/config"
 	"github.com/clustropg/clustro/engine"
+	"github.com/clustropg/clustro/gitops"
+	"github.com/clustropg/clustro/kube"
+	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/server"
 	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
+	"github.com/clustropg/clustro/terraform"
 )
 
 func serveCmd(e *env) *cobra.Command {
@@ -65,13 +70,24 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if path := e.getenv("CLUSTRO_SELFTEST_LOG"); path != "" {
 		eng.Handle(selftestKind, selftest(path))
 	}
+	renderer, err := templates.New(cfg.Templates())
+	if err != nil {
+		return err
+	}
+	pipe, webhook, err := buildPipeline(ctx, e, cfg, st, renderer, metrics, log)
+	if err != nil {
+		return err
+	}
+	if webhook != nil {
+		pipe.Register(eng)
+	}
 
 	deps := server.Deps{Log: log, Store: st, Registry: reg, Metrics: metrics}
 	deps.Slack = server.Integration{Name: "slack"}
 	if on, missing := cfg.Slack.Enabled(); !on {
 		deps.Slack.Missing = missing
 	}
-	deps.GitHub = server.Integration{Name: "github"}
+	deps.GitHub = server.Integration{Name: "github", Handler: webhook}
 	if on, missing := cfg.GitHub.Enabled(); !on {
 		deps.GitHub.Missing = missing
 	}
@@ -117,6 +133,65 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	wg.Wait()
 	log.Info().Msg("clustro serve stopped")
 	return err
+}
+
+// buildPipeline wires the request pipeline. Its jobs run only when GitHub
+// is configured (they open pull requests); requests can still be stored
+// without it, and wait in the queue.
+func buildPipeline(ctx context.Context, e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
+	secrets := []string{cfg.GitHub.Token.Value(), cfg.GitHub.WebhookSecret.Value(), cfg.Slack.BotToken.Value(),
+		cfg.Slack.SigningSecret.Value(), cfg.Slack.AppToken.Value(), cfg.Server.Store.Value()}
+	deps := pipeline.Deps{Store: st, Renderer: renderer, Observer: metrics, Log: log.With().Str("component", "pipeline").Logger()}
+	on, _ := cfg.GitHub.Enabled()
+	if !on {
+		return pipeline.New(deps, pipeline.Config{Secrets: secrets}), nil, nil
+	}
+	gh, err := gitops.NewClient(gitops.Options{APIURL: cfg.GitHub.APIURL, Repo: cfg.GitHub.Repo, BaseBranch: cfg.GitHub.BaseBranch,
+		Auth: gitops.Auth{Token: cfg.GitHub.Token.Value(), AppID: cfg.GitHub.AppID, InstallationID: cfg.GitHub.InstallationID, PrivateKeyFile: cfg.GitHub.PrivateKeyFile}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("github: %w", err)
+	}
+	restCfg, err := kube.LoadConfig(cfg.Kubernetes.Kubeconfig)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes (set CLUSTRO_KUBECONFIG, or run in a cluster): %w", err)
+	}
+	kc, err := kube.New(restCfg, kube.Grafana(cfg.Grafana))
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	mode, err := kube.ParseCheckMode(cfg.Kubernetes.ConnectionCheck)
+	if err != nil {
+		return nil, nil, err
+	}
+	tfEnv := map[string]string{}
+	if cfg.Kubernetes.Kubeconfig != "" {
+		tfEnv["KUBE_CONFIG_PATH"] = cfg.Kubernetes.Kubeconfig
+	}
+	for _, k := range []string{"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL_S3"} {
+		if v := e.getenv(k); v != "" {
+			tfEnv[k] = v
+			if k == "AWS_SECRET_ACCESS_KEY" {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	opts := []terraform.Option{terraform.WithEnv(tfEnv), terraform.WithSecrets(secrets...), terraform.WithLocker(st),
+		terraform.WithParallelism(cfg.TerraformRun.Parallelism), terraform.WithTimeout(cfg.TerraformRun.Timeout.D()),
+		terraform.WithLogger(log.With().Str("component", "terraform").Logger())}
+	if cfg.TerraformRun.Binary != "" {
+		opts = append(opts, terraform.WithBinary(cfg.TerraformRun.Binary))
+	}
+	if cli := cfg.TerraformRun.CLIConfig; cli != "" {
+		opts = append(opts, terraform.WithCLIConfig(cli))
+	}
+	runner, err := terraform.New(opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("terraform: %w", err)
+	}
+	deps.GitHub, deps.Runner = gh, runner
+	deps.Clusters = pipeline.KubeClusters{Client: kc, Timeout: cfg.Kubernetes.ReadyTimeout.D(), Mode: mode, Grafana: cfg.Grafana}
+	pipe := pipeline.New(deps, pipeline.Config{Commenters: cfg.GitHub.Commenters, Secrets: secrets})
+	return pipe, gitops.WebhookHandler([]byte(cfg.GitHub.WebhookSecret.Value()), cfg.GitHub.Repo, st), nil
 }
 
 // selftestKind is a job that does nothing but record when it ran. Enabled
