@@ -38,6 +38,8 @@ type Config struct {
 	// the clusters (the terraform section is how workspaces are written).
 	TerraformRun Terraform  `json:"terraformRun"`
 	Kubernetes   Kubernetes `json:"kubernetes"`
+	// API is the REST API for Backstage and other portals.
+	API API `json:"api"`
 }
 
 // Load reads the defaults, then the file at path over them when path is not
@@ -87,6 +89,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	c.deriveCatalog()
 	problems = append(problems, c.checkServer()...)
 	problems = append(problems, c.checkRuntime()...)
+	problems = append(problems, c.checkAPI()...)
 	if err := c.Templates().Check(); err != nil {
 		problems = append(problems, err.Error())
 	}

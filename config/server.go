@@ -56,6 +56,17 @@ type Slack struct {
 	SigningSecret Secret `json:"signingSecret"` // CLUSTRO_SLACK_SIGNING_SECRET
 	AppToken      Secret `json:"appToken"`      // CLUSTRO_SLACK_APP_TOKEN (xapp-..., Socket Mode)
 	APIURL        string `json:"apiURL"`        // CLUSTRO_SLACK_API_URL (tests, the demo)
+	// Access limits who may ask for databases in an environment, by
+	// channel and user group (see SlackAccess); an environment without an
+	// entry is open to anyone in any channel.
+	Access map[string]SlackAccess `json:"access"`
+	// TeamChannels maps a team to its Slack channel id: the progress of the
+	// team's requests that came through the API goes there, and /pg new in
+	// that channel defaults to the team.
+	TeamChannels map[string]string `json:"teamChannels"`
+	// ConversationTimeout is how long a request asked for in a thread waits
+	// for the next answer before it is forgotten (default 30m).
+	ConversationTimeout Duration `json:"conversationTimeout"`
 }
 
 // Enabled reports whether Slack is configured, and if not, what is missing.
@@ -153,6 +164,7 @@ var envVars = []envVar{
 	{"CLUSTRO_GITHUB_INSTALLATION_ID", "github.installationID", func(c *Config, v string) error { return setInt64(&c.GitHub.InstallationID, v) }},
 	{"CLUSTRO_GITHUB_PRIVATE_KEY_FILE", "github.privateKeyFile: the App's private key (PEM)", func(c *Config, v string) error { c.GitHub.PrivateKeyFile = v; return nil }},
 	{"CLUSTRO_GRAFANA_URL", "grafana.url: Grafana base URL for dashboard links", func(c *Config, v string) error { c.Grafana.URL = v; return nil }},
+	{"CLUSTRO_API_TOKENS", "api.tokens: REST API tokens, " + APITokensFormat + " (scopes: read, request, admin); replaces the file's tokens", setAPITokens},
 }
 
 func setInt(dst *int, v string) error {
@@ -191,6 +203,7 @@ func (c *Config) checkServer() []string {
 	if _, err := zerolog.ParseLevel(c.Server.LogLevel); err != nil || c.Server.LogLevel == "" {
 		problems = append(problems, fmt.Sprintf("server.logLevel (CLUSTRO_LOG_LEVEL): %q; allowed: debug, info, warn, error", c.Server.LogLevel))
 	}
+	problems = append(problems, c.checkSlack()...)
 	if c.GitHub.Repo != "" && !regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`).MatchString(c.GitHub.Repo) {
 		problems = append(problems, fmt.Sprintf("github.repo (CLUSTRO_GITHUB_REPO): %q is not owner/name", c.GitHub.Repo))
 	}

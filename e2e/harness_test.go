@@ -304,3 +304,5 @@ func withLogger(log zerolog.Logger, h http.Handler) http.Handler {
 		h.ServeHTTP(w, r.WithContext(log.WithContext(r.Context())))
 	})
 }
+
+func controlplaneFail(reason string) controlplane.Behavior { return controlplane.Fail(reason) }

@@ -124,7 +124,9 @@ func TestWebhookRefusesUnsigned(t *testing.T) {
 func TestWebhookQueuesOnceAndIgnoresTheRest(t *testing.T) {
 	s := openStore(t)
 	h := WebhookHandler([]byte(testSecret), testRepo, s)
-	signed := func(b []byte) map[string]string { return map[string]string{"X-Hub-Signature-256": sign256(testSecret, b)} }
+	signed := func(b []byte) map[string]string {
+		return map[string]string{"X-Hub-Signature-256": sign256(testSecret, b)}
+	}
 
 	opened := payload(t, "pull_request.opened.json", nil)
 	if w := deliver(h, "pull_request", "delivery-1", opened, signed(opened)); w.Code != http.StatusAccepted {

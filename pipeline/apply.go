@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -48,12 +47,12 @@ func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 			return nil, err
 		}
 		defer cleanBase()
-		if _, err := p.renderer.Verify(filepath.Join(base, pl.Dir)); err != nil {
+		if _, err := p.verifyIn(base, pl.Dir); err != nil {
 			return nil, engine.Permanent(fmt.Errorf("the workspace to delete failed verification on the base branch: %w", err))
 		}
 		result, err = p.runner.PlanDestroy(ctx, terraform.Workspace{Root: base, Dir: pl.Dir})
 	} else {
-		if _, verr := p.renderer.Verify(filepath.Join(root, pl.Dir)); verr != nil {
+		if _, verr := p.verifyIn(root, pl.Dir); verr != nil {
 			var vs templates.Violations
 			if errors.As(verr, &vs) {
 				return nil, p.refuse(ctx, rec, pl.SHA, event(job, "plan"), []string{"`" + vs.Error() + "`"})
@@ -141,7 +140,7 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 		return nil, p.retryOrFail(ctx, job, rec, step, err)
 	}
 	defer cleanup()
-	spec, err := p.renderer.Verify(filepath.Join(root, pl.Dir))
+	spec, err := p.verifyIn(root, pl.Dir)
 	if err != nil {
 		return nil, p.fail(ctx, job, rec, step, false, fmt.Errorf("the merged workspace failed verification, nothing was applied: %w", err))
 	}

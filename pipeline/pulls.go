@@ -205,7 +205,13 @@ func (p *Pipeline) verifyAt(ctx context.Context, sha, dir string, deleted bool) 
 		}
 		return request.Spec{}, nil
 	}
-	return p.renderer.Verify(path.Join(root, dir))
+	return p.verifyIn(root, dir)
+}
+
+// verifyIn verifies the workspace dir of a checkout at root, naming files
+// by their path in the repository.
+func (p *Pipeline) verifyIn(root, dir string) (request.Spec, error) {
+	return p.renderer.VerifyFS(os.DirFS(root), dir, dir)
 }
 
 // checkout fetches a commit's tree into a fresh directory.

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -10,9 +9,35 @@ import (
 	"github.com/clustropg/clustro/store"
 )
 
-// live states are those of a database that exists or is on its way.
-func live(s request.State) bool {
-	return !slices.Contains([]request.State{request.Cancelled, request.Deleted, request.Draft}, s)
+// history is what the store knows of one database: its latest change that
+// was not cancelled (nil if none), and the latest that reached ready.
+type history struct {
+	latest, ready *store.Record
+}
+
+func (p *Pipeline) history(ctx context.Context, env, team, name string) (history, error) {
+	recs, err := p.store.ListRequests(ctx, store.Filter{Environment: env, Team: team, Name: name})
+	if err != nil {
+		return history{}, err
+	}
+	var h history
+	for i := range recs { // newest first
+		r := &recs[i]
+		if r.State == request.Cancelled || r.State == request.Draft {
+			continue // closed without merging: as if never asked
+		}
+		if h.latest == nil {
+			h.latest = r
+		}
+		if r.State == request.Ready || r.State == request.Deleted {
+			h.ready = r
+			break
+		}
+	}
+	if h.ready != nil && h.ready.State == request.Deleted {
+		h.ready = nil
+	}
+	return h, nil
 }
 
 // Submit validates a new database request and stores it with the job that
@@ -28,11 +53,13 @@ func (p *Pipeline) Submit(ctx context.Context, r request.DatabaseRequest, key st
 	if p.seen(ctx, key) {
 		return p.create(ctx, resolved, key) // a retry: the store returns the first record
 	}
-	if prev, err := p.store.LatestRequest(ctx, resolved.Environment, resolved.Team, resolved.Name); err == nil && live(prev.State) {
-		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
-			"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), prev.State, prev.ID())}}
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+	h, err := p.history(ctx, resolved.Environment, resolved.Team, resolved.Name)
+	if err != nil {
 		return store.Record{}, false, fmt.Errorf("submit %s: %w", resolved.Key(), err)
+	}
+	if h.latest != nil && h.latest.State != request.Deleted {
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
+			"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), h.latest.State, h.latest.ID())}}
 	}
 	return p.create(ctx, resolved, key)
 }
@@ -67,17 +94,22 @@ func (p *Pipeline) Change(ctx context.Context, kind request.Kind, env, team, nam
 	if kind == request.Create {
 		return store.Record{}, false, fmt.Errorf("change: use Submit to create a database")
 	}
-	prev, err := p.store.LatestRequest(ctx, env, team, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("no database %s/%s/%s", env, team, name)}}
-	}
+	h, err := p.history(ctx, env, team, name)
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("change %s/%s/%s: %w", env, team, name, err)
 	}
-	if prev.State != request.Ready && !p.seen(ctx, key) {
-		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
-			"%s is %s (request %s): wait until it is ready, or retry or cancel that request", prev.Request.Key(), prev.State, prev.ID())}}
+	if p.seen(ctx, key) && h.latest != nil {
+		// A retry: the store returns the first record for the key.
+		return p.create(ctx, h.latest.Request, key)
 	}
+	if h.ready == nil || (h.latest != nil && h.latest.State == request.Deleted) {
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("no database %s/%s/%s", env, team, name)}}
+	}
+	if h.latest.ID() != h.ready.ID() {
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
+			"%s has a change in progress (%s, request %s): wait for it, or retry or cancel it", h.latest.Request.Key(), h.latest.State, h.latest.ID())}}
+	}
+	prev := *h.ready
 	r := request.DatabaseRequest{Kind: kind, ClientType: prev.Request.ClientType, Load: prev.Request.Load,
 		Spec: prev.Request.Spec, Requester: who, Origin: origin}
 	r.Databases = slices.Clone(prev.Request.Databases)
@@ -109,7 +141,7 @@ func (p *Pipeline) Retry(ctx context.Context, id string, who request.Requester, 
 		if err != nil {
 			return store.Record{}, fmt.Errorf("retry %s: %w", id, err)
 		}
-		job = newJob(JobApply, id, workspaceDir(rec.Request.Spec), jobPayload{SHA: pr.GetMergeCommitSHA(), BaseSHA: pr.GetBase().GetSHA(), PR: rec.PR.Number})
+		job = newJob(JobApply, id, workspaceDir(rec.Request.Spec), jobPayload{SHA: pr.GetMergeCommitSHA(), BaseSHA: pr.GetBase().GetSHA(), PR: rec.PR.Number, Dir: workspaceDir(rec.Request.Spec)})
 	case request.Provisioning:
 		job = newJob(JobWaitReady, id, "", jobPayload{})
 	default:

@@ -1,0 +1,567 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+)
+
+// createBody is the body of POST /api/v1/databases (CreateSchema describes
+// it). Pointers tell a field left out (take the default) from one given
+// empty (refused, as the schema refuses it).
+type createBody struct {
+	Name            string              `json:"name"`
+	Team            string              `json:"team"`
+	Environment     string              `json:"environment"`
+	ClientType      *request.ClientType `json:"clientType"`
+	Load            *request.Load       `json:"load"`
+	Size            *request.Size       `json:"size"`
+	Instances       *int                `json:"instances"`
+	PostgresVersion *int                `json:"postgresVersion"`
+	Storage         *string             `json:"storage"`
+	Backups         *backupsBody        `json:"backups"`
+	LogicalBackup   *bool               `json:"logicalBackup"`
+	Databases       []string            `json:"databases"`
+	Requester       *requesterBody      `json:"requester"`
+}
+
+type backupsBody struct {
+	Schedule  *request.Schedule `json:"schedule"`
+	Hour      *int              `json:"hour"`
+	Retention *string           `json:"retention"`
+}
+
+type requesterBody struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Valid reports what the domain cannot see once the body is a request: a
+// field given but empty (the domain would take its default).
+func (b createBody) Valid(context.Context) request.Problems {
+	var pr request.Problems
+	nonEmpty(&pr, "clientType", b.ClientType, allowedList(request.ClientTypes()))
+	nonEmpty(&pr, "load", b.Load, allowedList(request.Loads()))
+	nonEmpty(&pr, "size", b.Size, allowedList(request.Sizes()))
+	if b.Instances != nil && *b.Instances < 1 {
+		pr = append(pr, request.Problem{Field: "instances", Message: fmt.Sprintf("%d is not allowed; leave it out for the default", *b.Instances)})
+	}
+	if b.PostgresVersion != nil && *b.PostgresVersion < 1 {
+		pr = append(pr, request.Problem{Field: "postgresVersion", Message: fmt.Sprintf("%d is not offered; leave it out for the default", *b.PostgresVersion)})
+	}
+	nonEmpty(&pr, "storage", b.Storage, "a size like 100Gi")
+	pr = append(pr, b.Backups.valid()...)
+	pr = append(pr, b.Requester.valid()...)
+	return pr
+}
+
+func (b *backupsBody) valid() request.Problems {
+	var pr request.Problems
+	if b == nil {
+		return pr
+	}
+	nonEmpty(&pr, "backups.schedule", b.Schedule, allowedList(request.Schedules()))
+	nonEmpty(&pr, "backups.retention", b.Retention, "a number and d, w or m, like 14d")
+	return pr
+}
+
+func (r *requesterBody) valid() request.Problems {
+	if r != nil && r.ID == "" {
+		return request.Problems{{Field: "requester.id", Message: "required when requester is given: the user's id, like user:default/jane"}}
+	}
+	return nil
+}
+
+func (r *requesterBody) requester() request.Requester {
+	if r == nil {
+		return request.Requester{}
+	}
+	return request.Requester{ID: r.ID, Name: r.Name}
+}
+
+// nonEmpty reports a string field given as "".
+func nonEmpty[T ~string](pr *request.Problems, field string, v *T, allowed string) {
+	if v != nil && *v == "" {
+		*pr = append(*pr, request.Problem{Field: field, Message: "must not be empty; leave it out for the default, or give " + allowed})
+	}
+}
+
+// request is the database request the body asks for, from client.
+func (b createBody) request(client string) request.DatabaseRequest {
+	r := request.DatabaseRequest{
+		Kind: request.Create,
+		Spec: request.Spec{Name: b.Name, Team: b.Team, Environment: b.Environment, Databases: b.Databases},
+		// Without a requester the pipeline records the token's name.
+		Requester: b.Requester.requester(),
+		Origin:    request.Origin{Kind: request.OriginAPI, APIClient: client},
+	}
+	set(&r.ClientType, b.ClientType)
+	set(&r.Load, b.Load)
+	set(&r.Size, b.Size)
+	set(&r.Instances, b.Instances)
+	set(&r.PostgresVersion, b.PostgresVersion)
+	set(&r.Storage, b.Storage)
+	set(&r.LogicalBackup, b.LogicalBackup)
+	if b.Backups != nil {
+		set(&r.Backups.Schedule, b.Backups.Schedule)
+		r.Backups.Hour = b.Backups.Hour
+		set(&r.Backups.Retention, b.Backups.Retention)
+	}
+	return r
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// updateBody is the body of PATCH /api/v1/databases/{env}/{team}/{name}
+// (UpdateSchema describes it).
+type updateBody struct {
+	Size      *request.Size  `json:"size"`
+	Instances *int           `json:"instances"`
+	Storage   *string        `json:"storage"`
+	Backups   *backupsBody   `json:"backups"`
+	Requester *requesterBody `json:"requester"`
+}
+
+// empty reports a body that asks for no change.
+func (b updateBody) empty() bool {
+	return b.Size == nil && b.Instances == nil && b.Storage == nil && b.Backups == nil
+}
+
+// Valid reports fields given empty.
+func (b updateBody) Valid(context.Context) request.Problems {
+	var pr request.Problems
+	nonEmpty(&pr, "size", b.Size, allowedList(request.Sizes()))
+	if b.Instances != nil && *b.Instances < 1 {
+		pr = append(pr, request.Problem{Field: "instances", Message: fmt.Sprintf("%d is not allowed", *b.Instances)})
+	}
+	nonEmpty(&pr, "storage", b.Storage, "a size like 100Gi")
+	pr = append(pr, b.Backups.valid()...)
+	pr = append(pr, b.Requester.valid()...)
+	return pr
+}
+
+// kind is a resize when size, instances or storage change (backups may
+// change with them), else a backup change.
+func (b updateBody) kind() request.Kind {
+	if b.Size != nil || b.Instances != nil || b.Storage != nil {
+		return request.Resize
+	}
+	return request.Backup
+}
+
+// edit applies the change to a Spec. Backups merge field by field; turning
+// them off drops the hour and retention, turning them on takes the
+// policy's defaults for what is not given (as a new request would).
+func (b updateBody) edit(p *request.Policy, prev request.DatabaseRequest) func(*request.Spec) {
+	return func(s *request.Spec) {
+		set(&s.Size, b.Size)
+		set(&s.Instances, b.Instances)
+		set(&s.Storage, b.Storage)
+		if b.Backups == nil {
+			return
+		}
+		was := s.Backups.Schedule
+		set(&s.Backups.Schedule, b.Backups.Schedule)
+		if !s.Backups.Enabled() && was != s.Backups.Schedule {
+			s.Backups.Hour, s.Backups.Retention = nil, ""
+		}
+		if b.Backups.Hour != nil {
+			h := *b.Backups.Hour
+			s.Backups.Hour = &h
+		}
+		set(&s.Backups.Retention, b.Backups.Retention)
+		if s.Backups.Enabled() && (s.Backups.Hour == nil || s.Backups.Retention == "") {
+			// Resolve fills the hour and retention the client type's
+			// profile and the defaults give; if the rest is invalid the
+			// pipeline's validation says so.
+			if res, err := p.Resolve(request.DatabaseRequest{Kind: prev.Kind, ClientType: prev.ClientType, Load: prev.Load, Spec: *s}); err == nil {
+				s.Backups = res.Backups
+			}
+		}
+	}
+}
+
+func (a *server) handleCreateDatabase() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		client := clientFrom(ctx)
+		key, p := idempotencyKey(r, client.Name)
+		if p != nil {
+			writeProblem(w, r, *p)
+			return
+		}
+		var body createBody
+		if p := decodeBody(r, &body); p != nil {
+			writeProblem(w, r, *p)
+			return
+		}
+		req := body.request(client.Name)
+		if pr := body.Valid(ctx); len(pr) > 0 {
+			// Report the domain's problems with the rest in one answer.
+			var more request.Problems
+			if _, err := a.deps.Policy.Resolve(req); errors.As(err, &more) {
+				for _, p := range more {
+					if !pr.Has(p.Field) {
+						pr = append(pr, p)
+					}
+				}
+			}
+			writeProblem(w, r, invalid(pr))
+			return
+		}
+		// The pipeline refuses a database whose latest request is live;
+		// one that runs while a later change of it was cancelled exists too.
+		if !a.seen(ctx, key) {
+			db, found, err := a.database(ctx, req.Environment, req.Team, req.Name)
+			if err != nil {
+				a.internal(w, r, err)
+				return
+			}
+			if found && db.exists() {
+				writeProblem(w, r, exists(db, req.Spec, nil))
+				return
+			}
+		}
+		rec, created, err := a.deps.Pipeline.Submit(ctx, req, key)
+		if err != nil {
+			a.changeFailed(w, r, err, req.Spec, true)
+			return
+		}
+		a.accept(w, r, rec, created, key, request.Create, req.Spec)
+	})
+}
+
+func (a *server) handleListDatabases() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, states, p := a.listFilter(r)
+		if p != nil {
+			writeProblem(w, r, *p)
+			return
+		}
+		recs, err := a.deps.Store.ListRequests(r.Context(), f)
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		// Without states: the databases that exist or are on their way;
+		// with states: those whose latest request is in one of them.
+		listed := func(db database) bool {
+			if len(states) == 0 {
+				return db.exists()
+			}
+			return slices.Contains(states, db.latest.State)
+		}
+		items := []databaseView{}
+		for _, db := range databases(recs) {
+			if listed(db) {
+				items = append(items, a.databaseOf(db))
+			}
+		}
+		writeJSON(w, r, http.StatusOK, list[databaseView]{Items: items})
+	})
+}
+
+// listFilter reads the query of GET /api/v1/databases: team, environment
+// and state (comma-separated or repeated). Unknown parameters are refused.
+func (a *server) listFilter(r *http.Request) (store.Filter, []request.State, *Problem) {
+	q := r.URL.Query()
+	var (
+		f      store.Filter
+		states []request.State
+		pr     request.Problems
+	)
+	for _, k := range sortedKeys(q) {
+		if !slices.Contains([]string{"team", "environment", "state"}, k) {
+			pr = append(pr, request.Problem{Field: k, Message: "unknown query parameter; allowed: environment, state, team"})
+		}
+	}
+	if env := q.Get("environment"); env != "" {
+		if _, ok := a.deps.Policy.Environments[env]; !ok {
+			pr = append(pr, request.Problem{Field: "environment", Message: fmt.Sprintf("%q is not an environment; allowed: %s", env, strings.Join(a.deps.Policy.EnvironmentNames(), ", "))})
+		}
+		f.Environment = env
+	}
+	f.Team = q.Get("team")
+	for _, v := range q["state"] {
+		for _, s := range strings.Split(v, ",") {
+			st := request.State(strings.TrimSpace(s))
+			if !st.Valid() {
+				pr = append(pr, request.Problem{Field: "state", Message: fmt.Sprintf("%q is not a state; allowed: %s", st, allowedList(request.States()))})
+				continue
+			}
+			states = append(states, st)
+		}
+	}
+	if len(pr) > 0 {
+		p := malformed("The query is invalid.", pr...)
+		return f, nil, &p
+	}
+	return f, states, nil
+}
+
+func (a *server) handleGetDatabase() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		db, found, err := a.database(r.Context(), r.PathValue("env"), r.PathValue("team"), r.PathValue("name"))
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		if !found {
+			writeProblem(w, r, a.noDatabase(r))
+			return
+		}
+		writeJSON(w, r, http.StatusOK, a.databaseOf(db))
+	})
+}
+
+func (a *server) handleUpdateDatabase() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		client := clientFrom(ctx)
+		key, p := idempotencyKey(r, client.Name)
+		if p != nil {
+			writeProblem(w, r, *p)
+			return
+		}
+		var body updateBody
+		if p := decodeBody(r, &body); p != nil {
+			writeProblem(w, r, *p)
+			return
+		}
+		if body.empty() {
+			writeProblem(w, r, problem("validation", "Nothing to change: give size, instances, storage or backups."))
+			return
+		}
+		if pr := body.Valid(ctx); len(pr) > 0 {
+			writeProblem(w, r, invalid(pr))
+			return
+		}
+		a.change(w, r, body.kind(), key, body.Requester.requester(), func(prev request.DatabaseRequest, replay bool) (func(*request.Spec), *Problem) {
+			edit := body.edit(a.deps.Policy, prev)
+			after := cloneSpec(prev.Spec)
+			edit(&after)
+			if !replay && reflect.DeepEqual(after, prev.Spec) {
+				p := problem("validation", "Nothing changes: the database already has these settings.")
+				return nil, &p
+			}
+			return edit, nil
+		})
+	})
+}
+
+func (a *server) handleDeleteDatabase() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client := clientFrom(r.Context())
+		key, p := idempotencyKey(r, client.Name)
+		if p != nil {
+			writeProblem(w, r, *p)
+			return
+		}
+		a.change(w, r, request.Destroy, key, request.Requester{}, func(request.DatabaseRequest, bool) (func(*request.Spec), *Problem) {
+			return nil, nil
+		})
+	})
+}
+
+// change asks the pipeline for a change of the database named by the
+// path, once it is known to exist (else 404) and be ready (else 409).
+// prepare returns the edit of the Spec, or a problem. A repeated
+// Idempotency-Key (replay) skips the checks: the pipeline returns the
+// request the first call made, and accept the first reply.
+func (a *server) change(w http.ResponseWriter, r *http.Request, kind request.Kind, key store.Idempotency, who request.Requester,
+	prepare func(prev request.DatabaseRequest, replay bool) (func(*request.Spec), *Problem)) {
+	ctx := r.Context()
+	env, team, name := r.PathValue("env"), r.PathValue("team"), r.PathValue("name")
+	db, found, err := a.database(ctx, env, team, name)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	replay := a.seen(ctx, key)
+	if !replay && (!found || !db.exists()) {
+		writeProblem(w, r, a.noDatabase(r))
+		return
+	}
+	if !replay && db.latest.State != request.Ready {
+		writeProblem(w, r, a.notReady(db))
+		return
+	}
+	edit, p := prepare(db.latest.Request, replay)
+	if p != nil {
+		writeProblem(w, r, *p)
+		return
+	}
+	origin := request.Origin{Kind: request.OriginAPI, APIClient: clientFrom(ctx).Name}
+	rec, created, err := a.deps.Pipeline.Change(ctx, kind, env, team, name, edit, who, origin, key)
+	if err != nil {
+		a.changeFailed(w, r, err, request.Spec{Environment: env, Team: team, Name: name}, false)
+		return
+	}
+	a.accept(w, r, rec, created, key, kind, request.Spec{Environment: env, Team: team, Name: name})
+}
+
+// database reads the requests of one database.
+func (a *server) database(ctx context.Context, env, team, name string) (database, bool, error) {
+	if env == "" || team == "" || name == "" {
+		return database{}, false, nil // an empty filter field would match every database
+	}
+	recs, err := a.deps.Store.ListRequests(ctx, store.Filter{Environment: env, Team: team, Name: name})
+	if err != nil || len(recs) == 0 {
+		return database{}, false, err
+	}
+	return databaseOfRecords(recs), true, nil
+}
+
+func (a *server) noDatabase(r *http.Request) Problem {
+	return problem("not-found", fmt.Sprintf("There is no database %s/%s/%s.", r.PathValue("env"), r.PathValue("team"), r.PathValue("name")))
+}
+
+func (a *server) notReady(db database) Problem {
+	return problem("conflict", fmt.Sprintf("%s is %s (request %s, %s): wait until it is ready, or retry or cancel that request.",
+		db.latest.Request.Key(), db.latest.State, db.latest.ID(), db.latest.Request.Kind))
+}
+
+// accept answers 202 with the request that carries a change. A repeated
+// Idempotency-Key answers what the first call answered, or 422 if the key
+// was used for another change.
+func (a *server) accept(w http.ResponseWriter, r *http.Request, rec store.Record, created bool, key store.Idempotency, kind request.Kind, spec request.Spec) {
+	ctx := r.Context()
+	w.Header().Set("Location", requestURL(rec.ID()))
+	if !created {
+		if rec.Request.Kind != kind || rec.Request.Key() != spec.Key() {
+			w.Header().Del("Location")
+			writeProblem(w, r, problem("idempotency-key-reused", fmt.Sprintf(
+				"This Idempotency-Key was used for request %s (%s %s); use a new key for a new request.", rec.ID(), rec.Request.Kind, rec.Request.Key())))
+			return
+		}
+		if b, err := a.deps.Store.Recall(ctx, replyKey(key)); err == nil {
+			w.Header().Set("Idempotent-Replayed", "true")
+			writeRawJSON(w, http.StatusAccepted, b)
+			return
+		}
+	}
+	b, err := marshal(a.acceptedOf(rec))
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	if created && !key.IsZero() {
+		if _, _, err := a.deps.Store.Remember(ctx, replyKey(key), b); err != nil {
+			// The request is stored; a retry answers from the record.
+			a.logger(r).Warn().Err(err).Str("request", rec.ID()).Msg("api: could not remember the reply")
+		}
+	}
+	a.logger(r).Info().Str("request", rec.ID()).Str("kind", string(rec.Request.Kind)).Str("database", rec.Request.Key()).
+		Str("client", clientFrom(ctx).Name).Bool("replay", !created).Msg("api: change accepted")
+	if !created {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeRawJSON(w, http.StatusAccepted, b)
+}
+
+// changeFailed answers a refused Submit (creating) or Change: the
+// domain's problems as 422, or 409 when the database exists (a create) or
+// is not ready (a change), 404 when it is gone.
+func (a *server) changeFailed(w http.ResponseWriter, r *http.Request, err error, spec request.Spec, creating bool) {
+	var pr request.Problems
+	if !errors.As(err, &pr) {
+		if errors.Is(err, store.ErrConflict) {
+			writeProblem(w, r, problem("conflict", "The database changed while this was asked; try again."))
+			return
+		}
+		a.internal(w, r, err)
+		return
+	}
+	// The pipeline checks existence and readiness once the rest is valid:
+	// the problem about the name is then the only one.
+	if len(pr) == 1 && pr.Has("name") {
+		db, found, lookupErr := a.database(r.Context(), spec.Environment, spec.Team, spec.Name)
+		switch {
+		case lookupErr != nil:
+			a.internal(w, r, lookupErr)
+			return
+		case creating && found && db.exists():
+			writeProblem(w, r, exists(db, spec, pr))
+			return
+		case !creating && (!found || !db.exists()):
+			writeProblem(w, r, a.noDatabase(r))
+			return
+		case !creating && db.latest.State != request.Ready:
+			p := a.notReady(db)
+			p.Errors = pr
+			writeProblem(w, r, p)
+			return
+		}
+	}
+	writeProblem(w, r, invalid(pr))
+}
+
+// exists is the 409 for a database that exists or is on its way.
+func exists(db database, spec request.Spec, pr request.Problems) Problem {
+	p := problem("conflict", fmt.Sprintf("%s already exists (its latest request %s is %s): change it with PATCH or DELETE %s.",
+		spec.Key(), db.latest.ID(), db.latest.State, databaseURL(spec)))
+	if len(pr) == 0 {
+		pr = request.Problems{{Field: "name", Message: spec.Key() + " already exists"}}
+	}
+	p.Errors = pr
+	return p
+}
+
+// internal answers 500 and logs the error; the reply says nothing of it.
+func (a *server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	a.logger(r).Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("api: internal error")
+	writeProblem(w, r, problem("internal", "The server failed to answer; the error is in its log."))
+}
+
+// idempotencyKey reads the Idempotency-Key header (a string of 1-255
+// printable characters, quoted or not) into the store's key, scoped to
+// the client: two clients never share a key.
+func idempotencyKey(r *http.Request, client string) (store.Idempotency, *Problem) {
+	k := r.Header.Get("Idempotency-Key")
+	if len(k) >= 2 && k[0] == '"' && k[len(k)-1] == '"' {
+		k = k[1 : len(k)-1]
+	}
+	if k == "" && r.Header.Get("Idempotency-Key") == "" {
+		return store.Idempotency{}, nil
+	}
+	if k == "" || len(k) > 255 || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		p := malformed("The Idempotency-Key header is invalid.",
+			request.Problem{Field: "Idempotency-Key", Message: "must be 1-255 printable ASCII characters without spaces, like a UUID"})
+		return store.Idempotency{}, &p
+	}
+	return store.Idempotency{Scope: "api", Key: client + ":" + k}, nil
+}
+
+// replyKey is where the reply to an idempotent request is remembered.
+func replyKey(k store.Idempotency) store.Idempotency {
+	return store.Idempotency{Scope: "api-reply", Key: k.Key}
+}
+
+// seen reports whether an idempotency key was used already.
+func (a *server) seen(ctx context.Context, key store.Idempotency) bool {
+	if key.IsZero() {
+		return false
+	}
+	_, err := a.deps.Store.Recall(ctx, key)
+	return err == nil
+}
+
+func cloneSpec(s request.Spec) request.Spec {
+	s.Databases = slices.Clone(s.Databases)
+	if s.Backups.Hour != nil {
+		h := *s.Backups.Hour
+		s.Backups.Hour = &h
+	}
+	return s
+}

@@ -1,0 +1,317 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/request"
+)
+
+// OpenAPI returns the API's OpenAPI 3.1 document. The request bodies are
+// CreateSchema and UpdateSchema of p; the enums come from the request
+// model and the environments from p.
+func OpenAPI(p *request.Policy) ([]byte, error) {
+	b, err := json.MarshalIndent(openAPIDocument(p), "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode the OpenAPI document: %w", err)
+	}
+	return b, nil
+}
+
+func (a *server) handleOpenAPI() http.Handler {
+	doc, err := OpenAPI(a.deps.Policy)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Write(doc)
+		w.Write([]byte("\n"))
+	})
+}
+
+func ref(name string) *Schema { return &Schema{Ref: "#/components/schemas/" + name} }
+
+func enumOf[T ~string](vs []T) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func str(desc string) *Schema { return &Schema{Type: "string", Description: desc} }
+
+func obj(required []string, props ...Property) *Schema {
+	return &Schema{Type: "object", Required: required, Properties: props}
+}
+
+func arrayOf(items *Schema) *Schema { return &Schema{Type: "array", Items: items} }
+
+var dateTime = []Keyword{{"format", "date-time"}}
+
+// openAPIDocument is the document as data.
+func openAPIDocument(p *request.Policy) Object {
+	return Object{
+		{"openapi", "3.1.0"},
+		{"info", Object{
+			{"title", "ClustroPG API"},
+			{"version", "1.0.0"},
+			{"description", "Ask for PostgreSQL databases on CloudNativePG, change and delete them, and follow each request " +
+				"from pull request to ready. Every change is a request with its own pull request on the infrastructure repository. " +
+				"Authenticate with a bearer token from api.tokens (CLUSTRO_API_TOKENS); each operation names the scope it needs. " +
+				"Errors are RFC 9457 problem details; their errors member names each invalid field. " +
+				"POST, PATCH and DELETE take an Idempotency-Key: a retry with the same key answers what the first call answered."},
+		}},
+		{"paths", openAPIPaths()},
+		{"components", Object{
+			{"securitySchemes", Object{{"bearerAuth", Object{
+				{"type", "http"}, {"scheme", "bearer"},
+				{"description", "A token from api.tokens. Scopes: read, request, admin (every scope)."},
+			}}}},
+			{"parameters", Object{
+				{"env", pathParam("env", "The environment.")},
+				{"team", pathParam("team", "The owning team.")},
+				{"name", pathParam("name", "The database's name.")},
+				{"id", pathParam("id", "The request's id.")},
+				{"IdempotencyKey", Object{
+					{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
+					{"description", "Makes the call safe to repeat: a second call with the same key (per token) answers what the first answered, and changes nothing."},
+					{"schema", &Schema{Type: "string", MinLength: intp(1), MaxLength: intp(255)}},
+				}},
+			}},
+			{"schemas", openAPISchemas(p)},
+		}},
+	}
+}
+
+func pathParam(name, desc string) Object {
+	return Object{{"name", name}, {"in", "path"}, {"required", true}, {"description", desc}, {"schema", &Schema{Type: "string"}}}
+}
+
+func param(name string) Object { return Object{{"$ref", "#/components/parameters/" + name}} }
+
+// operation describes one route. scope "" means no authentication.
+func operation(id, summary, desc, scope string, params []Object, body *Schema, responses Object) Object {
+	o := Object{{"operationId", id}, {"summary", summary}}
+	if desc != "" {
+		o = append(o, Keyword{"description", desc})
+	}
+	if scope == "" {
+		o = append(o, Keyword{"security", []any{}})
+	} else {
+		o = append(o, Keyword{"security", []Object{{{"bearerAuth", []string{scope}}}}})
+	}
+	if len(params) > 0 {
+		o = append(o, Keyword{"parameters", params})
+	}
+	if body != nil {
+		o = append(o, Keyword{"requestBody", Object{{"required", true}, {"content", Object{{"application/json", Object{{"schema", body}}}}}}})
+	}
+	if scope != "" {
+		responses = append(responses,
+			Keyword{"401", problemResponse("No token, or not one of api.tokens.")},
+			Keyword{"403", problemResponse(fmt.Sprintf("The token lacks the %s scope.", scope))})
+	}
+	return append(o, Keyword{"responses", responses})
+}
+
+func jsonResponse(desc string, schema *Schema, headers ...Keyword) Object {
+	o := Object{{"description", desc}}
+	if len(headers) > 0 {
+		o = append(o, Keyword{"headers", Object(headers)})
+	}
+	return append(o, Keyword{"content", Object{{"application/json", Object{{"schema", schema}}}}})
+}
+
+func problemResponse(desc string) Object {
+	return Object{{"description", desc}, {"content", Object{{"application/problem+json", Object{{"schema", ref("Problem")}}}}}}
+}
+
+var locationHeader = Keyword{"Location", Object{{"description", "The request that carries the change."}, {"schema", &Schema{Type: "string"}}}}
+
+func openAPIPaths() Object {
+	db := []Object{param("env"), param("team"), param("name")}
+	dbChange := append(append([]Object{}, db...), param("IdempotencyKey"))
+	id := []Object{param("id")}
+	accepted := jsonResponse("Accepted: the change is a request; follow it at url.", ref("Accepted"), locationHeader)
+	bodyProblems := Object{
+		{"400", problemResponse("Malformed: not JSON, an unknown field, a null or a wrong type (errors names the field).")},
+		{"413", problemResponse("The body is over 64 KiB.")},
+		{"415", problemResponse("The body is not application/json.")},
+		{"422", problemResponse("Invalid: errors names each field with what is allowed; or the Idempotency-Key was used for another request.")},
+	}
+	with := func(parts ...Object) Object { return slices.Concat(parts...) }
+	return Object{
+		{"/api/v1/openapi.json", Object{{"get", operation("getOpenAPI", "This document", "", "", nil, nil,
+			Object{{"200", Object{{"description", "The OpenAPI document."}, {"content", Object{{"application/json", Object{{"schema", &Schema{Type: "object"}}}}}}}}})}}},
+		{"/api/v1/databases", Object{
+			{"post", operation("createDatabase", "Ask for a database",
+				"Validates the request against the platform policy and opens a pull request on the infrastructure repository. "+
+					"The Backstage Software Template calls this through the Backstage proxy.",
+				config.ScopeRequest, []Object{param("IdempotencyKey")}, ref("CreateDatabase"),
+				with(Object{{"202", accepted}}, bodyProblems,
+					Object{{"409", problemResponse("The database already exists (or is on its way): change it with PATCH or DELETE.")}}))},
+			{"get", operation("listDatabases", "List databases",
+				"One entry per database, described by its latest request. Without state, databases that exist or are on their way "+
+					"(not deleted, not cancelled before they existed); with state, those whose latest request is in one of the states.",
+				config.ScopeRead, []Object{
+					{{"name", "team"}, {"in", "query"}, {"schema", &Schema{Type: "string"}}},
+					{{"name", "environment"}, {"in", "query"}, {"schema", &Schema{Type: "string"}}},
+					{{"name", "state"}, {"in", "query"}, {"description", "States, comma-separated or repeated."},
+						{"schema", arrayOf(&Schema{Type: "string", Enum: enumOf(request.States())})}, {"style", "form"}, {"explode", false}},
+				}, nil,
+				Object{{"200", jsonResponse("The databases.", ref("DatabaseList"))},
+					{"400", problemResponse("An unknown query parameter, environment or state (errors names it).")}})},
+		}},
+		{"/api/v1/databases/{env}/{team}/{name}", Object{
+			{"get", operation("getDatabase", "Get a database",
+				"Its latest request's state, spec, pull request, plan and failure; its in-cluster hosts, Grafana dashboard and catalog entity. Never credentials: they reach the requester privately.",
+				config.ScopeRead, db, nil,
+				Object{{"200", jsonResponse("The database.", ref("Database"))}, {"404", problemResponse("No such database.")}})},
+			{"patch", operation("updateDatabase", "Resize a database or change its backups",
+				"A change of size, instances or storage is a resize; backups alone a backup change. Opens a pull request.",
+				config.ScopeRequest, dbChange, ref("UpdateDatabase"),
+				with(Object{{"202", accepted}}, bodyProblems, Object{
+					{"404", problemResponse("No such database.")},
+					{"409", problemResponse("The database is not ready: another change is in flight, or it failed.")}}))},
+			{"delete", operation("deleteDatabase", "Delete a database",
+				"Opens a pull request that removes the database's workspace; merging it destroys the database.",
+				config.ScopeRequest, dbChange, nil,
+				Object{{"202", accepted}, {"400", problemResponse("The Idempotency-Key header is invalid.")},
+					{"404", problemResponse("No such database.")},
+					{"409", problemResponse("The database is not ready.")},
+					{"422", problemResponse("The Idempotency-Key was used for another request.")}})},
+		}},
+		{"/api/v1/requests/{id}", Object{{"get", operation("getRequest", "Get a request", "", config.ScopeRead, id, nil,
+			Object{{"200", jsonResponse("The request.", ref("Request"))}, {"404", problemResponse("No such request.")}})}}},
+		{"/api/v1/requests/{id}/events", Object{{"get", operation("getRequestEvents", "Get a request's audit trail",
+			"Every transition: who, when, through which origin, oldest first.", config.ScopeRead, id, nil,
+			Object{{"200", jsonResponse("The events.", ref("EventList"))}, {"404", problemResponse("No such request.")}})}}},
+		{"/api/v1/requests/{id}/retry", Object{{"post", operation("retryRequest", "Retry a failed request",
+			"Sends the request back to the step that failed.", config.ScopeRequest, id, nil,
+			Object{{"202", accepted}, {"404", problemResponse("No such request.")},
+				{"409", problemResponse("The request is not failed, or failed in a way retrying cannot fix.")}})}}},
+		{"/api/v1/catalog/entities", Object{{"get", operation("listEntities", "Backstage entities",
+			"Every live database as a Backstage Resource entity (the workspace's catalog-info.yaml), for an entity provider.",
+			config.ScopeRead, nil, nil, Object{{"200", jsonResponse("The entities.", ref("EntityList"))}})}}},
+	}
+}
+
+func openAPISchemas(p *request.Policy) Object {
+	dt := func(desc string) *Schema { return &Schema{Type: "string", Description: desc, Extensions: dateTime} }
+	state := &Schema{Type: "string", Enum: enumOf(request.States())}
+	kind := &Schema{Type: "string", Enum: enumOf(request.Kinds())}
+	pr := obj([]string{"number", "url"}, Property{"number", &Schema{Type: "integer"}}, Property{"url", str("")})
+	failure := obj([]string{"step", "reason", "retryable"},
+		Property{"step", str("The state a retry goes back to.")}, Property{"reason", str("")}, Property{"retryable", &Schema{Type: "boolean"}})
+	problemTypeNames := make([]string, len(problemTypes))
+	for i, t := range problemTypes {
+		problemTypeNames[i] = fmt.Sprintf("%s (%d)", ProblemType(t.slug), t.status)
+	}
+	return Object{
+		{"CreateDatabase", CreateSchema(p)},
+		{"UpdateDatabase", UpdateSchema(p)},
+		{"Accepted", obj([]string{"id", "kind", "state", "url", "database", "entityRef"},
+			Property{"id", str("The request's id.")},
+			Property{"kind", kind},
+			Property{"state", state},
+			Property{"url", str("The request: GET it to follow the change.")},
+			Property{"database", str("The database.")},
+			Property{"entityRef", str("The database's Backstage entity, once it is ready.")},
+			Property{"pullRequest", str("The pull request, or until it is open a search that finds it.")})},
+		{"Spec", obj([]string{"name", "team", "environment", "backups"},
+			Property{"name", str("")}, Property{"team", str("")}, Property{"environment", str("")},
+			Property{"size", &Schema{Type: "string", Enum: enumOf(request.Sizes())}},
+			Property{"instances", &Schema{Type: "integer"}},
+			Property{"postgresVersion", &Schema{Type: "integer"}},
+			Property{"storage", str("")},
+			Property{"backups", obj(nil,
+				Property{"schedule", &Schema{Type: "string", Enum: enumOf(request.Schedules())}},
+				Property{"hour", &Schema{Type: "integer"}},
+				Property{"retention", str("")})},
+			Property{"logicalBackup", &Schema{Type: "boolean"}},
+			Property{"databases", arrayOf(str(""))})},
+		{"Failure", failure},
+		{"Database", obj([]string{"environment", "team", "name", "url", "state", "kind", "live", "request", "requestUrl", "spec", "namespace", "hosts", "entityRef", "updatedAt"},
+			Property{"environment", str("")}, Property{"team", str("")}, Property{"name", str("")},
+			Property{"url", str("")},
+			Property{"state", &Schema{Type: "string", Enum: enumOf(request.States()), Description: "The latest request's state."}},
+			Property{"kind", &Schema{Type: "string", Enum: enumOf(request.Kinds()), Description: "The latest request's kind."}},
+			Property{"live", &Schema{Type: "boolean", Description: "The database exists: a change of it reached ready since it was last deleted."}},
+			Property{"request", str("The latest request's id.")},
+			Property{"requestUrl", str("")},
+			Property{"spec", ref("Spec")},
+			Property{"pullRequest", pr},
+			Property{"planSummary", str("The last plan, like \"3 to add, 0 to change, 0 to destroy\".")},
+			Property{"failure", ref("Failure")},
+			Property{"namespace", str("")},
+			Property{"hosts", obj([]string{"readWrite", "readOnly", "read", "port"},
+				Property{"readWrite", str("The primary (the <name>-rw service).")},
+				Property{"readOnly", str("The replicas (<name>-ro).")},
+				Property{"read", str("Any instance (<name>-r).")},
+				Property{"port", &Schema{Type: "integer"}})},
+			Property{"grafana", str("The CloudNativePG dashboard, when Grafana is configured.")},
+			Property{"entityRef", str("")},
+			Property{"updatedAt", dt("")})},
+		{"DatabaseList", obj([]string{"items"}, Property{"items", arrayOf(ref("Database"))})},
+		{"Request", obj([]string{"id", "kind", "state", "spec", "requester", "origin", "database", "events", "createdAt", "updatedAt"},
+			Property{"id", str("")}, Property{"kind", kind}, Property{"state", state},
+			Property{"clientType", &Schema{Type: "string", Enum: enumOf(request.ClientTypes())}},
+			Property{"load", &Schema{Type: "string", Enum: enumOf(request.Loads())}},
+			Property{"spec", ref("Spec")},
+			Property{"requester", obj([]string{"id"}, Property{"id", str("")}, Property{"name", str("")})},
+			Property{"origin", obj([]string{"kind"},
+				Property{"kind", &Schema{Type: "string", Enum: []any{request.OriginSlack, request.OriginAPI, request.OriginCLI, request.OriginGitHub}}},
+				Property{"slackTeam", str("")}, Property{"slackChannel", str("")}, Property{"slackThread", str("")},
+				Property{"apiClient", str("The API token's name.")})},
+			Property{"failure", ref("Failure")},
+			Property{"pullRequest", pr},
+			Property{"planSummary", str("")},
+			Property{"database", str("")},
+			Property{"events", str("")},
+			Property{"createdAt", dt("")}, Property{"updatedAt", dt("")})},
+		{"Event", obj([]string{"requestId", "at", "from", "to", "actor", "origin"},
+			Property{"requestId", str("")}, Property{"at", dt("")},
+			Property{"from", str("The state before; empty for the first event.")}, Property{"to", state},
+			Property{"actor", str("A Slack user, a GitHub login, an API token's name, or clustro.")},
+			Property{"origin", str("slack, github, api, cli or engine.")},
+			Property{"ref", str("The cause: a GitHub delivery, an Idempotency-Key, a job.")},
+			Property{"detail", str("")})},
+		{"EventList", obj([]string{"items"}, Property{"items", arrayOf(ref("Event"))})},
+		{"Entity", entitySchema()},
+		{"EntityList", obj([]string{"items"}, Property{"items", arrayOf(ref("Entity"))})},
+		{"Problem", &Schema{Type: "object", Required: []string{"type", "title", "status"},
+			Description: "An RFC 9457 problem detail. Types: " + strings.Join(problemTypeNames, ", ") + ".",
+			Properties: []Property{
+				{"type", str("")}, {"title", str("")}, {"status", &Schema{Type: "integer"}},
+				{"detail", str("")}, {"instance", str("")},
+				{"errors", arrayOf(obj([]string{"field", "message"},
+					Property{"field", str("The field as the request's JSON names it, like backups.hour.")},
+					Property{"message", str("What is wrong and what is allowed.")}))},
+			}}},
+	}
+}
+
+// entitySchema is what Backstage's catalog requires of a Resource entity.
+func entitySchema() *Schema {
+	return obj([]string{"apiVersion", "kind", "metadata", "spec"},
+		Property{"apiVersion", &Schema{Type: "string", Const: "backstage.io/v1alpha1"}},
+		Property{"kind", &Schema{Type: "string", Const: "Resource"}},
+		Property{"metadata", obj([]string{"name"},
+			Property{"name", &Schema{Type: "string", Pattern: `^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$`, MinLength: intp(1), MaxLength: intp(63)}},
+			Property{"title", str("")}, Property{"description", str("")},
+			Property{"annotations", &Schema{Type: "object", AdditionalProperties: &Schema{Type: "string"}}},
+			Property{"tags", arrayOf(str(""))},
+			Property{"links", arrayOf(obj([]string{"url"}, Property{"url", str("")}, Property{"title", str("")}, Property{"icon", str("")}))})},
+		Property{"spec", obj([]string{"type", "owner"},
+			Property{"type", &Schema{Type: "string", Const: "database"}},
+			Property{"owner", &Schema{Type: "string", MinLength: intp(1)}},
+			Property{"system", str("")})})
+}

@@ -1,0 +1,306 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/clustropg/clustro/api"
+	"github.com/clustropg/clustro/api/apitest"
+	"github.com/clustropg/clustro/request"
+)
+
+// openAPI fetches the document, without a token.
+func openAPI(t *testing.T, h *harness) map[string]any {
+	t.Helper()
+	w := h.do("GET", "/api/v1/openapi.json", "", nil)
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %v %s", w.Code, w.Header(), w.Body)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// TestOpenAPIIsValid: kin-openapi reads the document as valid OpenAPI 3.1,
+// its references resolving.
+func TestOpenAPIIsValid(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("GET", "/api/v1/openapi.json", "", nil)
+	doc, err := openapi3.NewLoader().LoadFromData(w.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Errorf("the OpenAPI document is invalid: %v", err)
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi = %s, want 3.1", doc.OpenAPI)
+	}
+}
+
+// TestOpenAPICoversRoutes: every route of routes.go is in the document with
+// the scope it needs, and every operation of the document is served.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	h := newHarness(t)
+	doc := openAPI(t, h)
+	if doc["openapi"] != "3.1.0" {
+		t.Errorf("openapi = %v", doc["openapi"])
+	}
+	paths := doc["paths"].(map[string]any)
+	served := map[string]bool{}
+	for _, rt := range api.Routes(h.deps) {
+		served[rt.Method+" "+rt.Path] = true
+		op, ok := paths[rt.Path].(map[string]any)[strings.ToLower(rt.Method)].(map[string]any)
+		if !ok {
+			t.Errorf("%s %s is served but not in the OpenAPI document", rt.Method, rt.Path)
+			continue
+		}
+		want := []any{}
+		if rt.Scope != "" {
+			want = []any{map[string]any{"bearerAuth": []any{rt.Scope}}}
+		}
+		if got, _ := json.Marshal(op["security"]); string(got) != mustJSON(t, want) {
+			t.Errorf("%s %s: security %s, want %s", rt.Method, rt.Path, got, mustJSON(t, want))
+		}
+	}
+	fill := strings.NewReplacer("{env}", "dev", "{team}", "billing", "{name}", "ledger", "{id}", "some-id")
+	for path, item := range paths {
+		for method := range item.(map[string]any) {
+			m := strings.ToUpper(method)
+			if !served[m+" "+path] {
+				t.Errorf("%s %s is in the OpenAPI document but not in routes.go", m, path)
+			}
+			w := h.do(m, fill.Replace(path), opsToken, "{}")
+			var p api.Problem
+			json.Unmarshal(w.Body.Bytes(), &p)
+			if p.Type == api.ProblemType("unknown-endpoint") || p.Type == api.ProblemType("method-not-allowed") {
+				t.Errorf("%s %s is documented but answers %d %s", m, path, w.Code, p.Type)
+			}
+		}
+	}
+}
+
+// TestOpenAPIBodyIsGenerated: the request body's enums and descriptions
+// come from the request model and the policy.
+func TestOpenAPIBodyIsGenerated(t *testing.T) {
+	h := newHarness(t)
+	doc := openAPI(t, h)
+	create := dig(doc, "components", "schemas", "CreateDatabase").(map[string]any)
+	props := create["properties"].(map[string]any)
+	consts := func(s any) ([]string, []string) {
+		var cs, titles []string
+		for _, o := range s.(map[string]any)["oneOf"].([]any) {
+			cs = append(cs, fmt.Sprint(o.(map[string]any)["const"]))
+			titles = append(titles, fmt.Sprint(o.(map[string]any)["title"]))
+		}
+		return cs, titles
+	}
+	strs := func(vs any) []string {
+		var out []string
+		switch v := vs.(type) {
+		case []request.Size:
+			for _, x := range v {
+				out = append(out, string(x))
+			}
+		case []request.Load:
+			for _, x := range v {
+				out = append(out, string(x))
+			}
+		case []request.ClientType:
+			for _, x := range v {
+				out = append(out, string(x))
+			}
+		case []request.Schedule:
+			for _, x := range v {
+				out = append(out, string(x))
+			}
+		case []string:
+			out = v
+		}
+		return out
+	}
+	sizes, titles := consts(props["size"])
+	if !slices.Equal(sizes, strs(request.Sizes())) {
+		t.Errorf("sizes %v", sizes)
+	}
+	for i, s := range request.Sizes() {
+		if !strings.Contains(titles[i], h.cfg.Policy.Sizes[s].Description) {
+			t.Errorf("size %s title %q lacks the preset's description", s, titles[i])
+		}
+	}
+	for _, c := range []struct {
+		field string
+		want  []string
+	}{
+		{"load", strs(request.Loads())},
+		{"clientType", strs(request.ClientTypes())},
+		{"environment", h.cfg.Policy.EnvironmentNames()},
+	} {
+		if got, _ := consts(props[c.field]); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.field, got, c.want)
+		}
+	}
+	if got, _ := consts(dig(props, "backups", "properties", "schedule")); !slices.Equal(got, strs(request.Schedules())) {
+		t.Errorf("schedules: %v", got)
+	}
+	var versions []string
+	for _, v := range dig(props, "postgresVersion", "enum").([]any) {
+		versions = append(versions, fmt.Sprint(v))
+	}
+	if fmt.Sprint(versions) != fmt.Sprint(h.cfg.Policy.Versions()) {
+		t.Errorf("versions %v, want %v", versions, h.cfg.Policy.Versions())
+	}
+	if create["additionalProperties"] != false {
+		t.Error("the body should refuse unknown fields")
+	}
+}
+
+// TestResponsesMatchOpenAPI: the replies of a whole scenario validate
+// against the schemas the document gives them, made strict (no property
+// the document does not list).
+func TestResponsesMatchOpenAPI(t *testing.T) {
+	h := newHarness(t)
+	doc := openAPI(t, h)
+	strict(dig(doc, "components", "schemas").(map[string]any))
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("openapi.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema := func(name string) *jsonschema.Schema {
+		s, err := c.Compile("openapi.json#/components/schemas/" + name)
+		if err != nil {
+			t.Fatalf("schema %s does not compile: %v", name, err)
+		}
+		return s
+	}
+	for name := range dig(doc, "components", "schemas").(map[string]any) {
+		schema(name)
+	}
+
+	ready := h.ready("ledger", "prod")
+	h.create(map[string]any{"name": "broken", "team": "billing", "environment": "dev"})
+	h.advance(h.requests()[0].ID(), request.Failed)
+	steps := []struct {
+		method, path, token string
+		body                any
+		status              int
+		schema              string
+	}{
+		{"POST", "/api/v1/databases", backstageToken, map[string]any{"name": "new", "team": "growth", "environment": "dev"}, 202, "Accepted"},
+		{"POST", "/api/v1/databases", backstageToken, map[string]any{"name": "new", "team": "growth", "environment": "qa"}, 422, "Problem"},
+		{"POST", "/api/v1/databases", backstageToken, `{"x":1}`, 400, "Problem"},
+		{"GET", "/api/v1/databases", readerToken, nil, 200, "DatabaseList"},
+		{"GET", "/api/v1/databases/prod/billing/ledger", readerToken, nil, 200, "Database"},
+		{"GET", "/api/v1/databases/dev/billing/broken", readerToken, nil, 200, "Database"},
+		{"GET", ready.URL, readerToken, nil, 200, "Request"},
+		{"GET", ready.URL + "/events", readerToken, nil, 200, "EventList"},
+		{"GET", "/api/v1/catalog/entities", readerToken, nil, 200, "EntityList"},
+		{"PATCH", "/api/v1/databases/prod/billing/ledger", backstageToken, map[string]any{"size": "M"}, 202, "Accepted"},
+		{"GET", "/api/v1/databases/nowhere/x/y", readerToken, nil, 404, "Problem"},
+		{"GET", "/api/v1/databases", "", nil, 401, "Problem"},
+	}
+	for _, s := range steps {
+		w := h.do(s.method, s.path, s.token, s.body)
+		if w.Code != s.status {
+			t.Errorf("%s %s: %d, want %d: %s", s.method, s.path, w.Code, s.status, w.Body)
+			continue
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(w.Body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schema(s.schema).Validate(inst); err != nil {
+			t.Errorf("%s %s does not match %s:\n%v\n%s", s.method, s.path, s.schema, err, w.Body)
+		}
+	}
+}
+
+// TestSchemaAgreesWithAPI: the generated body schema accepts exactly what
+// the API accepts, on apitest.Samples; the cases only the server can check
+// are accepted by the schema and refused by the API.
+func TestSchemaAgreesWithAPI(t *testing.T) {
+	h := newHarness(t)
+	b, err := json.Marshal(api.CreateSchema(&h.cfg.Policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource("create.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("create.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range apitest.Samples() {
+		t.Run(s.Name, func(t *testing.T) {
+			inst, err := jsonschema.UnmarshalJSON(strings.NewReader(mustJSON(t, s.Body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemaOK := sch.Validate(inst) == nil
+			w := h.do("POST", "/api/v1/databases", backstageToken, s.Body)
+			apiOK := w.Code == http.StatusAccepted
+			if w.Code != http.StatusAccepted && w.Code != http.StatusBadRequest && w.Code != http.StatusUnprocessableEntity {
+				t.Fatalf("API answered %d: %s", w.Code, w.Body)
+			}
+			switch {
+			case s.ServerOnly && (!schemaOK || apiOK):
+				t.Errorf("server-only rule: schema accepts %v (want true), API accepts %v (want false): %s", schemaOK, apiOK, w.Body)
+			case !s.ServerOnly && (schemaOK != s.Valid || apiOK != s.Valid):
+				t.Errorf("want valid=%v; schema accepts %v, API accepts %v: %s", s.Valid, schemaOK, apiOK, w.Body)
+			}
+		})
+	}
+}
+
+// strict adds additionalProperties: false to every object schema that
+// lists its properties and says nothing of others.
+func strict(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		if x["type"] == "object" && x["properties"] != nil && x["additionalProperties"] == nil {
+			x["additionalProperties"] = false
+		}
+		for _, e := range x {
+			strict(e)
+		}
+	case []any:
+		for _, e := range x {
+			strict(e)
+		}
+	}
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	return v
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

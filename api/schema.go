@@ -1,0 +1,460 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/clustropg/clustro/request"
+)
+
+// Schema is the part of JSON Schema the API's documents use. It reads the
+// same as draft-07 (Backstage's forms) and draft 2020-12 (OpenAPI 3.1), and
+// encodes its keywords, and its properties, in a fixed order, so that the
+// generated documents are stable and a form shows the fields in order.
+type Schema struct {
+	Ref         string
+	Type        string
+	Title       string
+	Description string
+	Const       any
+	Enum        []any
+	Default     any
+	Pattern     string
+	MinLength   *int
+	MaxLength   *int
+	Minimum     *int
+	Maximum     *int
+	Items       *Schema
+	MinItems    *int
+	MaxItems    *int
+	UniqueItems bool
+	Properties  []Property
+	Required    []string
+	// AdditionalProperties constrains the properties not listed (a map's
+	// values); nil allows any.
+	AdditionalProperties *Schema
+	// Closed refuses properties not listed (additionalProperties: false).
+	Closed bool
+	OneOf  []*Schema
+	AnyOf  []*Schema
+	AllOf  []*Schema
+	Not    *Schema
+	If     *Schema
+	Then   *Schema
+	// Extensions are more keywords, written last in their order (a
+	// Backstage form's ui:field and ui:options); validators ignore them.
+	Extensions []Keyword
+}
+
+// Property is a named property of an object schema.
+type Property struct {
+	Name   string
+	Schema *Schema
+}
+
+// Keyword is an extra keyword of a schema, or a key of an ordered object.
+type Keyword struct {
+	Key   string
+	Value any
+}
+
+// Object is a JSON object whose keys keep their order.
+type Object []Keyword
+
+// MarshalJSON writes the object with its keys in order.
+func (o Object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, kv := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(kv.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(kv.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kv.Key, err)
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// Property returns the schema of the property name, or nil.
+func (s *Schema) Property(name string) *Schema {
+	for _, p := range s.Properties {
+		if p.Name == name {
+			return p.Schema
+		}
+	}
+	return nil
+}
+
+// RemoveProperty removes the property name and its mention in Required.
+func (s *Schema) RemoveProperty(name string) {
+	s.Properties = slices.DeleteFunc(s.Properties, func(p Property) bool { return p.Name == name })
+	s.Required = slices.DeleteFunc(s.Required, func(r string) bool { return r == name })
+}
+
+// MarshalJSON writes the schema's keywords in a fixed order.
+func (s *Schema) MarshalJSON() ([]byte, error) {
+	var o Object
+	add := func(k string, v any) { o = append(o, Keyword{k, v}) }
+	if s.Ref != "" {
+		add("$ref", s.Ref)
+	}
+	if s.Type != "" {
+		add("type", s.Type)
+	}
+	if s.Const != nil {
+		add("const", s.Const)
+	}
+	if s.Title != "" {
+		add("title", s.Title)
+	}
+	if s.Description != "" {
+		add("description", s.Description)
+	}
+	if s.Enum != nil {
+		add("enum", s.Enum)
+	}
+	if s.Default != nil {
+		add("default", s.Default)
+	}
+	if s.Pattern != "" {
+		add("pattern", s.Pattern)
+	}
+	for _, n := range []struct {
+		k string
+		v *int
+	}{{"minLength", s.MinLength}, {"maxLength", s.MaxLength}, {"minimum", s.Minimum}, {"maximum", s.Maximum}} {
+		if n.v != nil {
+			add(n.k, *n.v)
+		}
+	}
+	if s.Items != nil {
+		add("items", s.Items)
+	}
+	if s.MinItems != nil {
+		add("minItems", *s.MinItems)
+	}
+	if s.MaxItems != nil {
+		add("maxItems", *s.MaxItems)
+	}
+	if s.UniqueItems {
+		add("uniqueItems", true)
+	}
+	if s.Properties != nil {
+		props := make(Object, len(s.Properties))
+		for i, p := range s.Properties {
+			props[i] = Keyword{p.Name, p.Schema}
+		}
+		add("properties", props)
+	}
+	if len(s.Required) > 0 {
+		add("required", s.Required)
+	}
+	switch {
+	case s.Closed:
+		add("additionalProperties", false)
+	case s.AdditionalProperties != nil:
+		add("additionalProperties", s.AdditionalProperties)
+	}
+	for _, l := range []struct {
+		k string
+		v []*Schema
+	}{{"oneOf", s.OneOf}, {"anyOf", s.AnyOf}, {"allOf", s.AllOf}} {
+		if len(l.v) > 0 {
+			add(l.k, l.v)
+		}
+	}
+	if s.Not != nil {
+		add("not", s.Not)
+	}
+	if s.If != nil {
+		add("if", s.If)
+	}
+	if s.Then != nil {
+		add("then", s.Then)
+	}
+	o = append(o, s.Extensions...)
+	return o.MarshalJSON()
+}
+
+func intp(n int) *int { return &n }
+
+// Patterns and limits the domain checks (request's validation), written as
+// JSON Schema patterns. The agreement tests (here and in catalog/backstage)
+// keep them equal to the domain's.
+const (
+	namePattern      = `^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	teamPattern      = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	maxTeamLength    = 30
+	storagePattern   = `^[1-9][0-9]*(Mi|Gi|Ti)$`
+	retentionPattern = `^[1-9][0-9]{0,3}[dwm]$`
+	databasePattern  = `^[a-z][a-z0-9_]*$`
+	maxDatabaseName  = 30
+)
+
+// reservedDatabases cannot be extra databases (the domain refuses them
+// too: app is the default database, the others belong to PostgreSQL).
+var reservedDatabases = []any{"app", "postgres", "template0", "template1"}
+
+// CreateSchema is the JSON Schema of the body of POST /api/v1/databases,
+// generated from the request model (the sizes, loads, client types and
+// backup schedules it defines) and the policy (environments, what each
+// allows, the size presets' descriptions, PostgreSQL versions). The OpenAPI
+// document and the Backstage template are built from it.
+//
+// Beyond the schema, the API refuses what only the server can check: a
+// database that already exists (409), an <env>-<team>-<name> longer than 63
+// characters, storage outside 1Gi to the policy's maximum, and backup
+// settings given with a client type whose default for the environment is
+// no backups.
+func CreateSchema(p *request.Policy) *Schema {
+	s := &Schema{
+		Type:        "object",
+		Title:       "New database",
+		Description: "A PostgreSQL database on CloudNativePG. Only name, team and environment are required: the rest is filled from the client type, the expected load and the environment's defaults.",
+		Required:    []string{"name", "team", "environment"},
+		Closed:      true,
+		Properties: []Property{
+			{"name", &Schema{Type: "string", Title: "Name",
+				Description: fmt.Sprintf("The database cluster's name: lowercase letters, digits and '-', starting with a letter, at most %d characters.", request.MaxNameLength()),
+				Pattern:     namePattern, MinLength: intp(1), MaxLength: intp(request.MaxNameLength())}},
+			{"team", &Schema{Type: "string", Title: "Team",
+				Description: fmt.Sprintf("The owning team (the Backstage group): lowercase letters, digits and '-', at most %d characters.", maxTeamLength),
+				Pattern:     teamPattern, MinLength: intp(1), MaxLength: intp(maxTeamLength)}},
+			{"environment", environmentSchema(p)},
+			{"clientType", clientTypeSchema(p)},
+			{"load", loadSchema(p)},
+			{"size", sizeSchema(p)},
+			{"instances", instancesSchema(p)},
+			{"postgresVersion", postgresSchema(p)},
+			{"storage", storageSchema(p)},
+			{"backups", backupsSchema()},
+			{"logicalBackup", &Schema{Type: "boolean", Title: "Logical backups",
+				Description: "Also dump the databases with pg_dump to the object store every night."}},
+			{"databases", databasesSchema(p)},
+			{"requester", requesterSchema()},
+		},
+		AllOf: environmentRules(p),
+	}
+	return s
+}
+
+// UpdateSchema is the JSON Schema of the body of PATCH
+// /api/v1/databases/{env}/{team}/{name}: a size, instances or storage
+// change is a resize, a backups-only change is a backup change.
+func UpdateSchema(p *request.Policy) *Schema {
+	return &Schema{
+		Type:        "object",
+		Title:       "Database change",
+		Description: "What to change. A change of size, instances or storage is a resize; a change of backups alone is a backup change. Either opens a pull request. The environment's rules apply as for a new database.",
+		Closed:      true,
+		AnyOf: []*Schema{
+			{Required: []string{"size"}}, {Required: []string{"instances"}},
+			{Required: []string{"storage"}}, {Required: []string{"backups"}},
+		},
+		Properties: []Property{
+			{"size", sizeSchema(p)},
+			{"instances", instancesSchema(p)},
+			{"storage", storageSchema(p)},
+			{"backups", backupsSchema()},
+			{"requester", requesterSchema()},
+		},
+	}
+}
+
+func environmentSchema(p *request.Policy) *Schema {
+	s := &Schema{Type: "string", Title: "Environment", Description: "Where the database runs; each environment has its own rules."}
+	for _, env := range p.EnvironmentNames() {
+		title := env
+		if d := p.Environments[env].Description; d != "" {
+			title = d + " (" + env + ")"
+		}
+		s.OneOf = append(s.OneOf, &Schema{Const: env, Title: title})
+	}
+	return s
+}
+
+func clientTypeSchema(p *request.Policy) *Schema {
+	titles := map[request.ClientType]string{request.Startup: "Startup", request.SME: "SME", request.Enterprise: "Enterprise"}
+	s := &Schema{Type: "string", Title: "Client type",
+		Description: "Who the database is for; with the environment it sets the default instances and backups."}
+	if p.Defaults.ClientType != "" {
+		s.Default = string(p.Defaults.ClientType)
+	}
+	for _, ct := range request.ClientTypes() {
+		title := titles[ct]
+		if title == "" {
+			title = string(ct)
+		}
+		s.OneOf = append(s.OneOf, &Schema{Const: string(ct), Title: title})
+	}
+	return s
+}
+
+func loadSchema(p *request.Policy) *Schema {
+	s := &Schema{Type: "string", Title: "Expected load", Description: "Picks the size when no size is given."}
+	if p.Defaults.Load != "" {
+		s.Default = string(p.Defaults.Load)
+	}
+	for _, l := range request.Loads() {
+		s.OneOf = append(s.OneOf, &Schema{Const: string(l), Title: fmt.Sprintf("%s (size %s)", l, p.Loads[l])})
+	}
+	return s
+}
+
+func sizeSchema(p *request.Policy) *Schema {
+	s := &Schema{Type: "string", Title: "Size",
+		Description: "A sizing preset: CPU, memory and storage per instance. Overrides the expected load."}
+	for _, size := range request.Sizes() {
+		preset := p.Sizes[size]
+		title := string(size)
+		if preset.Description != "" {
+			title += ": " + preset.Description
+		}
+		s.OneOf = append(s.OneOf, &Schema{Const: string(size), Title: title,
+			Description: fmt.Sprintf("%s-%s CPU, %s memory, %s storage per instance", preset.CPU.Request, preset.CPU.Limit, preset.Memory.Limit, preset.Storage)})
+	}
+	return s
+}
+
+func instancesSchema(p *request.Policy) *Schema {
+	lo, hi := 0, 0
+	for _, env := range p.EnvironmentNames() {
+		e := p.Environments[env]
+		if lo == 0 || e.MinInstances < lo {
+			lo = e.MinInstances
+		}
+		hi = max(hi, e.MaxInstances)
+	}
+	return &Schema{Type: "integer", Title: "Instances",
+		Description: "PostgreSQL instances (one primary, the rest replicas). Default: from the client type and environment.",
+		Minimum:     intp(lo), Maximum: intp(hi)}
+}
+
+func postgresSchema(p *request.Policy) *Schema {
+	s := &Schema{Type: "integer", Title: "PostgreSQL version", Description: "The PostgreSQL major version."}
+	for _, v := range p.Versions() {
+		s.Enum = append(s.Enum, v)
+	}
+	if p.Postgres.Default != 0 {
+		s.Default = p.Postgres.Default
+	}
+	return s
+}
+
+func storageSchema(p *request.Policy) *Schema {
+	return &Schema{Type: "string", Title: "Storage",
+		Description: fmt.Sprintf("The data volume per instance, overriding the size's, like 100Gi: at least 1Gi, at most %s.", p.MaxStorage),
+		Pattern:     storagePattern}
+}
+
+func backupsSchema() *Schema {
+	sched := &Schema{Type: "string", Title: "Schedule",
+		Description: "How often a base backup is taken; WAL is archived continuously while backups are on. Default: from the client type and environment."}
+	titles := map[request.Schedule]string{request.NoBackups: "No backups", request.Hourly: "Hourly", request.Daily: "Daily", request.Weekly: "Weekly"}
+	for _, sc := range request.Schedules() {
+		title := titles[sc]
+		if title == "" {
+			title = string(sc)
+		}
+		sched.OneOf = append(sched.OneOf, &Schema{Const: string(sc), Title: title})
+	}
+	return &Schema{
+		Type: "object", Title: "Backups", Closed: true,
+		Description: "Continuous backups to the object store (Barman Cloud plugin).",
+		Properties: []Property{
+			{"schedule", sched},
+			{"hour", &Schema{Type: "integer", Title: "Hour (UTC)", Description: "The hour of daily and weekly backups.", Minimum: intp(0), Maximum: intp(23)}},
+			{"retention", &Schema{Type: "string", Title: "Retention", Description: "How long backups are kept: a number and d, w or m, like 14d.", Pattern: retentionPattern}},
+		},
+		// No hour or retention without backups.
+		AllOf: []*Schema{{
+			If:   &Schema{Properties: []Property{{"schedule", &Schema{Const: string(request.NoBackups)}}}, Required: []string{"schedule"}},
+			Then: &Schema{Not: &Schema{AnyOf: []*Schema{{Required: []string{"hour"}}, {Required: []string{"retention"}}}}},
+		}},
+	}
+}
+
+func databasesSchema(p *request.Policy) *Schema {
+	return &Schema{Type: "array", Title: "Extra databases",
+		Description: "Databases to create besides app, each owned by the app user.",
+		Items: &Schema{Type: "string", Pattern: databasePattern, MaxLength: intp(maxDatabaseName),
+			Not: &Schema{Enum: reservedDatabases}},
+		MaxItems: intp(p.MaxDatabases), UniqueItems: true}
+}
+
+func requesterSchema() *Schema {
+	return &Schema{Type: "object", Title: "Requester", Closed: true,
+		Description: "Who asks, for the audit trail and the pull request (a Backstage user ref). Without it the token's name is recorded.",
+		Required:    []string{"id"},
+		Properties: []Property{
+			{"id", &Schema{Type: "string", MinLength: intp(1), Description: "The user's id, like user:default/jane."}},
+			{"name", &Schema{Type: "string", Description: "The user's display name."}},
+		}}
+}
+
+// environmentRules are what each environment allows: sizes (given, or
+// picked from the load), instances, and backups when they are required.
+func environmentRules(p *request.Policy) []*Schema {
+	var rules []*Schema
+	for _, env := range p.EnvironmentNames() {
+		e := p.Environments[env]
+		then := &Schema{}
+		allowed := make([]any, 0, len(e.AllowedSizes))
+		for _, s := range request.Sizes() {
+			if slices.Contains(e.AllowedSizes, s) {
+				allowed = append(allowed, string(s))
+			}
+		}
+		then.Properties = append(then.Properties,
+			Property{"size", &Schema{Enum: allowed}},
+			Property{"instances", &Schema{Minimum: intp(e.MinInstances), Maximum: intp(e.MaxInstances)}})
+		if e.BackupsRequired {
+			then.Properties = append(then.Properties, Property{"backups", &Schema{
+				Properties: []Property{{"schedule", &Schema{Not: &Schema{Const: string(request.NoBackups)}}}}}})
+		}
+		// Without a size, the load (or the default load) picks one that
+		// must be allowed here too.
+		var okLoads []any
+		for _, l := range request.Loads() {
+			if slices.Contains(e.AllowedSizes, p.Loads[l]) {
+				okLoads = append(okLoads, string(l))
+			}
+		}
+		if len(okLoads) < len(request.Loads()) {
+			then.AnyOf = []*Schema{
+				{Required: []string{"size"}},
+				{Required: []string{"load"}, Properties: []Property{{"load", &Schema{Enum: okLoads}}}},
+			}
+			if slices.Contains(okLoads, any(string(p.Defaults.Load))) {
+				then.AnyOf = append(then.AnyOf, &Schema{Not: &Schema{Required: []string{"load"}}})
+			}
+		}
+		rules = append(rules, &Schema{
+			If:   &Schema{Properties: []Property{{"environment", &Schema{Const: env}}}, Required: []string{"environment"}},
+			Then: then,
+		})
+	}
+	return rules
+}
+
+// allowedList joins values for a message.
+func allowedList[T ~string](vs []T) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = string(v)
+	}
+	return strings.Join(parts, ", ")
+}

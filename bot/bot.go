@@ -1,0 +1,236 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+)
+
+// Pipeline is what the bot asks of the pipeline: the only way to create or
+// change requests. *pipeline.Pipeline implements it.
+type Pipeline interface {
+	Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error)
+	Change(ctx context.Context, kind request.Kind, env, team, name string, edit func(*request.Spec), who request.Requester, origin request.Origin, key store.Idempotency) (store.Record, bool, error)
+	Retry(ctx context.Context, id string, who request.Requester, origin string) (store.Record, error)
+}
+
+// Store is the part of the store the bot uses: requests to read (and the
+// progress message to remember), conversations, and idempotency keys for
+// Slack's event retries. store.Store implements it.
+type Store interface {
+	store.Requests
+	store.Conversations
+	store.Idempotent
+}
+
+// Credentials reads the connection URI and password of a ready database
+// (the <cluster>-app secret). The bot calls it only to send them to the
+// requester by direct message; they are never logged or posted in a channel.
+type Credentials func(ctx context.Context, namespace, cluster string) (uri, password string, err error)
+
+// Deps are the bot's collaborators.
+type Deps struct {
+	Store Store
+	// Pipeline may be set later with SetPipeline: the pipeline needs the
+	// bot as its notifier first.
+	Pipeline Pipeline
+	Policy   *request.Policy
+	// Config holds the tokens and the access and routing settings.
+	Config config.Slack
+	// Credentials may be nil: the ready message then tells how to read the
+	// secret instead of sending it.
+	Credentials Credentials
+	Log         zerolog.Logger
+	// HTTPClient reaches Slack's Web API and response_url; nil takes a
+	// client with a 15 s timeout.
+	HTTPClient *http.Client
+}
+
+// Bot is the Slack app. Make one with New, serve Handler over HTTP or call
+// Run for Socket Mode, and give it to the pipeline as its Notifier.
+type Bot struct {
+	store       Store
+	policy      *request.Policy
+	cfg         config.Slack
+	credentials Credentials
+	log         zerolog.Logger
+	api         *slack.Client
+	httpClient  *http.Client
+
+	pipelineMu sync.RWMutex
+	pipeline   Pipeline
+
+	access *accessChecker
+	locks  *keyedMutex
+
+	// inflight counts the work started after an acknowledgement.
+	inflight sync.WaitGroup
+
+	selfMu sync.Mutex
+	self   string // the bot's user id, from auth.test
+
+	// now and sleep are the clock, replaced in tests.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+	// maxAttempts and maxWait bound the retries of one Slack call.
+	maxAttempts int
+	maxWait     time.Duration
+}
+
+// New checks the dependencies and makes a bot. It calls nothing: Slack is
+// first reached when a request arrives or Run starts.
+func New(d Deps) (*Bot, error) {
+	var missing []string
+	if d.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if d.Policy == nil {
+		missing = append(missing, "Policy")
+	}
+	if !d.Config.BotToken.IsSet() {
+		missing = append(missing, "Config.BotToken (CLUSTRO_SLACK_BOT_TOKEN)")
+	} else if !strings.HasPrefix(d.Config.BotToken.Value(), "xoxb-") {
+		return nil, errors.New("bot: the bot token must be a bot token (xoxb-...)")
+	}
+	if !d.Config.SigningSecret.IsSet() && !d.Config.AppToken.IsSet() {
+		missing = append(missing, "Config.SigningSecret (HTTP) or Config.AppToken (Socket Mode)")
+	}
+	if d.Config.AppToken.IsSet() && !strings.HasPrefix(d.Config.AppToken.Value(), "xapp-") {
+		return nil, errors.New("bot: the app token must be an app-level token (xapp-...)")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("bot: missing %s", strings.Join(missing, ", "))
+	}
+	hc := d.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	opts := []slack.Option{slack.OptionHTTPClient(hc)}
+	if u := d.Config.APIURL; u != "" {
+		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(u, "/")+"/"))
+	}
+	b := &Bot{
+		store:       d.Store,
+		policy:      d.Policy,
+		cfg:         d.Config,
+		credentials: d.Credentials,
+		log:         d.Log.With().Str("component", "slack").Logger(),
+		api:         slack.New(d.Config.BotToken.Value(), opts...),
+		httpClient:  hc,
+		pipeline:    d.Pipeline,
+		locks:       newKeyedMutex(),
+		now:         time.Now,
+		sleep:       sleepContext,
+		maxAttempts: 5,
+		maxWait:     2 * time.Minute,
+	}
+	b.access = newAccessChecker(b, time.Minute)
+	return b, nil
+}
+
+// SetPipeline gives the bot its pipeline when it could not be in Deps (the
+// pipeline is built with the bot as its notifier). Call it before serving.
+func (b *Bot) SetPipeline(p Pipeline) {
+	b.pipelineMu.Lock()
+	defer b.pipelineMu.Unlock()
+	b.pipeline = p
+}
+
+// errNoPipeline is returned while the bot has no pipeline.
+var errNoPipeline = errors.New("the request pipeline is not running")
+
+func (b *Bot) pipe() (Pipeline, error) {
+	b.pipelineMu.RLock()
+	defer b.pipelineMu.RUnlock()
+	if b.pipeline == nil {
+		return nil, errNoPipeline
+	}
+	return b.pipeline, nil
+}
+
+// Run runs Socket Mode when an app token is set, reconnecting with backoff
+// until ctx is done; without one it waits for ctx (the HTTP Handler does
+// the work). Either way it returns once the work started after an
+// acknowledgement has finished.
+func (b *Bot) Run(ctx context.Context) error {
+	defer b.inflight.Wait()
+	if !b.cfg.AppToken.IsSet() {
+		<-ctx.Done()
+		return nil
+	}
+	return b.runSocketMode(ctx)
+}
+
+// later runs f after the acknowledgement, with its own context: the
+// request's context ends with the HTTP answer.
+func (b *Bot) later(what string, f func(ctx context.Context) error) {
+	b.inflight.Add(1)
+	go func() {
+		defer b.inflight.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := f(ctx); err != nil {
+			b.log.Error().Err(err).Str("work", what).Msg("slack work failed")
+		}
+	}()
+}
+
+// settle waits for the work started after acknowledgements (tests).
+func (b *Bot) settle() { b.inflight.Wait() }
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// keyedMutex serialises the handling of one conversation within a process.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func newKeyedMutex() *keyedMutex { return &keyedMutex{locks: map[string]*keyedLock{}} }
+
+// lock locks key and returns its unlock.
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	l, ok := k.locks[key]
+	if !ok {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+}

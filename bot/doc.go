@@ -1,0 +1,22 @@
+// Package bot is ClustroPG's Slack app: the /pg slash command, the request
+// form (a modal), conversations in a thread ("@clustro I need a postgres
+// for billing"), and the progress of every request in one channel message
+// updated in place with a threaded reply per step. Credentials of a ready
+// database go to the requester by direct message only.
+//
+// Slack reaches the bot over HTTP (Handler: /slack/commands,
+// /slack/interactions, /slack/events, each request's v0 signature checked
+// on the raw body first) or over Socket Mode (Run, with an xapp- token).
+// Both transports call the same functions: command, interaction and event
+// take what Slack sent and return what to acknowledge with; slow work
+// (Slack Web API calls, store reads) runs after the acknowledgement, and
+// anything that must not be lost goes through the pipeline, whose Submit,
+// Change and Retry are durable.
+//
+// The bot translates and never decides policy: a request is validated by
+// request.Policy, whose Problems are shown field by field (inline in the
+// modal, as a list in a reply). The bot implements pipeline.Notifier.
+//
+// Package slacktest is a strict fake of the Slack Web API for the methods
+// the bot uses, with helpers that sign requests the way Slack does.
+package bot

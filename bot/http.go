@@ -1,0 +1,112 @@
+package bot
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+)
+
+// maxBody caps what Slack may post (its payloads are a few KB).
+const maxBody = 1 << 20
+
+// verifySlack checks Slack's v0 signature (X-Slack-Signature over
+// "v0:<timestamp>:<raw body>" with the signing secret, timestamp within 5
+// minutes, constant-time compare) before the handler runs, then restores
+// the body for it. Any failure is a 401 and nothing else happens.
+func verifySlack(secret string, log zerolog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+			if err != nil {
+				http.Error(w, "unreadable body", http.StatusUnauthorized)
+				return
+			}
+			sv, err := slack.NewSecretsVerifier(r.Header, secret)
+			if err == nil {
+				if _, err = sv.Write(body); err == nil {
+					err = sv.Ensure()
+				}
+			}
+			if err != nil {
+				log.Warn().Str("path", r.URL.Path).Str("reason", err.Error()).Msg("slack request refused: bad signature")
+				http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// handleCommands serves /slack/commands: the answer is the acknowledgement
+// (an ephemeral reply, or nothing).
+func (b *Bot) handleCommands() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cmd, err := slack.SlashCommandParse(r)
+		if err != nil {
+			http.Error(w, "bad slash command form", http.StatusBadRequest)
+			return
+		}
+		writeAck(w, b.command(r.Context(), cmd))
+	})
+}
+
+// handleInteractions serves /slack/interactions: button clicks and modal
+// submissions; a view submission may be answered with inline errors.
+func (b *Bot) handleInteractions() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cb, err := slack.InteractionCallbackParse(r)
+		if err != nil {
+			http.Error(w, "bad interaction payload", http.StatusBadRequest)
+			return
+		}
+		writeAck(w, b.interaction(r.Context(), cb))
+	})
+}
+
+// handleEvents serves /slack/events: the URL verification challenge, and
+// event callbacks acknowledged at once and handled afterwards.
+func (b *Bot) handleEvents() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "unreadable body", http.StatusBadRequest)
+			return
+		}
+		ev, err := slackevents.ParseEvent(json.RawMessage(body), slackevents.OptionNoVerifyToken())
+		if err != nil {
+			// An event the bot does not subscribe to, or cannot read:
+			// acknowledged so that Slack does not retry it.
+			b.log.Debug().Err(err).Msg("slack event ignored")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		if ev.Type == slackevents.URLVerification {
+			v, ok := ev.Data.(*slackevents.EventsAPIURLVerificationEvent)
+			if !ok {
+				http.Error(w, "bad url_verification", http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, v.Challenge)
+			return
+		}
+		b.event(r.Context(), ev)
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// writeAck answers Slack: 200 with the JSON body, or an empty 200.
+func writeAck(w http.ResponseWriter, body any) {
+	if body == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,183 @@
+// Package backstage generates ClustroPG's Backstage Software Template
+// (template.yaml): a form that asks for a database and a step that sends
+// it to the REST API through the Backstage proxy. The form's schema is the
+// API's own (api.CreateSchema), so the template accepts what the API
+// accepts; the golden test keeps template.yaml equal to what Template
+// generates from the embedded default policy (go test -update rewrites it).
+package backstage
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/clustropg/clustro/api"
+	"github.com/clustropg/clustro/request"
+)
+
+// Options name the template and say where it reaches ClustroPG; the zero
+// value takes the defaults.
+type Options struct {
+	// Name is the template's metadata.name (default clustropg-database).
+	Name string
+	// Owner is the template's spec.owner (default group:platform).
+	Owner string
+	// ProxyPath is the path the http:backstage:request action calls: the
+	// proxy plugin's id and the proxy.endpoints entry in front of the API
+	// (default /proxy/clustro).
+	ProxyPath string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "clustropg-database"
+	}
+	if o.Owner == "" {
+		o.Owner = "group:platform"
+	}
+	if o.ProxyPath == "" {
+		o.ProxyPath = "/proxy/clustro"
+	}
+	return o
+}
+
+// StepID is the id of the step that calls the API; the output refers to
+// its reply as steps['<StepID>'].output.body.
+const StepID = "request-database"
+
+// teamPattern accepts the owner picker's group ref (group:default/billing)
+// or a bare group name, whose name part is a team name the API accepts
+// (lowercase letters, digits and '-', at most 30 characters).
+const teamPattern = `^(group:([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?)?[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$`
+
+// Parameters is the template's form (one page of spec.parameters): the
+// body of POST /api/v1/databases, without the requester (the step sends
+// the signed-in user) and with the team picked from the catalog's groups.
+//
+// One page only: Backstage validates the whole form against each page's
+// schema, so only a single page can refuse fields it does not list, as the
+// API does.
+func Parameters(p *request.Policy) *api.Schema {
+	s := api.CreateSchema(p)
+	s.Title = "PostgreSQL database"
+	s.Description = "ClustroPG opens a pull request on the infrastructure repository; once it is merged the database is created, " +
+		"and its credentials reach you privately. Only name, team and environment are required."
+	s.RemoveProperty("requester")
+	name := s.Property("name")
+	name.Extensions = append(name.Extensions, api.Keyword{Key: "ui:autofocus", Value: true})
+	team := s.Property("team")
+	*team = api.Schema{
+		Type: "string", Title: "Team",
+		Description: "The owning team, a group in the catalog; it owns the database's catalog entity.",
+		Pattern:     teamPattern,
+		Extensions: []api.Keyword{
+			{Key: "ui:field", Value: "OwnerPicker"},
+			{Key: "ui:options", Value: api.Object{{Key: "catalogFilter", Value: api.Object{{Key: "kind", Value: "Group"}}}}},
+		},
+	}
+	return s
+}
+
+// body is the request the step sends: each field from the form (a field
+// left empty is left out: Backstage drops an expression that renders
+// nothing), the team's name from the picked group, and the signed-in user.
+func body() api.Object {
+	param := func(name string) string { return "${{ parameters." + name + " }}" }
+	var b api.Object
+	for _, f := range []string{"name", "team", "environment", "clientType", "load", "size", "instances", "postgresVersion", "storage", "backups", "logicalBackup", "databases"} {
+		v := param(f)
+		if f == "team" {
+			v = `${{ parameters.team | parseEntityRef({ defaultKind: "group", defaultNamespace: "default" }) | pick("name") }}`
+		}
+		b = append(b, api.Keyword{Key: f, Value: v})
+	}
+	return append(b, api.Keyword{Key: "requester", Value: api.Object{
+		{Key: "id", Value: "${{ user.ref }}"},
+		{Key: "name", Value: "${{ user.entity.spec.profile.displayName }}"},
+	}})
+}
+
+// document is the template as data.
+func document(p *request.Policy, o Options) api.Object {
+	reply := func(field string) string { return "${{ steps['" + StepID + "'].output.body." + field + " }}" }
+	return api.Object{
+		{Key: "apiVersion", Value: "scaffolder.backstage.io/v1beta3"},
+		{Key: "kind", Value: "Template"},
+		{Key: "metadata", Value: api.Object{
+			{Key: "name", Value: o.Name},
+			{Key: "title", Value: "PostgreSQL database"},
+			{Key: "description", Value: "Ask ClustroPG for a PostgreSQL database on CloudNativePG, sized by the platform's presets, with backups and monitoring, reviewed as a pull request."},
+			{Key: "tags", Value: []string{"postgresql", "database", "cloudnativepg"}},
+		}},
+		{Key: "spec", Value: api.Object{
+			{Key: "owner", Value: o.Owner},
+			{Key: "type", Value: "database"},
+			{Key: "parameters", Value: []*api.Schema{Parameters(p)}},
+			{Key: "steps", Value: []api.Object{{
+				{Key: "id", Value: StepID},
+				{Key: "name", Value: "Ask ClustroPG for the database"},
+				{Key: "action", Value: "http:backstage:request"},
+				{Key: "input", Value: api.Object{
+					{Key: "method", Value: "POST"},
+					{Key: "path", Value: o.ProxyPath + "/api/v1/databases"},
+					{Key: "headers", Value: api.Object{
+						{Key: "Content-Type", Value: "application/json"},
+						// The task's id: a retried or recovered task asks once.
+						{Key: "Idempotency-Key", Value: "${{ context.task.id }}"},
+					}},
+					{Key: "body", Value: body()},
+				}},
+			}}},
+			{Key: "output", Value: api.Object{
+				{Key: "links", Value: []api.Object{
+					{{Key: "title", Value: "Pull request"}, {Key: "icon", Value: "github"}, {Key: "url", Value: reply("pullRequest")}},
+					{{Key: "title", Value: "Database in the catalog (once it is ready)"}, {Key: "icon", Value: "catalog"}, {Key: "entityRef", Value: reply("entityRef")}},
+				}},
+				{Key: "text", Value: []api.Object{{
+					{Key: "title", Value: "What happens next"},
+					{Key: "content", Value: "ClustroPG accepted request `" + reply("id") + "` (" + reply("state") + ") and opens a pull request " +
+						"on the infrastructure repository. Once it is reviewed and merged, the database is created, its credentials reach you " +
+						"privately, and it appears in the catalog as `" + reply("entityRef") + "`. Its progress: GET " + o.ProxyPath + reply("url") + "."},
+				}}},
+			}},
+		}},
+	}
+}
+
+// Template generates template.yaml from the request model and the policy.
+func Template(p *request.Policy, o Options) ([]byte, error) {
+	js, err := json.Marshal(document(p, o.withDefaults()))
+	if err != nil {
+		return nil, fmt.Errorf("backstage template: %w", err)
+	}
+	// JSON is YAML: decoding it into a node keeps the order; the node is
+	// then written in block style.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(js, &doc); err != nil {
+		return nil, fmt.Errorf("backstage template: %w", err)
+	}
+	blockStyle(&doc)
+	doc.HeadComment = "Generated by `go test ./catalog/backstage -update` from the request model and the default policy\n" +
+		"(config/default.yaml); do not edit. For another policy, generate it with backstage.Template."
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("backstage template: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("backstage template: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// blockStyle clears the flow and quoting styles JSON gave every node, so
+// the encoder writes block style and quotes only what needs it.
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
+}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"time"
+)
+
+// SlackAccess says who may request databases in one environment through
+// Slack. Both lists must allow: a request is accepted only in one of
+// Channels and only from a member of one of UserGroups. An empty list
+// allows any channel (or anyone).
+type SlackAccess struct {
+	// Channels are channel ids (C..., G...), not names: names change.
+	Channels []string `json:"channels"`
+	// UserGroups are user group ids (S...), as usergroups.users.list takes them.
+	UserGroups []string `json:"userGroups"`
+}
+
+// Restricted reports whether the access rule limits anything.
+func (a SlackAccess) Restricted() bool { return len(a.Channels) > 0 || len(a.UserGroups) > 0 }
+
+// AccessFor returns the access rule of an environment (the zero rule, which
+// allows everyone, when none is configured).
+func (s Slack) AccessFor(env string) SlackAccess { return s.Access[env] }
+
+// TeamOfChannel returns the team whose channel this is, or "" when no team,
+// or more than one, names it in TeamChannels.
+func (s Slack) TeamOfChannel(channel string) string {
+	team := ""
+	for t, ch := range s.TeamChannels {
+		if ch != channel {
+			continue
+		}
+		if team != "" {
+			return ""
+		}
+		team = t
+	}
+	return team
+}
+
+// ChannelOfTeam returns the channel configured for a team, or "".
+func (s Slack) ChannelOfTeam(team string) string { return s.TeamChannels[team] }
+
+// ConversationIdle is how long a thread conversation waits for an answer.
+func (s Slack) ConversationIdle() time.Duration {
+	if s.ConversationTimeout <= 0 {
+		return 30 * time.Minute
+	}
+	return s.ConversationTimeout.D()
+}
+
+var (
+	slackChannelID = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
+	slackGroupID   = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
+	slackTeamName  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+// checkSlack reports problems with the Slack access and routing settings.
+func (c *Config) checkSlack() []string {
+	var problems []string
+	envs := make([]string, 0, len(c.Slack.Access))
+	for env := range c.Slack.Access {
+		envs = append(envs, env)
+	}
+	sort.Strings(envs)
+	for _, env := range envs {
+		a := c.Slack.Access[env]
+		if _, ok := c.Policy.Environments[env]; !ok {
+			problems = append(problems, fmt.Sprintf("slack.access.%s: %q is not an environment; allowed: %v", env, env, c.Policy.EnvironmentNames()))
+		}
+		for _, ch := range a.Channels {
+			if !slackChannelID.MatchString(ch) {
+				problems = append(problems, fmt.Sprintf("slack.access.%s.channels: %q is not a channel id like C0123ABCD (names change, ids do not)", env, ch))
+			}
+		}
+		for _, g := range a.UserGroups {
+			if !slackGroupID.MatchString(g) {
+				problems = append(problems, fmt.Sprintf("slack.access.%s.userGroups: %q is not a user group id like S0123ABCD", env, g))
+			}
+		}
+	}
+	teams := make([]string, 0, len(c.Slack.TeamChannels))
+	for t := range c.Slack.TeamChannels {
+		teams = append(teams, t)
+	}
+	sort.Strings(teams)
+	for _, t := range teams {
+		if !slackTeamName.MatchString(t) {
+			problems = append(problems, fmt.Sprintf("slack.teamChannels: %q is not a team name (lowercase letters, digits and '-')", t))
+		}
+		if ch := c.Slack.TeamChannels[t]; !slackChannelID.MatchString(ch) {
+			problems = append(problems, fmt.Sprintf("slack.teamChannels.%s: %q is not a channel id like C0123ABCD", t, ch))
+		}
+	}
+	if d := c.Slack.ConversationTimeout.D(); d < time.Minute || d > 7*24*time.Hour {
+		problems = append(problems, fmt.Sprintf("slack.conversationTimeout: %s is outside 1m-168h", d))
+	}
+	return problems
+}

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSlackPolicy(t *testing.T) {
+	p := writeConfig(t, `
+slack:
+  access:
+    prod: {channels: [C0PLATFORM], userGroups: [S0PLATFORM]}
+  teamChannels:
+    billing: C0BILLING
+    search: C0SEARCH
+    shared: C0SEARCH
+  conversationTimeout: 45m
+`)
+	c, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Slack.AccessFor("prod"); !a.Restricted() || a.Channels[0] != "C0PLATFORM" || a.UserGroups[0] != "S0PLATFORM" {
+		t.Errorf("prod access = %+v", a)
+	}
+	if c.Slack.AccessFor("dev").Restricted() {
+		t.Error("dev is restricted without a rule")
+	}
+	if got := c.Slack.TeamOfChannel("C0BILLING"); got != "billing" {
+		t.Errorf("team of C0BILLING = %q", got)
+	}
+	if got := c.Slack.TeamOfChannel("C0SEARCH"); got != "" {
+		t.Errorf("a channel of two teams defaults to %q, want none", got)
+	}
+	if got := c.Slack.ChannelOfTeam("billing"); got != "C0BILLING" {
+		t.Errorf("channel of billing = %q", got)
+	}
+	if c.Slack.ConversationIdle() != 45*time.Minute {
+		t.Errorf("idle = %s", c.Slack.ConversationIdle())
+	}
+	if d, _ := Load("", nil); d.Slack.ConversationIdle() != 30*time.Minute || len(d.Slack.Access) != 0 {
+		t.Errorf("defaults: %+v", d.Slack)
+	}
+	if (Slack{}).ConversationIdle() != 30*time.Minute {
+		t.Error("the zero Slack config has no idle time")
+	}
+}
+
+func TestSlackPolicyRefused(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown environment", "slack:\n  access:\n    moon: {channels: [C0X]}\n", `slack.access.moon: "moon" is not an environment`},
+		{"channel name instead of id", "slack:\n  access:\n    prod: {channels: ['#platform']}\n", `slack.access.prod.channels: "#platform" is not a channel id`},
+		{"group handle instead of id", "slack:\n  access:\n    prod: {userGroups: ['@platform']}\n", `slack.access.prod.userGroups: "@platform" is not a user group id`},
+		{"bad team channel", "slack:\n  teamChannels: {billing: billing-requests}\n", `slack.teamChannels.billing: "billing-requests" is not a channel id`},
+		{"bad team name", "slack:\n  teamChannels: {Billing: C0BILLING}\n", `slack.teamChannels: "Billing" is not a team name`},
+		{"idle too short", "slack:\n  conversationTimeout: 10s\n", "slack.conversationTimeout: 10s is outside 1m-168h"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, tc.yaml), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/clustropg/clustro/pipeline"
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+)
+
+func (w *world) submit(name, team, env string, size request.Size) store.Record {
+	w.t.Helper()
+	rec, _, err := w.pipe.Submit(w.ctx, request.DatabaseRequest{
+		Spec:      request.Spec{Name: name, Team: team, Environment: env, Size: size},
+		Requester: request.Requester{ID: "U9"}, Origin: request.Origin{Kind: request.OriginAPI, APIClient: "backstage"},
+	}, store.Idempotency{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return rec
+}
+
+func (w *world) jobs(kind, requestID string) int {
+	w.t.Helper()
+	js, err := w.store.ListJobs(w.ctx, store.JobFilter{Kind: kind, RequestID: requestID})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return len(js)
+}
+
+// TestTamperedPushesAreNeverPlanned: pushes that add code, a provider, a
+// new module source, or touch files outside the workspace are refused with
+// a comment that says what and why, a failed status, and no plan: nothing
+// from an unverified push runs.
+func TestTamperedPushesAreNeverPlanned(t *testing.T) {
+	w := newWorld(t, time.Minute)
+	rec := w.submit("scratch", "growth", "dev", request.SizeS)
+	rec = w.waitState(rec.ID(), request.Planned, 2*time.Minute)
+	pr, _ := w.gh.PullRequest(rec.PR.Number)
+	branch := pr.GetHead().GetRef()
+	const ws = "databases/dev/growth/scratch/main.tf"
+	main, err := w.gh.ReadFile(branch, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := w.jobs(pipeline.JobPlan, rec.ID())
+
+	pushes := []struct {
+		name  string
+		files map[string][]byte
+		want  string
+	}{
+		{"data external", map[string][]byte{ws: append(append([]byte{}, main...), "\ndata \"external\" \"pwn\" {\n  program = [\"sh\", \"-c\", \"env\"]\n}\n"...)},
+			`block data "external" "pwn" is not allowed`},
+		{"a new provider", map[string][]byte{ws: append(append([]byte{}, main...), "\nprovider \"aws\" {\n  region = \"us-east-1\"\n}\n"...)},
+			`block provider "aws" is not allowed`},
+		{"another module source", map[string][]byte{ws: []byte(strings.Replace(string(main), `"../../../../modules/cnpg-database"`, `"git::https://evil.example/m.git"`, 1))},
+			`source must be "../../../../modules/cnpg-database"`},
+		{"the module itself", map[string][]byte{"modules/cnpg-database/cluster.tf": []byte("resource \"null_resource\" \"x\" {}\n")},
+			"`modules/cnpg-database/cluster.tf`: this pull request may change only `databases/dev/growth/scratch/`"},
+		{"another workspace", map[string][]byte{"databases/prod/growth/other/main.tf": main},
+			"`databases/prod/growth/other/main.tf`: this pull request may change only"},
+	}
+	for i, p := range pushes {
+		files := p.files
+		if i > 0 {
+			// Each push starts from the clean workspace again.
+			if _, ok := files[ws]; !ok {
+				files[ws] = main
+			}
+		}
+		sha, err := w.gh.PushCommit(branch, files, nil, p.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("the refusal of "+p.name, time.Minute, func() bool {
+			sts := w.gh.Statuses(sha)
+			return len(sts) > 0 && sts[0].GetState() == "failure"
+		})
+		var refusal string
+		for _, c := range w.gh.Comments(rec.PR.Number) {
+			if strings.Contains(c.GetBody(), "clustro:verify") {
+				refusal = c.GetBody()
+			}
+		}
+		if !strings.Contains(refusal, p.want) || !strings.Contains(refusal, "Nothing was planned") {
+			t.Errorf("%s: the refusal comment does not say %q:\n%s", p.name, p.want, refusal)
+		}
+		// Undo the push: restore what main has, remove what it has not.
+		restore, remove := map[string][]byte{ws: main}, []string{}
+		for f := range p.files {
+			if f == ws {
+				continue
+			}
+			if orig, err := w.gh.ReadFile("main", f); err == nil {
+				restore[f] = orig
+			} else {
+				remove = append(remove, f)
+			}
+		}
+		if len(restore) > 1 || len(remove) > 0 {
+			if _, err := w.gh.PushCommit(branch, restore, remove, "undo "+p.name); err != nil {
+				t.Fatal(err)
+			}
+			w.waitFor("the undo to be planned", time.Minute, func() bool { return w.jobs(pipeline.JobPlan, rec.ID()) > plans })
+			plans = w.jobs(pipeline.JobPlan, rec.ID())
+		}
+	}
+	// Only clean pushes were planned (the first plan and the undos).
+	if got := w.jobs(pipeline.JobPlan, rec.ID()); got != plans {
+		t.Errorf("%d plan jobs after refused pushes, want %d", got, plans)
+	}
+	comments := 0
+	for _, c := range w.gh.Comments(rec.PR.Number) {
+		if strings.Contains(c.GetBody(), "clustro:verify") {
+			comments++
+		}
+	}
+	if comments != 1 {
+		t.Errorf("%d refusal comments, want one edited in place", comments)
+	}
+	if len(w.notices.find(pipeline.NoticeRefused)) != len(pushes) {
+		t.Errorf("%d refusal notices, want %d", len(w.notices.find(pipeline.NoticeRefused)), len(pushes))
+	}
+}
+
+// TestFailedApplyThenRetry: an apply the API server rejects leaves the
+// request failed with the reason on the PR and in the notice; after the
+// cause is fixed, `/clustro apply` on the PR retries it to ready.
+func TestFailedApplyThenRetry(t *testing.T) {
+	w := newWorld(t, time.Minute)
+	const ns = "payments-dev"
+	if err := w.cp.EnsureNamespace(w.ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	// The API server itself refuses every Cluster in the namespace: a
+	// ValidatingAdmissionPolicy, evaluated in the API server (no webhook).
+	w.freezeClusters(ns, true)
+	rec := w.submit("wallet", "payments", "dev", request.SizeS)
+	rec = w.waitState(rec.ID(), request.Planned, 2*time.Minute)
+	if _, err := w.gh.Merge(rec.PR.Number, "reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	rec = w.waitState(rec.ID(), request.Failed, 3*time.Minute)
+	if rec.Failure == nil || rec.Failure.Step != string(request.Applying) || !rec.Failure.Retryable || !strings.Contains(rec.Failure.Reason, "clusters are frozen") {
+		t.Fatalf("failure = %+v", rec.Failure)
+	}
+	failed := w.notices.find(pipeline.NoticeFailed)
+	if len(failed) != 1 || !strings.Contains(failed[0].Next, "/clustro apply") {
+		t.Errorf("failed notices: %+v", failed)
+	}
+	found := false
+	for _, c := range w.gh.Comments(rec.PR.Number) {
+		if strings.Contains(c.GetBody(), "applying failed") && strings.Contains(c.GetBody(), "clusters are frozen") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no PR comment reports the failed apply")
+	}
+
+	// Fix the cause, then retry from the PR.
+	w.freezeClusters(ns, false)
+	if _, err := w.gh.Comment(rec.PR.Number, "reviewer", "/clustro apply"); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("the retry to start", time.Minute, func() bool {
+		r, _ := w.store.GetRequest(w.ctx, rec.ID())
+		return r.State != request.Failed
+	})
+	w.waitState(rec.ID(), request.Ready, 3*time.Minute)
+	evs, _ := w.store.Events(w.ctx, rec.ID())
+	var retried bool
+	for _, e := range evs {
+		if e.From == request.Failed && e.To == request.Applying && e.Actor == "reviewer" && e.Origin == "github" {
+			retried = true
+		}
+	}
+	if !retried {
+		t.Errorf("no audit event of the retry by the reviewer: %+v", evs)
+	}
+}
+
+// TestReadinessTimeout: a cluster that never becomes ready fails the
+// request at provisioning with the operator's reason.
+func TestReadinessTimeout(t *testing.T) {
+	w := newWorld(t, 3*time.Second)
+	w.op.Behave("stuck", controlplaneFail("ImagePullBackOff: ghcr.io/cloudnative-pg/postgresql:17.6 not found"))
+	rec := w.submit("stuck", "search", "dev", request.SizeS)
+	rec = w.waitState(rec.ID(), request.Planned, 2*time.Minute)
+	w.gh.Merge(rec.PR.Number, "reviewer")
+	rec = w.waitState(rec.ID(), request.Failed, 3*time.Minute)
+	if rec.Failure.Step != string(request.Provisioning) || !strings.Contains(rec.Failure.Reason, "ImagePullBackOff") || !strings.Contains(rec.Failure.Reason, "0/1 instances ready") {
+		t.Errorf("failure = %+v", rec.Failure)
+	}
+}
+
+var (
+	policyGVR  = schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingadmissionpolicies"}
+	bindingGVR = schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingadmissionpolicybindings"}
+)
+
+// freezeClusters makes the API server refuse (or accept again) every
+// CloudNativePG Cluster written in ns, and waits until it does.
+func (w *world) freezeClusters(ns string, on bool) {
+	w.t.Helper()
+	name := "freeze-" + ns
+	if on {
+		policy := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+			"metadata": map[string]any{"name": name},
+			"spec": map[string]any{
+				"failurePolicy": "Fail",
+				"matchConstraints": map[string]any{"resourceRules": []any{map[string]any{
+					"apiGroups": []any{"postgresql.cnpg.io"}, "apiVersions": []any{"v1"},
+					"operations": []any{"CREATE", "UPDATE"}, "resources": []any{"clusters"}}}},
+				"validations": []any{map[string]any{"expression": "false", "message": "clusters are frozen in " + ns}},
+			}}}
+		binding := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+			"metadata": map[string]any{"name": name},
+			"spec": map[string]any{"policyName": name, "validationActions": []any{"Deny"},
+				"matchResources": map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": ns}}}},
+		}}
+		if _, err := w.dyn.Resource(policyGVR).Create(w.ctx, policy, metav1.CreateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+		if _, err := w.dyn.Resource(bindingGVR).Create(w.ctx, binding, metav1.CreateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+	} else {
+		w.dyn.Resource(bindingGVR).Delete(w.ctx, name, metav1.DeleteOptions{})
+		w.dyn.Resource(policyGVR).Delete(w.ctx, name, metav1.DeleteOptions{})
+	}
+	probe := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+		"metadata": map[string]any{"name": "probe", "namespace": ns},
+		"spec":     map[string]any{"instances": int64(1), "storage": map[string]any{"size": "1Gi"}},
+	}}
+	w.waitFor("the admission policy to take effect", time.Minute, func() bool {
+		_, err := w.dyn.Resource(clusterGVR).Namespace(ns).Create(w.ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return (err != nil) == on
+	})
+}
