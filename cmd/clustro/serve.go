@@ -15,6 +15,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/clustropg/clustro/api"
+	"github.com/clustropg/clustro/bot"
 	"github.com/clustropg/clustro/config"
 	"github.com/clustropg/clustro/engine"
 	"github.com/clustropg/clustro/gitops"
@@ -74,7 +76,17 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	pipe, webhook, err := buildPipeline(ctx, e, cfg, st, renderer, metrics, log)
+	var slackBot *bot.Bot
+	var notifier pipeline.Notifier
+	if on, _ := cfg.Slack.Enabled(); on {
+		slackBot, err = bot.New(bot.Deps{Store: st, Policy: &cfg.Policy, Config: cfg.Slack,
+			Credentials: credentials(cfg), Log: log.With().Str("component", "slack").Logger()})
+		if err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+		notifier = slackBot
+	}
+	pipe, webhook, err := buildPipeline(ctx, e, cfg, st, renderer, notifier, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -86,12 +98,26 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	deps.Slack = server.Integration{Name: "slack"}
 	if on, missing := cfg.Slack.Enabled(); !on {
 		deps.Slack.Missing = missing
+	} else {
+		slackBot.SetPipeline(pipe)
+		if cfg.Slack.SigningSecret.IsSet() {
+			deps.Slack.Handler = slackBot.Handler()
+		} else {
+			deps.Slack.Missing = "CLUSTRO_SLACK_SIGNING_SECRET (Socket Mode is on; the HTTP routes need the signing secret)"
+		}
 	}
 	deps.GitHub = server.Integration{Name: "github", Handler: webhook}
 	if on, missing := cfg.GitHub.Enabled(); !on {
 		deps.GitHub.Missing = missing
 	}
-	deps.API = server.Integration{Name: "api", Missing: "api.tokens"}
+	deps.API = server.Integration{Name: "api"}
+	if on, missing := cfg.API.Enabled(); on {
+		deps.API.Handler = api.New(api.Deps{Store: st, Pipeline: pipe, Policy: &cfg.Policy, Catalog: cfg.Catalog,
+			Grafana: cfg.Grafana, Namespace: cfg.Policy.NamespaceFor, Tokens: cfg.API.Tokens,
+			Log: log.With().Str("component", "api").Logger()})
+	} else {
+		deps.API.Missing = missing
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -99,7 +125,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	}
 	srv := &http.Server{Handler: server.New(deps), ReadHeaderTimeout: 10 * time.Second}
 	log.Info().Str("addr", ln.Addr().String()).Object("server", &cfg.Server).
-		Bool("slack", deps.Slack.On()).Bool("github", deps.GitHub.On()).Msg("clustro serve listening")
+		Bool("slack", deps.Slack.On()).Bool("github", deps.GitHub.On()).Bool("api", deps.API.On()).Msg("clustro serve listening")
 
 	var wg sync.WaitGroup
 	httpErr := make(chan error, 1)
@@ -112,6 +138,13 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	}()
 	engCtx, stopEngine := context.WithCancel(ctx)
 	defer stopEngine()
+	if slackBot != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slackBot.Run(engCtx) // Socket Mode when an app token is set
+		}()
+	}
 	if eng.HasHandlers() {
 		wg.Add(1)
 		go func() {
@@ -138,10 +171,10 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 // buildPipeline wires the request pipeline. Its jobs run only when GitHub
 // is configured (they open pull requests); requests can still be stored
 // without it, and wait in the queue.
-func buildPipeline(ctx context.Context, e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
+func buildPipeline(ctx context.Context, e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, notifier pipeline.Notifier, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
 	secrets := []string{cfg.GitHub.Token.Value(), cfg.GitHub.WebhookSecret.Value(), cfg.Slack.BotToken.Value(),
 		cfg.Slack.SigningSecret.Value(), cfg.Slack.AppToken.Value(), cfg.Server.Store.Value()}
-	deps := pipeline.Deps{Store: st, Renderer: renderer, Observer: metrics, Log: log.With().Str("component", "pipeline").Logger()}
+	deps := pipeline.Deps{Store: st, Renderer: renderer, Notifier: notifier, Observer: metrics, Log: log.With().Str("component", "pipeline").Logger()}
 	on, _ := cfg.GitHub.Enabled()
 	if !on {
 		return pipeline.New(deps, pipeline.Config{Secrets: secrets}), nil, nil
@@ -192,6 +225,26 @@ func buildPipeline(ctx context.Context, e *env, cfg *config.Config, st store.Sto
 	deps.Clusters = pipeline.KubeClusters{Client: kc, Timeout: cfg.Kubernetes.ReadyTimeout.D(), Mode: mode, Grafana: cfg.Grafana}
 	pipe := pipeline.New(deps, pipeline.Config{Commenters: cfg.GitHub.Commenters, Secrets: secrets})
 	return pipe, gitops.WebhookHandler([]byte(cfg.GitHub.WebhookSecret.Value()), cfg.GitHub.Repo, st), nil
+}
+
+// credentials reads a ready database's URI and password from its app
+// secret, for the Slack DM; nil when Kubernetes is not reachable.
+func credentials(cfg *config.Config) bot.Credentials {
+	restCfg, err := kube.LoadConfig(cfg.Kubernetes.Kubeconfig)
+	if err != nil {
+		return nil
+	}
+	kc, err := kube.New(restCfg)
+	if err != nil {
+		return nil
+	}
+	return func(ctx context.Context, namespace, cluster string) (string, string, error) {
+		conn, err := kc.Connection(ctx, namespace, cluster)
+		if err != nil {
+			return "", "", err
+		}
+		return conn.URI.Reveal(), conn.Password.Reveal(), nil
+	}
 }
 
 // selftestKind is a job that does nothing but record when it ran. Enabled
