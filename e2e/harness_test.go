@@ -40,7 +40,7 @@ const (
 
 // world is everything one end-to-end test runs against.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	cp       *controlplane.ControlPlane
 	op       *controlplane.Operator
@@ -65,7 +65,12 @@ var (
 
 // newWorld starts (once per package) the control plane and PostgreSQL, and
 // per test: an emulator, a store, the pipeline and its engine.
-func newWorld(t *testing.T, readyTimeout time.Duration) *world {
+func newWorld(t *testing.T, readyTimeout time.Duration) *world { return newWorldTB(t, readyTimeout) }
+
+// newWorldB is newWorld for benchmarks.
+func newWorldB(b *testing.B) *world { return newWorldTB(b, time.Minute) }
+
+func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	t.Helper()
 	sharedOnce.Do(func() {
 		sharedCP, sharedErr = controlplane.Start(context.Background(), controlplane.Options{})
