@@ -249,3 +249,35 @@ func (w *world) freezeClusters(ns string, on bool) {
 		return (err != nil) == on
 	})
 }
+
+// TestMergeWhilePlanning: a reviewer pushes an edit and merges at once, so
+// the merge arrives while the edit is still being verified and planned.
+// The apply verifies the merged commit itself; the request ends ready with
+// the edit, and the late plan does not move it back.
+func TestMergeWhilePlanning(t *testing.T) {
+	w := newWorld(t, time.Minute)
+	rec := w.submit("orders", "shop", "dev", request.SizeS)
+	rec = w.waitState(rec.ID(), request.Planned, 2*time.Minute)
+	pr, _ := w.gh.PullRequest(rec.PR.Number)
+	const ws = "databases/dev/shop/orders/main.tf"
+	main, err := w.gh.ReadFile(pr.GetHead().GetRef(), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(main), `size             = "S"`, `size             = "M"`, 1)
+	if _, err := w.gh.PushCommit(pr.GetHead().GetRef(), map[string][]byte{ws: []byte(edited)}, nil, "size M"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.gh.Merge(rec.PR.Number, "reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	rec = w.waitState(rec.ID(), request.Ready, 3*time.Minute)
+	if rec.Request.Size != request.SizeM {
+		t.Errorf("the stored request has size %s, want the merged M", rec.Request.Size)
+	}
+	expect(t, "memory limit", str(t, w.get(clusterGVR, "shop-dev", "orders"), "spec", "resources", "limits", "memory"), "4Gi")
+	time.Sleep(2 * time.Second) // let a late plan finish
+	if r, _ := w.store.GetRequest(w.ctx, rec.ID()); r.State != request.Ready {
+		t.Errorf("a late plan moved the request to %s", r.State)
+	}
+}

@@ -14,10 +14,15 @@ import (
 	"github.com/clustropg/clustro/gitops/githubtest"
 )
 
+func emulatorOn(t *testing.T, branch string) *githubtest.Server {
+	t.Helper()
+	return githubtest.NewT(t, githubtest.Options{Owner: "acme", Repo: "infra", DefaultBranch: branch,
+		Files: map[string][]byte{"README.md": []byte("infra\n"), "modules/cnpg-database/main.tf": []byte("# module\n")}})
+}
+
 func emulator(t *testing.T) (*githubtest.Server, *Client) {
 	t.Helper()
-	gh := githubtest.NewT(t, githubtest.Options{Owner: "acme", Repo: "infra",
-		Files: map[string][]byte{"README.md": []byte("infra\n"), "modules/cnpg-database/main.tf": []byte("# module\n")}})
+	gh := emulatorOn(t, "main")
 	c, err := NewClient(Options{APIURL: gh.URL() + "/", Repo: "acme/infra", Auth: Auth{Token: gh.Token()}})
 	if err != nil {
 		t.Fatal(err)

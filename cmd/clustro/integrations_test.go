@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/clustropg/clustro/bot/slacktest"
+	"github.com/clustropg/clustro/gitops/githubtest"
 )
 
 // TestServeSlackCommand: with the Slack settings, a signed `/pg help`
@@ -73,4 +74,35 @@ func TestServeAPI(t *testing.T) {
 	if strings.Contains(p.Logs(), token) {
 		t.Error("the API token is in the logs")
 	}
+}
+
+// TestBootstrapCommand: `clustro bootstrap` opens one pull request with the
+// module, and says there is nothing to do once it is merged.
+func TestBootstrapCommand(t *testing.T) {
+	gh := githubtest.NewT(t, githubtest.Options{Owner: "acme", Repo: "infra", Files: map[string][]byte{"README.md": []byte("# ours\n")}})
+	env := map[string]string{"CLUSTRO_GITHUB_REPO": "acme/infra", "CLUSTRO_GITHUB_TOKEN": gh.Token(), "CLUSTRO_GITHUB_API_URL": gh.URL() + "/"}
+	r := clustro(t, env, "bootstrap")
+	if r.code != 0 || !strings.Contains(r.stdout, "pull request #1") || !strings.Contains(r.stdout, "modules/cnpg-database/platform.tf") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if readme, _ := gh.ReadFile(firstBranch(t, gh), "README.md"); string(readme) != "# ours\n" {
+		t.Errorf("the repository's README was replaced: %q", readme)
+	}
+	if _, err := gh.Merge(1, "platform"); err != nil {
+		t.Fatal(err)
+	}
+	if r := clustro(t, env, "bootstrap"); r.code != 0 || !strings.Contains(r.stdout, "up to date") {
+		t.Errorf("after the merge: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := clustro(t, nil, "bootstrap"); r.code != 2 || !strings.Contains(r.stderr, "CLUSTRO_GITHUB_REPO") {
+		t.Errorf("without GitHub: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func firstBranch(t *testing.T, gh *githubtest.Server) string {
+	pr, err := gh.PullRequest(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr.GetHead().GetRef()
 }
