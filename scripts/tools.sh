@@ -4,6 +4,7 @@
 #   .tools/bin/etcd, .tools/bin/kube-apiserver     the test control plane
 #   .tools/providers/...                           the kubectl provider as a filesystem mirror
 #   .tools/bin/tofu                                only when no terraform is on PATH
+#   .tools/bin/helm                                renders the chart for its dry-run test
 #   .tools/terraformrc                             CLI config pointing terraform at the mirror
 # Every piece comes from the Go module proxy and is rebuilt only when its pinned
 # version (the wrapper's go.mod) changes. See ../shared/E2E-TOOLS.md.
@@ -15,6 +16,7 @@ bin="$tools/bin"
 mkdir -p "$bin" "$tools/stamps"
 
 KUBECTL_PROVIDER_VERSION=1.19.0
+HELM_VERSION=v3.22.0
 OPENTOFU_VERSION=v1.10.6
 
 step() { printf '==> %s\n' "$*" >&2; }
@@ -50,6 +52,20 @@ build_provider() {
 	GOBIN="$tools/build" go install "github.com/gavinbunney/terraform-provider-kubectl@v$KUBECTL_PROVIDER_VERSION"
 	mv "$tools/build/terraform-provider-kubectl" "$file"
 	step "kubectl provider: built"
+}
+
+# helm renders the chart in deploy/helm for its server-side dry-run test.
+build_helm() {
+	if [ -x "$bin/helm" ] && ! fresh helm "$HELM_VERSION"; then
+		step "helm $HELM_VERSION: cached"
+		return
+	fi
+	step "helm $HELM_VERSION: building from the Go module proxy (about 2 minutes, once)"
+	mkdir -p "$tools/build"
+	GOBIN="$tools/build" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+	mv "$tools/build/helm" "$bin/helm"
+	stamp helm "$HELM_VERSION"
+	step "helm: built"
 }
 
 # OpenTofu resolves gavinbunney/kubectl on registry.opentofu.org: mirror the
@@ -117,14 +133,15 @@ provider_installation {
 CFG
 }
 
-want=${*:-postgres provider terraform etcd kube-apiserver}
+want=${*:-postgres provider terraform etcd kube-apiserver helm}
 for t in $want; do
 	case $t in
 	postgres) postgres_binaries ;;
 	provider) build_provider && mirror_for_tofu ;;
 	terraform) terraform_binary ;;
 	etcd | kube-apiserver) build_wrapper "$t" ;;
-	*) echo "tools.sh: unknown tool $t (known: postgres provider terraform etcd kube-apiserver)" >&2; exit 2 ;;
+	helm) build_helm ;;
+	*) echo "tools.sh: unknown tool $t (known: postgres provider terraform etcd kube-apiserver helm)" >&2; exit 2 ;;
 	esac
 done
 write_cli_config

@@ -106,3 +106,14 @@ func firstBranch(t *testing.T, gh *githubtest.Server) string {
 	}
 	return pr.GetHead().GetRef()
 }
+
+// TestHealthcheckCommand: the container's HEALTHCHECK probes /healthz.
+func TestHealthcheckCommand(t *testing.T) {
+	p := startServe(t, t.TempDir())
+	if r := clustro(t, map[string]string{"CLUSTRO_LISTEN": p.addr}, "healthcheck"); r.code != 0 || strings.TrimSpace(r.stdout) != "ok" {
+		t.Errorf("healthy serve: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := clustro(t, map[string]string{"CLUSTRO_LISTEN": "127.0.0.1:1"}, "healthcheck"); r.code != 1 {
+		t.Errorf("nothing listening: exit %d, want 1", r.code)
+	}
+}
