@@ -11,7 +11,7 @@ PKGS    := ./...
 export TF_CLI_CONFIG_FILE := $(TOOLS)/terraformrc
 export CLUSTRO_TOOLS      := $(TOOLS)
 
-.PHONY: all build tools test lint unit bench fuzz clean
+.PHONY: all build tools test lint unit bench fuzz clean demo
 
 all: build
 
@@ -20,6 +20,9 @@ build: ## build bin/clustro
 
 tools: ## build the offline toolchain into .tools/ (cached; see scripts/tools.sh)
 	./scripts/tools.sh
+
+demo: tools build ## the whole loop on this machine, from a Slack mention to psql (ARGS=--keep leaves it running)
+	$(BIN)/clustro demo $(ARGS)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \

@@ -178,6 +178,13 @@ func (b *Bot) later(what string, f func(ctx context.Context) error) {
 	b.inflight.Add(1)
 	go func() {
 		defer b.inflight.Done()
+		defer func() {
+			// Work after an acknowledgement runs on its own goroutine: a bug
+			// there must not take the process down.
+			if v := recover(); v != nil {
+				b.log.Error().Interface("panic", v).Str("work", what).Msg("slack work panicked")
+			}
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		if err := f(ctx); err != nil {

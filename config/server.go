@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,12 +43,19 @@ func (s *Server) MarshalZerologObject(e *zerolog.Event) {
 // <path>" or "postgres <host>/<db>".
 func StoreKind(dsn string) string {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return "postgres " + dsnCredentials.ReplaceAllString(dsn, "://")
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "postgres (unparsable DSN)"
+		}
+		// Only host and database: user info and query parameters
+		// (password=, sslpassword=) may hold credentials.
+		return "postgres " + u.Scheme + "://" + u.Host + u.Path
+	}
+	if strings.Contains(dsn, "=") {
+		return "postgres (key=value DSN)"
 	}
 	return "sqlite " + dsn
 }
-
-var dsnCredentials = regexp.MustCompile(`://[^@/]*@`)
 
 // Slack configures the Slack integration; it is on when BotToken and
 // SigningSecret (HTTP) or AppToken (Socket Mode) are set.

@@ -125,7 +125,7 @@ func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	hook := httptest.NewServer(withLogger(log, gitops.WebhookHandler([]byte(webhookSecret), "acme/infra", w.store)))
 	t.Cleanup(hook.Close)
 	w.gh = githubtest.NewT(t, githubtest.Options{Owner: "acme", Repo: "infra", Files: seed, Token: githubToken,
-		WebhookURL: hook.URL, WebhookSecret: webhookSecret})
+		WebhookURL: hook.URL, WebhookSecret: webhookSecret, Associations: map[string]string{"reviewer": "MEMBER"}})
 	gc, err := gitops.NewClient(gitops.Options{APIURL: w.gh.URL() + "/", Repo: "acme/infra", Auth: gitops.Auth{Token: githubToken}})
 	if err != nil {
 		t.Fatal(err)

@@ -168,6 +168,21 @@ func TestFailedApplyThenRetry(t *testing.T) {
 
 	// Fix the cause, then retry from the PR.
 	w.freezeClusters(ns, false)
+	// Someone outside the repository may not.
+	if _, err := w.gh.Comment(rec.PR.Number, "stranger", "/clustro apply"); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("the stranger's command to be refused", time.Minute, func() bool {
+		for _, c := range w.gh.Comments(rec.PR.Number) {
+			if strings.Contains(c.GetBody(), "@stranger is not allowed to run ClustroPG commands") {
+				return true
+			}
+		}
+		return false
+	})
+	if r, _ := w.store.GetRequest(w.ctx, rec.ID()); r.State != request.Failed {
+		t.Fatalf("a stranger's /clustro apply moved the request to %s", r.State)
+	}
 	if _, err := w.gh.Comment(rec.PR.Number, "reviewer", "/clustro apply"); err != nil {
 		t.Fatal(err)
 	}
@@ -276,8 +291,81 @@ func TestMergeWhilePlanning(t *testing.T) {
 		t.Errorf("the stored request has size %s, want the merged M", rec.Request.Size)
 	}
 	expect(t, "memory limit", str(t, w.get(clusterGVR, "shop-dev", "orders"), "spec", "resources", "limits", "memory"), "4Gi")
-	time.Sleep(2 * time.Second) // let a late plan finish
+	// Every job of the request has finished (a late plan included), and
+	// none moved it back or failed.
+	w.waitFor("every job to finish", time.Minute, func() bool {
+		js, _ := w.store.ListJobs(w.ctx, store.JobFilter{RequestID: rec.ID(), States: []store.JobState{store.JobQueued, store.JobRunning}})
+		return len(js) == 0
+	})
 	if r, _ := w.store.GetRequest(w.ctx, rec.ID()); r.State != request.Ready {
-		t.Errorf("a late plan moved the request to %s", r.State)
+		t.Errorf("a late event moved the request to %s", r.State)
+	}
+	if dead, _ := w.store.ListJobs(w.ctx, store.JobFilter{RequestID: rec.ID(), States: []store.JobState{store.JobFailed, store.JobDead}}); len(dead) > 0 {
+		t.Errorf("%d jobs failed: %+v", len(dead), dead)
+	}
+}
+
+// TestLostMergeDeliveryIsRecovered: GitHub does not redeliver a failed
+// webhook; Sync finds the merge and the request is applied anyway.
+func TestLostMergeDeliveryIsRecovered(t *testing.T) {
+	w := newWorld(t, time.Minute)
+	rec := w.submit("lost", "sync", "dev", request.SizeS)
+	rec = w.waitState(rec.ID(), request.Planned, 2*time.Minute)
+	w.gh.SetWebhook("http://127.0.0.1:1/webhooks/github", webhookSecret) // clustro is down
+	if _, err := w.gh.Merge(rec.PR.Number, "reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	w.gh.Flush()
+	if r, _ := w.store.GetRequest(w.ctx, rec.ID()); r.State != request.Planned {
+		t.Fatalf("the merge reached clustro after all (%s): the test proves nothing", r.State)
+	}
+	if err := w.pipe.Sync(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(rec.ID(), request.Ready, 3*time.Minute)
+	if err := w.pipe.Sync(w.ctx); err != nil { // nothing left to catch up
+		t.Fatal(err)
+	}
+}
+
+// TestMergedOutsideChangeIsNotApplied: a reviewer merges a pull request
+// whose push was refused (it changed the module). The apply compares the
+// merge with the branch before it, refuses, applies nothing, and closes the
+// request so that the database can be asked for again.
+func TestMergedOutsideChangeIsNotApplied(t *testing.T) {
+	w := newWorld(t, time.Minute)
+	rec := w.submit("sneaky", "shop", "dev", request.SizeS)
+	rec = w.waitState(rec.ID(), request.Planned, 2*time.Minute)
+	pr, _ := w.gh.PullRequest(rec.PR.Number)
+	module, err := w.gh.ReadFile("main", "modules/cnpg-database/cluster.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha, err := w.gh.PushCommit(pr.GetHead().GetRef(), map[string][]byte{
+		"modules/cnpg-database/cluster.tf": append(module, "\ndata \"external\" \"x\" {\n  program = [\"sh\"]\n}\n"...)}, nil, "tweak the module")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("the push to be refused", time.Minute, func() bool {
+		sts := w.gh.Statuses(sha)
+		return len(sts) > 0 && sts[0].GetState() == "failure"
+	})
+	if _, err := w.gh.Merge(rec.PR.Number, "reviewer"); err != nil { // merged anyway
+		t.Fatal(err)
+	}
+	rec = w.waitState(rec.ID(), request.Failed, 3*time.Minute)
+	if rec.Failure.Retryable || !strings.Contains(rec.Failure.Reason, "modules/cnpg-database/cluster.tf") {
+		t.Errorf("failure = %+v", rec.Failure)
+	}
+	if w.exists(clusterGVR, "shop-dev", "sneaky") {
+		t.Error("a Cluster was created from a merge that changed the module")
+	}
+	if n := w.jobs("apply", rec.ID()); n != 1 {
+		t.Errorf("%d apply jobs", n)
+	}
+	// Closed by that failure: the database can be asked for again.
+	if _, _, err := w.pipe.Submit(w.ctx, request.DatabaseRequest{Spec: request.Spec{Name: "sneaky", Team: "shop", Environment: "dev", Size: request.SizeS}},
+		store.Idempotency{}); err != nil {
+		t.Errorf("asking again after a closed failure: %v", err)
 	}
 }

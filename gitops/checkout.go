@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -30,11 +32,16 @@ func (c *Client) Checkout(ctx context.Context, sha, dir string) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link.String(), nil)
 	if err != nil {
-		return fmt.Errorf("download tarball of %s: %w", sha, err)
+		return fmt.Errorf("download tarball of %s: bad link", sha)
 	}
 	resp, err := c.gh.Client().Do(req)
 	if err != nil {
-		return fmt.Errorf("download tarball of %s: %w", sha, err)
+		// The link may carry a short-lived token in its query: keep it out of errors.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("download tarball of %s from %s: %w", sha, link.Host, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -102,4 +109,26 @@ func extract(r io.Reader, dir string) error {
 			// one fails verification or init, visibly.
 		}
 	}
+}
+
+// FirstParent returns the first parent of a commit: for a merge commit,
+// the base branch as it was before the merge.
+func (c *Client) FirstParent(ctx context.Context, sha string) (string, error) {
+	commit, _, err := c.gh.Git.GetCommit(ctx, c.owner, c.repo, sha)
+	if err != nil {
+		return "", wrap("read commit "+sha, err)
+	}
+	if len(commit.Parents) == 0 {
+		return "", fmt.Errorf("commit %s has no parent", sha)
+	}
+	return commit.Parents[0].GetSHA(), nil
+}
+
+// BaseHead returns the sha the base branch points at.
+func (c *Client) BaseHead(ctx context.Context) (string, error) {
+	sha, err := c.branchHead(ctx, c.base)
+	if err == nil && sha == "" {
+		err = fmt.Errorf("base branch %s does not exist in %s", c.base, c.Repo())
+	}
+	return sha, err
 }

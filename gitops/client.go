@@ -1,7 +1,6 @@
 package gitops
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,7 +17,6 @@ type Client struct {
 	gh          *github.Client
 	owner, repo string
 	base        string
-	http        *http.Client
 }
 
 // Auth is how the client authenticates: a token, or a GitHub App
@@ -87,7 +85,7 @@ func NewClient(o Options) (*Client, error) {
 	if branch == "" {
 		branch = "main"
 	}
-	return &Client{gh: gh, owner: owner, repo: repo, base: branch, http: hc}, nil
+	return &Client{gh: gh, owner: owner, repo: repo, base: branch}, nil
 }
 
 // Repo is owner/name.
@@ -110,6 +108,3 @@ func isStatus(err error, code int) bool {
 	var ge *github.ErrorResponse
 	return errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == code
 }
-
-// background keeps ctx's values but not its deadline, for cleanups.
-func background(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

@@ -43,7 +43,7 @@ func (c *Client) OpenPR(ctx context.Context, ch Change) (PR, error) {
 		return PR{}, err
 	}
 	if head == "" {
-		if head, err = c.commit(ctx, ch); err != nil {
+		if _, err = c.commit(ctx, ch); err != nil {
 			return PR{}, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -33,7 +34,14 @@ type Event struct {
 	// Sender is who caused it: the GitHub login that merged, pushed or commented.
 	Sender  string `json:"sender"`
 	Comment string `json:"comment,omitempty"`
+	// Association is the commenter's author_association (OWNER, MEMBER,
+	// COLLABORATOR, ...), for who may run /clustro commands.
+	Association string `json:"association,omitempty"`
 }
+
+// EventLane is the queue lane of a pull request's events: they are handled
+// one at a time, in the order they were stored.
+func EventLane(pr int) string { return fmt.Sprintf("github/pr/%d", pr) }
 
 // Enqueuer stores a job; the store implements it.
 type Enqueuer interface {
@@ -87,7 +95,7 @@ func WebhookHandler(secret []byte, repo string, q Enqueuer) http.Handler {
 		}
 		body, _ := json.Marshal(ev)
 		job, created, err := q.Enqueue(r.Context(), store.NewJob{
-			Kind: EventJob, Payload: body,
+			Kind: EventJob, Payload: body, Workspace: EventLane(ev.PR),
 			Key: store.Idempotency{Scope: "github-delivery", Key: ev.Delivery + "/" + ev.Action},
 		})
 		if err != nil {
@@ -125,6 +133,11 @@ func parseEvent(kind, delivery string, payload []byte, repo string) (Event, bool
 			return ev, false, "pull_request " + e.GetAction()
 		}
 		pr := e.GetPullRequest()
+		if head := pr.GetHead().GetRepo().GetFullName(); head != "" && !strings.EqualFold(head, repo) {
+			// Only branches of the repository itself: a fork could name its
+			// branch clustro/<request id>.
+			return ev, false, "a pull request from a fork (" + head + ")"
+		}
 		ev.Action, ev.PR, ev.Sender = e.GetAction(), pr.GetNumber(), e.GetSender().GetLogin()
 		ev.HeadSHA, ev.HeadRef = pr.GetHead().GetSHA(), pr.GetHead().GetRef()
 		ev.BaseSHA, ev.BaseRef = pr.GetBase().GetSHA(), pr.GetBase().GetRef()
@@ -142,6 +155,7 @@ func parseEvent(kind, delivery string, payload []byte, repo string) (Event, bool
 			return ev, false, "not a /clustro command on a pull request"
 		}
 		ev.Action, ev.PR, ev.Sender, ev.Comment = "comment", e.GetIssue().GetNumber(), e.GetComment().GetUser().GetLogin(), body
+		ev.Association = e.GetComment().GetAuthorAssociation()
 		ev.Delivery = delivery
 		return ev, true, ""
 	}

@@ -17,8 +17,9 @@ import (
 )
 
 // plan verifies the workspace at the pushed commit again (the trust gate
-// right before terraform runs) and plans it: one comment per workspace,
-// edited in place, and the clustro/plan status.
+// right before terraform runs) and plans it in the base branch's tree, so
+// nothing but the workspace comes from the pull request: one comment per
+// workspace, edited in place, and the clustro/plan status.
 func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 	pl, err := decode(job)
 	if err != nil {
@@ -28,51 +29,57 @@ func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	root, cleanup, err := p.checkout(ctx, pl.SHA)
-	if err != nil {
-		return nil, err
+	if rec.State != request.PROpen && rec.State != request.Planned {
+		return nil, nil // merged, cancelled or failed since: nothing to review any more
 	}
-	defer cleanup()
-	deletion := rec.Request.Kind == request.Destroy
-	var result *terraform.Plan
+	if pr, err := p.github.GetPR(ctx, pl.PR); err != nil {
+		return nil, err
+	} else if pr.GetHead().GetSHA() != pl.SHA {
+		return nil, nil // a newer push is verified and planned on its own
+	}
+	var (
+		result *terraform.Plan
+		root   string
+		clean  func()
+	)
 	start := time.Now()
-	if deletion {
-		// The PR removes the workspace: plan its destruction from the base.
-		pr, err := p.github.GetPR(ctx, pl.PR)
+	if rec.Request.Kind == request.Destroy {
+		// The PR removes the workspace: plan its destruction from the base branch.
+		base, err := p.github.BaseHead(ctx)
 		if err != nil {
 			return nil, err
 		}
-		base, cleanBase, err := p.checkout(ctx, pr.GetBase().GetSHA())
-		if err != nil {
+		if root, clean, err = p.checkout(ctx, base); err != nil {
 			return nil, err
 		}
-		defer cleanBase()
-		if _, err := p.verifyIn(base, pl.Dir); err != nil {
+		defer clean()
+		if _, err := p.verifyIn(root, pl.Dir); err != nil {
 			return nil, engine.Permanent(fmt.Errorf("the workspace to delete failed verification on the base branch: %w", err))
 		}
-		result, err = p.runner.PlanDestroy(ctx, terraform.Workspace{Root: base, Dir: pl.Dir})
+		result, err = p.runner.PlanDestroy(ctx, terraform.Workspace{Root: root, Dir: pl.Dir})
+		if err != nil {
+			return nil, p.planFailed(ctx, rec, pl, err)
+		}
 	} else {
-		if _, verr := p.verifyIn(root, pl.Dir); verr != nil {
+		var verr error
+		root, _, clean, verr = p.planTree(ctx, pl.SHA, pl.Dir)
+		if verr != nil {
 			var vs templates.Violations
 			if errors.As(verr, &vs) {
 				return nil, p.refuse(ctx, rec, pl.SHA, event(job, "plan"), []string{"`" + vs.Error() + "`"})
 			}
 			return nil, verr
 		}
+		defer clean()
 		result, err = p.runner.Plan(ctx, terraform.Workspace{Root: root, Dir: pl.Dir})
+		if err != nil {
+			return nil, p.planFailed(ctx, rec, pl, err)
+		}
 	}
 	p.observe("plan", time.Since(start))
-	if err != nil {
-		body := fmt.Sprintf("### Plan failed for `%s`\n\n```\n%s\n```\n\nPush a fix or comment `/clustro plan` to plan again.", pl.Dir, excerpt(err))
-		if cerr := p.github.UpsertComment(ctx, pl.PR, "plan:"+pl.Dir, body); cerr != nil {
-			return nil, cerr
-		}
-		p.github.SetStatus(ctx, pl.SHA, gitops.StatusFailure, "terraform plan failed", rec.PR.URL)
-		return nil, err
-	}
 	summary := result.Summary.String()
 	body := fmt.Sprintf("### Plan for `%s`\n\n**%s**\n\n<details><summary>Show plan</summary>\n\n```diff\n%s\n```\n\n</details>\n\nCommit %s. Merging applies exactly this workspace.",
-		pl.Dir, summary, strings.TrimSpace(result.Text), shortSHA(pl.SHA))
+		pl.Dir, summary, p.redact(strings.TrimSpace(result.Text)), shortSHA(pl.SHA))
 	if err := p.github.UpsertComment(ctx, pl.PR, "plan:"+pl.Dir, body); err != nil {
 		return nil, err
 	}
@@ -83,12 +90,26 @@ func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 	if _, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{PlanSummary: &summary}, ev); err != nil {
 		return nil, err
 	}
-	if rec.State == request.PROpen || rec.State == request.Planned {
-		_, err = p.transition(ctx, rec.ID(), request.Planned, ev,
-			&Notice{Kind: NoticePlanned, PRURL: rec.PR.URL, Plan: summary, Text: fmt.Sprintf("Planned %s: %s Waiting for a reviewer to merge pull request #%d.", rec.Request.Key(), summary, rec.PR.Number)})
-		return nil, ignoreIllegal(err) // merged meanwhile: the plan comment is all that is left to do
+	_, err = p.transition(ctx, rec.ID(), request.Planned, ev,
+		&Notice{Kind: NoticePlanned, PRURL: rec.PR.URL, Plan: summary, Text: fmt.Sprintf("Planned %s: %s Waiting for a reviewer to merge pull request #%d.", rec.Request.Key(), summary, rec.PR.Number)})
+	return nil, ignoreIllegal(err) // merged meanwhile: the plan comment is all that is left to do
+}
+
+// planFailed reports a failed plan on the pull request. A plan error is
+// the workspace's or the cluster's: it is not retried; a push or
+// `/clustro plan` plans again.
+func (p *Pipeline) planFailed(ctx context.Context, rec store.Record, pl jobPayload, err error) error {
+	if ctx.Err() != nil {
+		return err // shutting down: the job is given back
 	}
-	return nil, nil
+	body := fmt.Sprintf("### Plan failed for `%s`\n\n```\n%s\n```\n\nPush a fix or comment `/clustro plan` to plan again.", pl.Dir, p.excerpt(err))
+	if cerr := p.github.UpsertComment(ctx, pl.PR, "plan:"+pl.Dir, body); cerr != nil {
+		return cerr
+	}
+	if serr := p.github.SetStatus(ctx, pl.SHA, gitops.StatusFailure, "terraform plan failed", rec.PR.URL); serr != nil {
+		return serr
+	}
+	return engine.Permanent(err)
 }
 
 // merged queues the apply of a merged pull request.
@@ -131,15 +152,32 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 			return nil, err
 		}
 	}
-	sha := pl.SHA
-	if deletion {
-		sha = pl.BaseSHA // the merged tree no longer has the workspace
+	// The merge commit against the base branch before it: the pull request
+	// may change nothing but its workspace.
+	before, err := p.github.FirstParent(ctx, pl.SHA)
+	if err != nil {
+		return nil, p.retryOrFail(ctx, job, rec, step, err)
 	}
-	root, cleanup, err := p.checkout(ctx, sha)
+	root, cleanup, err := p.checkout(ctx, pl.SHA)
 	if err != nil {
 		return nil, p.retryOrFail(ctx, job, rec, step, err)
 	}
 	defer cleanup()
+	prev, cleanPrev, err := p.checkout(ctx, before)
+	if err != nil {
+		return nil, p.retryOrFail(ctx, job, rec, step, err)
+	}
+	defer cleanPrev()
+	outside, err := changedOutside(prev, root, pl.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(outside) > 0 {
+		return nil, p.fail(ctx, job, rec, step, false, fmt.Errorf("the merge changed files outside %s (%s): nothing was applied", pl.Dir, strings.Join(outside, ", ")))
+	}
+	if deletion {
+		root = prev // the merged tree no longer has the workspace
+	}
 	spec, err := p.verifyIn(root, pl.Dir)
 	if err != nil {
 		return nil, p.fail(ctx, job, rec, step, false, fmt.Errorf("the merged workspace failed verification, nothing was applied: %w", err))
@@ -223,13 +261,13 @@ func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error)
 // fail records a failed step, tells the pull request and the requester,
 // and ends the job.
 func (p *Pipeline) fail(ctx context.Context, job store.Job, rec store.Record, step request.State, retryable bool, cause error) error {
-	reason := excerpt(cause)
+	reason := p.excerpt(cause)
 	next := "Fix the cause, then retry with `/pg retry " + rec.Request.Name + "` in Slack or `/clustro apply` on the pull request."
-	if !retryable {
-		next = "This cannot be retried as is: open a new request."
-	}
 	if step == request.Submitted {
 		next = "Retry with `/pg retry " + rec.Request.Name + "`."
+	}
+	if !retryable {
+		next = "This cannot be retried as is: the request is closed; ask again with a new request."
 	}
 	f := request.Failure{Step: string(step), Reason: reason, Retryable: retryable}
 	_, err := p.transition(ctx, rec.ID(), request.Failed, event(job, string(step)+" failed: "+reason),
@@ -267,7 +305,7 @@ func (p *Pipeline) observeReady(d time.Duration) {
 
 // excerpt is the end of an error's text, where terraform puts the cause,
 // with the configured secrets removed.
-func excerpt(err error) string {
+func (p *Pipeline) excerpt(err error) string {
 	s := err.Error()
 	var te *terraform.Error
 	if errors.As(err, &te) && te.Output != "" {
@@ -277,7 +315,18 @@ func excerpt(err error) string {
 	if len(s) > max {
 		s = "..." + s[len(s)-max:]
 	}
-	return strings.TrimSpace(s)
+	return p.redact(strings.TrimSpace(s))
+}
+
+// redact removes the configured secrets from text bound for a comment, a
+// notice or an audit event.
+func (p *Pipeline) redact(s string) string {
+	for _, secret := range p.cfg.Secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
 }
 
 func shortSHA(sha string) string {
@@ -293,8 +342,6 @@ func titleCase(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func sameSpec(a, b request.Spec) bool {
 	x, _ := json.Marshal(a)

@@ -91,15 +91,41 @@ func New(d Deps, cfg Config) *Pipeline {
 	}
 }
 
-// Register adds the pipeline's job handlers to an engine.
+// Register adds the pipeline's job handlers to an engine: the notices
+// always, the steps that need GitHub only when it is configured (requests
+// wait in the queue until then).
 func (p *Pipeline) Register(e *engine.Engine) {
 	p.wake = e.Notify
-	e.Handle(JobOpenPR, p.openPR)
+	e.Handle(JobNotify, p.notify)
+	if p.github == nil {
+		return
+	}
+	e.Handle(JobOpenPR, p.guard(request.Submitted, p.openPR))
 	e.Handle(gitops.EventJob, p.githubEvent)
 	e.Handle(JobPlan, p.plan)
-	e.Handle(JobApply, p.apply)
-	e.Handle(JobWaitReady, p.waitReady)
-	e.Handle(JobNotify, p.notify)
+	e.Handle(JobApply, p.guard("", p.apply))
+	e.Handle(JobWaitReady, p.guard(request.Provisioning, p.waitReady))
+}
+
+// guard records a failure on the request when a step's job fails for the
+// last time, so that a request never stays in a step no job will finish.
+// step "" means the step the request is in.
+func (p *Pipeline) guard(step request.State, h engine.Handler) engine.Handler {
+	return func(ctx context.Context, job store.Job) ([]byte, error) {
+		out, err := h(ctx, job)
+		if err == nil || engine.IsPermanent(err) || ctx.Err() != nil || job.Attempts < job.MaxAttempts {
+			return out, err
+		}
+		rec, gerr := p.store.GetRequest(ctx, job.RequestID)
+		if gerr != nil || rec.State.Terminal() || rec.State == request.Failed {
+			return out, err
+		}
+		s := step
+		if s == "" {
+			s = rec.State
+		}
+		return out, p.fail(ctx, job, rec, s, true, err)
+	}
 }
 
 // jobPayload is the input of the pipeline's jobs.
@@ -141,7 +167,11 @@ func event(job store.Job, detail string) request.Event {
 // one request share a queue lane (their workspace), so they are sent one at
 // a time, in order.
 func notifyJob(requestID string, n Notice) store.NewJob {
-	return newJob(JobNotify, requestID, "notify/"+requestID, jobPayload{Notice: &n})
+	j := newJob(JobNotify, requestID, "notify/"+requestID, jobPayload{Notice: &n})
+	// A Slack outage delays notices; with the store's backoff capped at 10
+	// minutes, 40 attempts outlast an outage of several hours.
+	j.MaxAttempts = 40
+	return j
 }
 
 // transition moves a request and queues its notice in the same transaction.

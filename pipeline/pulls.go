@@ -1,11 +1,14 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -61,8 +64,14 @@ func (p *Pipeline) openPR(ctx context.Context, job store.Job) ([]byte, error) {
 	if _, err := p.store.UpdateRequest(ctx, r.ID, store.Change{PR: &prRef}, event(job, fmt.Sprintf("PR #%d opened", pr.Number))); err != nil {
 		return nil, fmt.Errorf("record PR #%d: %w", pr.Number, err)
 	}
+	// The first plan does not wait for GitHub's "opened" delivery, which
+	// may come before the PR is recorded, or not at all.
+	first, _ := json.Marshal(gitops.Event{Type: "pull_request", Action: "synchronize", PR: pr.Number,
+		HeadSHA: pr.HeadSHA, HeadRef: pr.Branch, Sender: "clustro", Delivery: "open_pr/" + r.ID})
 	_, err = p.transition(ctx, r.ID, request.PROpen, event(job, "PR "+pr.URL),
-		&Notice{Kind: NoticePROpened, PRURL: pr.URL, Text: fmt.Sprintf("Pull request #%d opened for %s: it is planned now and applied when a reviewer merges it.", pr.Number, r.Key())})
+		&Notice{Kind: NoticePROpened, PRURL: pr.URL, Text: fmt.Sprintf("Pull request #%d opened for %s: it is planned now and applied when a reviewer merges it.", pr.Number, r.Key())},
+		store.AndEnqueue(store.NewJob{Kind: gitops.EventJob, RequestID: r.ID, Payload: first, Workspace: gitops.EventLane(pr.Number),
+			Key: store.Idempotency{Scope: "pipeline", Key: "first-plan/" + r.ID}}))
 	if err != nil {
 		return nil, fmt.Errorf("open PR: %w", err)
 	}
@@ -72,7 +81,7 @@ func (p *Pipeline) openPR(ctx context.Context, job store.Job) ([]byte, error) {
 // githubEvent acts on a stored webhook delivery.
 func (p *Pipeline) githubEvent(ctx context.Context, job store.Job) ([]byte, error) {
 	var ev gitops.Event
-	if err := jsonUnmarshal(job.Payload, &ev); err != nil {
+	if err := json.Unmarshal(job.Payload, &ev); err != nil {
 		return nil, engine.Permanent(err)
 	}
 	rec, err := p.requestOf(ctx, ev)
@@ -97,7 +106,9 @@ func (p *Pipeline) githubEvent(ctx context.Context, job store.Job) ([]byte, erro
 		return nil, ignoreIllegal(err)
 	case ev.Action == "comment":
 		return nil, p.command(ctx, rec, ev, origin)
-	default: // opened, synchronize, reopened
+	case ev.Action == "opened":
+		return nil, nil // open_pr queued the first plan itself
+	default: // synchronize, reopened
 		if rec.State != request.PROpen && rec.State != request.Planned {
 			return nil, nil
 		}
@@ -117,6 +128,10 @@ func (p *Pipeline) requestOf(ctx context.Context, ev gitops.Event) (store.Record
 		if rec.PR.Number == 0 && rec.State == request.Submitted {
 			// Retried with backoff until open_pr has recorded the PR.
 			return store.Record{}, fmt.Errorf("PR #%d of request %s is not recorded yet", ev.PR, id)
+		}
+		if rec.PR.Number != ev.PR {
+			// Another pull request from a branch of that name.
+			return store.Record{}, store.ErrNotFound
 		}
 		return rec, nil
 	}
@@ -144,6 +159,9 @@ func (p *Pipeline) verifyPush(ctx context.Context, rec store.Record, sha string,
 		}
 	}
 	spec, verr := p.verifyAt(ctx, sha, dir, rec.Request.Kind == request.Destroy)
+	if verr != nil && ctx.Err() != nil {
+		return verr
+	}
 	if verr != nil {
 		var vs templates.Violations
 		if !errors.As(verr, &vs) {
@@ -174,6 +192,9 @@ func (p *Pipeline) verifyPush(ctx context.Context, rec store.Record, sha string,
 
 // refuse reports a push that failed verification on the pull request.
 func (p *Pipeline) refuse(ctx context.Context, rec store.Record, sha string, origin request.Event, refused []string) error {
+	for i := range refused {
+		refused[i] = p.redact(refused[i])
+	}
 	body := "### ClustroPG refused this change\n\nNothing was planned: every file of a database pull request must be what `clustro render` writes, with only the values reviewers may change.\n\n- " +
 		strings.Join(refused, "\n- ") + "\n\nPush a fix and it is verified again."
 	if err := p.github.UpsertComment(ctx, rec.PR.Number, "verify", body); err != nil {
@@ -230,10 +251,23 @@ func (p *Pipeline) checkout(ctx context.Context, sha string) (string, func(), er
 
 // command runs a /clustro comment.
 func (p *Pipeline) command(ctx context.Context, rec store.Record, ev gitops.Event, origin request.Event) error {
-	if len(p.cfg.Commenters) > 0 && !slices.Contains(p.cfg.Commenters, ev.Sender) {
-		return p.github.Comment(ctx, ev.PR, fmt.Sprintf("@%s is not allowed to run ClustroPG commands (allowed: %s).", ev.Sender, strings.Join(p.cfg.Commenters, ", ")))
+	allowed := slices.Contains(p.cfg.Commenters, ev.Sender)
+	if len(p.cfg.Commenters) == 0 {
+		allowed = slices.Contains([]string{"OWNER", "MEMBER", "COLLABORATOR"}, ev.Association)
 	}
-	switch strings.Fields(ev.Comment)[len(strings.Fields(ev.Comment))-1] {
+	if !allowed {
+		who := "the repository's owners, members and collaborators"
+		if len(p.cfg.Commenters) > 0 {
+			who = strings.Join(p.cfg.Commenters, ", ")
+		}
+		return p.github.Comment(ctx, ev.PR, fmt.Sprintf("@%s is not allowed to run ClustroPG commands (allowed: %s).", ev.Sender, who))
+	}
+	words := strings.Fields(ev.Comment)
+	verb := ""
+	if len(words) > 1 {
+		verb = words[1]
+	}
+	switch verb {
 	case "plan":
 		pr, err := p.github.GetPR(ctx, ev.PR)
 		if err != nil {
@@ -263,4 +297,83 @@ func ignoreIllegal(err error) error {
 		return nil
 	}
 	return err
+}
+
+// planTree builds the tree a plan runs in: the base branch as it is now,
+// with only the workspace dir taken from the pushed commit, after verifying
+// that workspace. Whatever else the push changed (a module, another
+// workspace) never reaches terraform.
+func (p *Pipeline) planTree(ctx context.Context, sha, dir string) (root string, spec request.Spec, cleanup func(), err error) {
+	base, err := p.github.BaseHead(ctx)
+	if err != nil {
+		return "", request.Spec{}, nil, err
+	}
+	root, cleanRoot, err := p.checkout(ctx, base)
+	if err != nil {
+		return "", request.Spec{}, nil, err
+	}
+	pushed, cleanPushed, err := p.checkout(ctx, sha)
+	if err != nil {
+		cleanRoot()
+		return "", request.Spec{}, nil, err
+	}
+	defer cleanPushed()
+	if spec, err = p.verifyIn(pushed, dir); err != nil {
+		cleanRoot()
+		return "", request.Spec{}, nil, err
+	}
+	target := filepath.Join(root, filepath.FromSlash(dir))
+	if err := os.RemoveAll(target); err != nil {
+		cleanRoot()
+		return "", request.Spec{}, nil, err
+	}
+	if err := os.CopyFS(target, os.DirFS(filepath.Join(pushed, filepath.FromSlash(dir)))); err != nil {
+		cleanRoot()
+		return "", request.Spec{}, nil, fmt.Errorf("prepare the plan tree: %w", err)
+	}
+	return root, spec, cleanRoot, nil
+}
+
+// changedOutside lists the files that differ between two checkouts
+// outside the workspace dir.
+func changedOutside(a, b, dir string) ([]string, error) {
+	files := map[string][]byte{}
+	walk := func(root string, visit func(rel string, data []byte)) error {
+		return filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			visit(filepath.ToSlash(rel), data)
+			return nil
+		})
+	}
+	var changed []string
+	if err := walk(a, func(rel string, data []byte) { files[rel] = data }); err != nil {
+		return nil, err
+	}
+	err := walk(b, func(rel string, data []byte) {
+		if old, ok := files[rel]; !ok || !bytes.Equal(old, data) {
+			changed = append(changed, rel)
+		}
+		delete(files, rel)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for rel := range files {
+		changed = append(changed, rel)
+	}
+	var outside []string
+	for _, rel := range changed {
+		if path.Dir(rel) != dir {
+			outside = append(outside, rel)
+		}
+	}
+	slices.Sort(outside)
+	return outside, nil
 }

@@ -26,6 +26,9 @@ func (p *Pipeline) history(ctx context.Context, env, team, name string) (history
 		if r.State == request.Cancelled || r.State == request.Draft {
 			continue // closed without merging: as if never asked
 		}
+		if r.State == request.Failed && r.Failure != nil && !r.Failure.Retryable {
+			continue // closed by a failure retrying cannot fix: nothing was applied
+		}
 		if h.latest == nil {
 			h.latest = r
 		}
@@ -137,6 +140,9 @@ func (p *Pipeline) Retry(ctx context.Context, id string, who request.Requester, 
 	case request.Submitted:
 		job = newJob(JobOpenPR, id, "", jobPayload{})
 	case request.Applying, request.Deleting:
+		if p.github == nil {
+			return store.Record{}, fmt.Errorf("retry %s: GitHub is not configured (CLUSTRO_GITHUB_*)", id)
+		}
 		pr, err := p.github.GetPR(ctx, rec.PR.Number)
 		if err != nil {
 			return store.Record{}, fmt.Errorf("retry %s: %w", id, err)

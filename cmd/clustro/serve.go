@@ -90,9 +90,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	if webhook != nil {
-		pipe.Register(eng)
-	}
+	pipe.Register(eng)
 
 	deps := server.Deps{Log: log, Store: st, Registry: reg, Metrics: metrics}
 	deps.Slack = server.Integration{Name: "slack"}
@@ -138,6 +136,13 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	}()
 	engCtx, stopEngine := context.WithCancel(ctx)
 	defer stopEngine()
+	if webhook != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pipe.SyncEvery(engCtx, time.Minute) // catches deliveries GitHub never redelivers
+		}()
+	}
 	if slackBot != nil {
 		wg.Add(1)
 		go func() {
