@@ -37,8 +37,8 @@ import (
 
 // The fake workspace's identities.
 const (
-	DefaultBotToken = "xoxb-0000000000-fake-bot-token"
-	DefaultAppToken = "xapp-1-A0000000001-fake-app-token"
+	DefaultBotToken = "xoxb-fake"
+	DefaultAppToken = "xapp-fake"
 	TeamID          = "T0000000001"
 	AppID           = "A0000000001"
 	BotUserID       = "U0000000BOT"
