@@ -187,3 +187,27 @@ func TestGitHubAppAuth(t *testing.T) {
 		t.Fatalf("open PR as an App: %v", err)
 	}
 }
+
+// TestUpsertCommentIgnoresForgedMarkers: a comment someone else tagged with
+// the plan marker is not taken over; ClustroPG writes its own.
+func TestUpsertCommentIgnoresForgedMarkers(t *testing.T) {
+	gh, c := emulator(t)
+	ctx := context.Background()
+	pr, err := c.OpenPR(ctx, Change{Branch: "b", Title: "t", Message: "m", Files: map[string][]byte{"x": []byte("1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gh.Comment(pr.Number, "mallory", "<!-- clustro:plan:ws -->\nPlan: 0 to add (trust me)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UpsertComment(ctx, pr.Number, "plan:ws", "Plan: 1 to add"); err != nil {
+		t.Fatal(err)
+	}
+	comments := gh.Comments(pr.Number)
+	if len(comments) != 2 || !strings.Contains(comments[0].GetBody(), "trust me") || !strings.HasSuffix(comments[1].GetBody(), "Plan: 1 to add") {
+		for _, cm := range comments {
+			t.Logf("%s: %q", cm.GetUser().GetLogin(), cm.GetBody())
+		}
+		t.Error("the forged comment was edited instead of a comment of ClustroPG's own")
+	}
+}

@@ -15,11 +15,18 @@ const MaxCommentBytes = 65536
 func marker(key string) string { return "<!-- clustro:" + key + " -->" }
 
 // UpsertComment keeps one comment per key on a pull request: it edits the
-// comment tagged with key, or creates it. The body is fitted to GitHub's
-// limit with FitComment.
+// comment tagged with key, or creates it. Only a comment written by
+// ClustroPG's own account (the author of its pull requests) is edited: a
+// tagged comment someone else posted must not become the plan reviewers
+// read. The body is fitted to GitHub's limit with FitComment.
 func (c *Client) UpsertComment(ctx context.Context, number int, key, body string) error {
 	m := marker(key)
 	body = FitComment(m+"\n"+body, MaxCommentBytes)
+	pr, err := c.GetPR(ctx, number)
+	if err != nil {
+		return err
+	}
+	self := pr.GetUser().GetLogin()
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for {
 		comments, resp, err := c.gh.Issues.ListComments(ctx, c.owner, c.repo, number, opts)
@@ -27,7 +34,7 @@ func (c *Client) UpsertComment(ctx context.Context, number int, key, body string
 			return wrap(fmt.Sprintf("list comments of PR #%d", number), err)
 		}
 		for _, cm := range comments {
-			if strings.HasPrefix(cm.GetBody(), m) {
+			if strings.HasPrefix(cm.GetBody(), m) && cm.GetUser().GetLogin() == self {
 				if _, _, err := c.gh.Issues.EditComment(ctx, c.owner, c.repo, cm.GetID(), &github.IssueComment{Body: github.String(body)}); err != nil {
 					return wrap(fmt.Sprintf("edit comment on PR #%d", number), err)
 				}
