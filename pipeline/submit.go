@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -75,12 +76,17 @@ func (p *Pipeline) create(ctx context.Context, r request.DatabaseRequest, key st
 		Request: r,
 		Event: request.Event{Actor: actorOf(r), Origin: r.Origin.Kind, Ref: key.Key,
 			Detail: fmt.Sprintf("%s %s: size %s, %d instance(s), backups %s", r.Kind, r.Key(), r.Size, r.Instances, r.Backups.Schedule)},
-		Key: key,
+		Key:        key,
+		OneAtATime: true,
 		Jobs: []store.NewJob{
 			newJob(JobOpenPR, r.ID, "", jobPayload{}),
 			notifyJob(r.ID, Notice{Kind: NoticeReceived, Text: fmt.Sprintf("Request received: %s %s (%s, %d instance(s)). Opening a pull request.", r.Kind, r.Key(), r.Size, r.Instances)}),
 		},
 	})
+	if errors.Is(err, store.ErrConflict) {
+		// Another entry point or replica got there first.
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("%s has a change in progress; wait for it, or retry or cancel it", r.Key())}}
+	}
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("store request for %s: %w", r.Key(), err)
 	}

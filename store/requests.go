@@ -92,6 +92,11 @@ func (s *sqlStore) CreateRequest(ctx context.Context, in NewRequest) (Record, bo
 				return err
 			}
 		}
+		if in.OneAtATime {
+			if err := s.checkNoneInFlight(ctx, tx, r); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO requests
 			(id, env, team, name, kind, state, requester_id, request, version, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`),
@@ -438,3 +443,35 @@ func nullText(b []byte) any {
 	}
 	return string(b)
 }
+
+// inFlight are the states of a change that has not finished.
+var inFlight = []request.State{request.Draft, request.Submitted, request.PROpen, request.Planned,
+	request.Merged, request.Applying, request.Provisioning, request.Deleting}
+
+// checkNoneInFlight refuses a request when another change of the same
+// database is in flight. On PostgreSQL a transaction-scoped advisory lock
+// on the database's key serialises concurrent checks; SQLite transactions
+// are serialised already (one writer, BEGIN IMMEDIATE).
+func (s *sqlStore) checkNoneInFlight(ctx context.Context, tx *sql.Tx, r request.DatabaseRequest) error {
+	if s.dialect == postgresDialect {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", oneAtATimeSalt, r.Key()); err != nil {
+			return err
+		}
+	}
+	args := []any{r.Environment, r.Team, r.Name}
+	for _, st := range inFlight {
+		args = append(args, string(st))
+	}
+	var id string
+	err := tx.QueryRowContext(ctx, s.q("SELECT id FROM requests WHERE env = ? AND team = ? AND name = ? AND state IN ("+placeholders(len(inFlight))+") LIMIT 1"), args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: request %s for %s is in progress", ErrConflict, id, r.Key())
+}
+
+// oneAtATimeSalt separates these advisory locks from the workspace locks.
+const oneAtATimeSalt = 0x6f6e6531 // "one1"

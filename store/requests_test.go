@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sync"
@@ -488,6 +489,62 @@ func TestRemember(t *testing.T) {
 		}
 		if _, _, err := s.Remember(ctx, Idempotency{Key: "no scope"}, nil); err == nil {
 			t.Error("remember without a scope succeeded")
+		}
+	})
+}
+
+// TestOneChangeAtATime: with OneAtATime, a second change of a database in
+// flight is refused, even when the two arrive at once; a finished one
+// frees the database.
+func TestOneChangeAtATime(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		s := b.open(t)
+		create := func(requester string) (Record, error) {
+			rec, _, err := s.CreateRequest(ctx, NewRequest{Request: dbRequest("prod", "billing", "ledger", requester),
+				Event: request.Event{Actor: requester, Origin: request.OriginSlack}, OneAtATime: true})
+			return rec, err
+		}
+		// Eight at once: exactly one is stored.
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := create(fmt.Sprintf("U%d", i))
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		var ok, conflicts int
+		for err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, ErrConflict):
+				conflicts++
+			default:
+				t.Errorf("create: %v", err)
+			}
+		}
+		if ok != 1 || conflicts != 7 {
+			t.Fatalf("%d stored and %d refused, want 1 and 7", ok, conflicts)
+		}
+		recs, _ := s.ListRequests(ctx, Filter{Name: "ledger"})
+		if len(recs) != 1 {
+			t.Fatalf("%d requests stored", len(recs))
+		}
+		// Cancelled: the database is free again.
+		mustTransition(t, s, recs[0].ID(), request.Cancelled)
+		if _, err := create("U9"); err != nil {
+			t.Errorf("after the cancel: %v", err)
+		}
+		// Another database is not affected.
+		if _, _, err := s.CreateRequest(ctx, NewRequest{Request: dbRequest("prod", "billing", "other", "U1"), OneAtATime: true}); err != nil {
+			t.Errorf("another database: %v", err)
 		}
 	})
 }

@@ -193,6 +193,11 @@ type NewRequest struct {
 	// Jobs are enqueued in the same transaction; an empty RequestID is
 	// filled with the new request's.
 	Jobs []NewJob
+	// OneAtATime refuses the request with ErrConflict when another request
+	// for the same database is in flight (neither ready, cancelled, deleted
+	// nor failed), checked in the same transaction, so two replicas or two
+	// entry points never open two pull requests on one workspace.
+	OneAtATime bool
 }
 
 // Filter selects requests for ListRequests; zero fields match everything.
