@@ -369,3 +369,34 @@ func TestMergedOutsideChangeIsNotApplied(t *testing.T) {
 		t.Errorf("asking again after a closed failure: %v", err)
 	}
 }
+
+// TestReopenedAfterCancel: a pull request closed (cancelling its request),
+// reopened and merged is neither planned nor applied, and the PR says so.
+func TestReopenedAfterCancel(t *testing.T) {
+	w := newWorld(t, time.Minute)
+	rec := w.submit("second", "thoughts", "dev", request.SizeS)
+	rec = w.waitState(rec.ID(), request.Planned, 2*time.Minute)
+	if err := w.gh.ClosePull(rec.PR.Number, "reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	w.waitState(rec.ID(), request.Cancelled, time.Minute)
+	if err := w.gh.ReopenPull(rec.PR.Number, "reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	hasComment := func(s string) bool {
+		for _, c := range w.gh.Comments(rec.PR.Number) {
+			if strings.Contains(c.GetBody(), s) {
+				return true
+			}
+		}
+		return false
+	}
+	w.waitFor("the reopen to be answered", time.Minute, func() bool { return hasComment("This request was cancelled") })
+	if _, err := w.gh.Merge(rec.PR.Number, "reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("the merge to be answered", time.Minute, func() bool { return hasComment("ClustroPG applied nothing") })
+	if w.jobs("apply", rec.ID()) != 0 || w.exists(clusterGVR, "thoughts-dev", "second") {
+		t.Error("a cancelled request was applied")
+	}
+}

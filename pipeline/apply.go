@@ -114,6 +114,13 @@ func (p *Pipeline) planFailed(ctx context.Context, rec store.Record, pl jobPaylo
 
 // merged queues the apply of a merged pull request.
 func (p *Pipeline) merged(ctx context.Context, rec store.Record, ev gitops.Event, origin request.Event) error {
+	if rec.State == request.Cancelled {
+		// Reopened after the cancel and merged: the workspace is on the base
+		// branch but nothing was verified for this merge. Say so rather than
+		// apply it silently, or ignore it silently.
+		return p.github.Comment(ctx, ev.PR, fmt.Sprintf("This pull request was merged after its request was cancelled: ClustroPG applied nothing. "+
+			"Revert the merge, or ask for %s anew so that it is planned and applied.", rec.Request.Key()))
+	}
 	if rec.State != request.PROpen && rec.State != request.Planned {
 		return nil // a redelivered merge
 	}

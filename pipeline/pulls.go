@@ -109,6 +109,10 @@ func (p *Pipeline) githubEvent(ctx context.Context, job store.Job) ([]byte, erro
 	case ev.Action == "opened":
 		return nil, nil // open_pr queued the first plan itself
 	default: // synchronize, reopened
+		if rec.State == request.Cancelled && ev.Action == "reopened" {
+			return nil, p.github.Comment(ctx, ev.PR, fmt.Sprintf("This request was cancelled when the pull request was closed, and ClustroPG will not plan or apply it. "+
+				"Close it again and ask for %s anew (`/pg new` or the API).", rec.Request.Key()))
+		}
 		if rec.State != request.PROpen && rec.State != request.Planned {
 			return nil, nil
 		}
