@@ -210,7 +210,6 @@ var (
 	objectStoreGVR     = schema.GroupVersionResource{Group: "barmancloud.cnpg.io", Version: "v1", Resource: "objectstores"}
 	podMonitorGVR      = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "podmonitors"}
 	cronJobGVR         = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "cronjobs"}
-	namespaceGVR       = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 )
 
 func (w *world) get(gvr schema.GroupVersionResource, ns, name string) *unstructured.Unstructured {
@@ -276,6 +275,13 @@ func (d *durations) ObserveTerraform(cmd string, took time.Duration) {
 }
 
 func (d *durations) ObserveReadiness(time.Duration) {}
+
+// count is how many times cmd ran to completion.
+func (d *durations) count(cmd string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.terraform[cmd])
+}
 
 func (d *durations) last(cmd string) time.Duration {
 	d.mu.Lock()

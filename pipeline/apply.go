@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -43,8 +45,19 @@ func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 		clean  func()
 	)
 	start := time.Now()
+	pushed := request.Event{Actor: pl.Actor, Origin: "github", Ref: pl.Ref}
 	if rec.Request.Kind == request.Destroy {
-		// The PR removes the workspace: plan its destruction from the base branch.
+		// The PR removes the workspace: check it is gone from the pushed
+		// commit, then plan its destruction from the base branch.
+		head, cleanHead, err := p.checkout(ctx, pl.SHA)
+		if err != nil {
+			return nil, err
+		}
+		_, statErr := os.Stat(filepath.Join(head, filepath.FromSlash(pl.Dir), templates.MainFile))
+		cleanHead()
+		if statErr == nil {
+			return nil, p.refuse(ctx, rec, pl.SHA, pushed, []string{"`" + pl.Dir + "`: a deletion must remove the workspace"})
+		}
 		base, err := p.github.BaseHead(ctx)
 		if err != nil {
 			return nil, err
@@ -61,16 +74,26 @@ func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 			return nil, p.planFailed(ctx, rec, pl, err)
 		}
 	} else {
-		var verr error
-		root, _, clean, verr = p.planTree(ctx, pl.SHA, pl.Dir)
+		var (
+			spec request.Spec
+			verr error
+		)
+		root, spec, clean, verr = p.planTree(ctx, pl.SHA, pl.Dir)
 		if verr != nil {
 			var vs templates.Violations
 			if errors.As(verr, &vs) {
-				return nil, p.refuse(ctx, rec, pl.SHA, event(job, "plan"), []string{"`" + vs.Error() + "`"})
+				refused := make([]string, len(vs))
+				for i, v := range vs {
+					refused[i] = "`" + v.String() + "`"
+				}
+				return nil, p.refuse(ctx, rec, pl.SHA, pushed, refused)
 			}
 			return nil, verr
 		}
 		defer clean()
+		if err := p.recordEdit(ctx, rec, spec, pushed); err != nil {
+			return nil, err
+		}
 		result, err = p.runner.Plan(ctx, terraform.Workspace{Root: root, Dir: pl.Dir})
 		if err != nil {
 			return nil, p.planFailed(ctx, rec, pl, err)
@@ -93,6 +116,24 @@ func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 	_, err = p.transition(ctx, rec.ID(), request.Planned, ev,
 		&Notice{Kind: NoticePlanned, PRURL: rec.PR.URL, Plan: summary, Text: fmt.Sprintf("Planned %s: %s Waiting for a reviewer to merge pull request #%d.", rec.Request.Key(), summary, rec.PR.Number)})
 	return nil, ignoreIllegal(err) // merged meanwhile: the plan comment is all that is left to do
+}
+
+// recordEdit stores a reviewer's edit of the workspace (size M to L, say)
+// on the request and tells the requester.
+func (p *Pipeline) recordEdit(ctx context.Context, rec store.Record, spec request.Spec, by request.Event) error {
+	if sameSpec(spec, rec.Request.Spec) {
+		return nil
+	}
+	change := diffSpec(rec.Request.Spec, spec)
+	by.Detail = "reviewer edit: " + change
+	_, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{Spec: &spec}, by,
+		store.AndEnqueue(notifyJob(rec.ID(), Notice{Kind: NoticeEdited, Actor: by.Actor, PRURL: rec.PR.URL,
+			Text: fmt.Sprintf("%s edited the pull request: %s.", by.Actor, change)})))
+	if err != nil {
+		return fmt.Errorf("record reviewer edit: %w", err)
+	}
+	p.wake()
+	return nil
 }
 
 // planFailed reports a failed plan on the pull request. A plan error is
@@ -125,7 +166,7 @@ func (p *Pipeline) merged(ctx context.Context, rec store.Record, ev gitops.Event
 		return nil // a redelivered merge
 	}
 	origin.Detail = fmt.Sprintf("PR #%d merged by %s at %s", ev.PR, ev.Sender, shortSHA(ev.MergeSHA))
-	dir := workspaceDir(rec.Request.Spec)
+	dir := templates.WorkspaceDir(rec.Request.Spec)
 	_, err := p.transition(ctx, rec.ID(), request.Merged, origin,
 		&Notice{Kind: NoticeMerged, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s merged pull request #%d: applying %s.", ev.Sender, ev.PR, rec.Request.Key())},
 		store.AndEnqueue(newJob(JobApply, rec.ID(), dir, jobPayload{SHA: ev.MergeSHA, BaseSHA: ev.BaseSHA, PR: ev.PR, Dir: dir})))

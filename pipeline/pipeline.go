@@ -137,6 +137,10 @@ type jobPayload struct {
 	BaseSHA string `json:"baseSha,omitempty"`
 	PR      int    `json:"pr,omitempty"`
 	Dir     string `json:"dir,omitempty"`
+	// Actor and Ref say who pushed the commit a plan job verifies, and
+	// through which delivery, for the audit of a reviewer's edit.
+	Actor string `json:"actor,omitempty"`
+	Ref   string `json:"ref,omitempty"`
 	// Notice is a notify job's message.
 	Notice *Notice `json:"notice,omitempty"`
 }

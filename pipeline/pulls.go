@@ -19,8 +19,6 @@ import (
 	"github.com/clustropg/clustro/templates"
 )
 
-func workspaceDir(s request.Spec) string { return templates.WorkspaceDir(s) }
-
 // openPR renders the request and opens its pull request.
 func (p *Pipeline) openPR(ctx context.Context, job store.Job) ([]byte, error) {
 	pl, err := decode(job)
@@ -35,7 +33,7 @@ func (p *Pipeline) openPR(ctx context.Context, job store.Job) ([]byte, error) {
 		return nil, nil // done before a crash, or cancelled since
 	}
 	r := rec.Request
-	dir := workspaceDir(r.Spec)
+	dir := templates.WorkspaceDir(r.Spec)
 	ch := gitops.Change{
 		Branch:  "clustro/" + r.ID,
 		Title:   gitops.Title(r),
@@ -146,10 +144,11 @@ func (p *Pipeline) requestOf(ctx context.Context, ev gitops.Event) (store.Record
 	return rec, err
 }
 
-// verifyPush checks every file the pull request changes, then queues a
-// plan of the workspace. Nothing from an unverified push runs.
+// verifyPush refuses a push that changes files outside the request's
+// workspace, and queues the plan job, which verifies the workspace itself.
+// Nothing from an unverified push runs.
 func (p *Pipeline) verifyPush(ctx context.Context, rec store.Record, sha string, origin request.Event) error {
-	dir := workspaceDir(rec.Request.Spec)
+	dir := templates.WorkspaceDir(rec.Request.Spec)
 	files, err := p.github.ChangedFiles(ctx, rec.PR.Number)
 	if err != nil {
 		return err
@@ -162,36 +161,15 @@ func (p *Pipeline) verifyPush(ctx context.Context, rec store.Record, sha string,
 			}
 		}
 	}
-	spec, verr := p.verifyAt(ctx, sha, dir, rec.Request.Kind == request.Destroy)
-	if verr != nil && ctx.Err() != nil {
-		return verr
-	}
-	if verr != nil {
-		var vs templates.Violations
-		if !errors.As(verr, &vs) {
-			return verr
-		}
-		for _, v := range vs {
-			refused = append(refused, "`"+v.String()+"`")
-		}
-	}
 	if len(refused) > 0 {
 		return p.refuse(ctx, rec, sha, origin, refused)
 	}
-	if rec.Request.Kind != request.Destroy && !sameSpec(spec, rec.Request.Spec) {
-		detail := "reviewer edit: " + diffSpec(rec.Request.Spec, spec)
-		ev := origin
-		ev.Detail = detail
-		if _, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{Spec: &spec}, ev,
-			store.AndEnqueue(notifyJob(rec.ID(), Notice{Kind: NoticeEdited, Actor: origin.Actor, PRURL: rec.PR.URL,
-				Text: fmt.Sprintf("%s edited the pull request: %s.", origin.Actor, diffSpec(rec.Request.Spec, spec))}))); err != nil {
-			return fmt.Errorf("record reviewer edit: %w", err)
-		}
-	}
-	if err := p.github.SetStatus(ctx, sha, gitops.StatusPending, "verified; planning", ""); err != nil {
+	if err := p.github.SetStatus(ctx, sha, gitops.StatusPending, "verifying and planning", ""); err != nil {
 		return err
 	}
-	return p.enqueue(ctx, newJob(JobPlan, rec.ID(), dir, jobPayload{SHA: sha, PR: rec.PR.Number, Dir: dir}))
+	// The plan job verifies the workspace at sha and records a reviewer's
+	// edit: one checkout per push, one place that decides.
+	return p.enqueue(ctx, newJob(JobPlan, rec.ID(), dir, jobPayload{SHA: sha, PR: rec.PR.Number, Dir: dir, Actor: origin.Actor, Ref: origin.Ref}))
 }
 
 // refuse reports a push that failed verification on the pull request.
@@ -214,23 +192,6 @@ func (p *Pipeline) refuse(ctx context.Context, rec store.Record, sha string, ori
 			Text: fmt.Sprintf("A push to pull request #%d was refused and not planned: %s", rec.PR.Number, strings.Join(refused, "; "))})))
 	p.wake()
 	return err
-}
-
-// verifyAt checks out sha and verifies the workspace dir in it. For a
-// deletion the workspace must be gone.
-func (p *Pipeline) verifyAt(ctx context.Context, sha, dir string, deleted bool) (request.Spec, error) {
-	root, cleanup, err := p.checkout(ctx, sha)
-	if err != nil {
-		return request.Spec{}, err
-	}
-	defer cleanup()
-	if deleted {
-		if _, err := os.Stat(path.Join(root, dir, templates.MainFile)); err == nil {
-			return request.Spec{}, templates.Violations{{File: dir, Message: "a deletion must remove the workspace"}}
-		}
-		return request.Spec{}, nil
-	}
-	return p.verifyIn(root, dir)
 }
 
 // verifyIn verifies the workspace dir of a checkout at root, naming files

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
 )
 
 // history is what the store knows of one database: its latest change that
@@ -153,7 +154,7 @@ func (p *Pipeline) Retry(ctx context.Context, id string, who request.Requester, 
 		if err != nil {
 			return store.Record{}, fmt.Errorf("retry %s: %w", id, err)
 		}
-		job = newJob(JobApply, id, workspaceDir(rec.Request.Spec), jobPayload{SHA: pr.GetMergeCommitSHA(), BaseSHA: pr.GetBase().GetSHA(), PR: rec.PR.Number, Dir: workspaceDir(rec.Request.Spec)})
+		job = newJob(JobApply, id, templates.WorkspaceDir(rec.Request.Spec), jobPayload{SHA: pr.GetMergeCommitSHA(), BaseSHA: pr.GetBase().GetSHA(), PR: rec.PR.Number, Dir: templates.WorkspaceDir(rec.Request.Spec)})
 	case request.Provisioning:
 		job = newJob(JobWaitReady, id, "", jobPayload{})
 	default:
