@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/clustropg/clustro/gitops"
 	"github.com/clustropg/clustro/templates"
 )
 
@@ -41,8 +40,7 @@ It uses the GitHub settings of serve (CLUSTRO_GITHUB_*).`,
 			return err
 		}
 		files["README.md"] = []byte(templates.ModuleREADME)
-		gh, err := gitops.NewClient(gitops.Options{APIURL: cfg.GitHub.APIURL, Repo: cfg.GitHub.Repo, BaseBranch: cfg.GitHub.BaseBranch,
-			Auth: gitops.Auth{Token: cfg.GitHub.Token.Value(), AppID: cfg.GitHub.AppID, InstallationID: cfg.GitHub.InstallationID, PrivateKeyFile: cfg.GitHub.PrivateKeyFile}})
+		gh, err := githubClient(cfg)
 		if err != nil {
 			return usagef("%v", err)
 		}

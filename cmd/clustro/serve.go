@@ -76,17 +76,26 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// One Kubernetes client serves the pipeline (readiness, checks) and the
+	// Slack DM (credentials); without one, the pipeline cannot run.
+	kc, kubeErr := kubeClient(cfg)
 	var slackBot *bot.Bot
 	var notifier pipeline.Notifier
 	if on, _ := cfg.Slack.Enabled(); on {
+		var creds bot.Credentials
+		if kc != nil {
+			creds = credentials(kc)
+		} else {
+			log.Warn().Err(kubeErr).Msg("no Kubernetes access: ready databases are announced without the credentials DM")
+		}
 		slackBot, err = bot.New(bot.Deps{Store: st, Policy: &cfg.Policy, Config: cfg.Slack,
-			Credentials: credentials(cfg), Log: log.With().Str("component", "slack").Logger()})
+			Credentials: creds, Log: log.With().Str("component", "slack").Logger()})
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)
 		}
 		notifier = slackBot
 	}
-	pipe, webhook, err := buildPipeline(ctx, e, cfg, st, renderer, notifier, metrics, log)
+	pipe, webhook, err := buildPipeline(e, cfg, st, renderer, kc, kubeErr, notifier, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -176,7 +185,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 // buildPipeline wires the request pipeline. Its jobs run only when GitHub
 // is configured (they open pull requests); requests can still be stored
 // without it, and wait in the queue.
-func buildPipeline(ctx context.Context, e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, notifier pipeline.Notifier, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
+func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, kc *kube.Client, kubeErr error, notifier pipeline.Notifier, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
 	secrets := []string{cfg.GitHub.Token.Value(), cfg.GitHub.WebhookSecret.Value(), cfg.Slack.BotToken.Value(),
 		cfg.Slack.SigningSecret.Value(), cfg.Slack.AppToken.Value(), cfg.Server.Store.Value()}
 	deps := pipeline.Deps{Store: st, Renderer: renderer, Notifier: notifier, Observer: metrics, Log: log.With().Str("component", "pipeline").Logger()}
@@ -184,18 +193,12 @@ func buildPipeline(ctx context.Context, e *env, cfg *config.Config, st store.Sto
 	if !on {
 		return pipeline.New(deps, pipeline.Config{Secrets: secrets}), nil, nil
 	}
-	gh, err := gitops.NewClient(gitops.Options{APIURL: cfg.GitHub.APIURL, Repo: cfg.GitHub.Repo, BaseBranch: cfg.GitHub.BaseBranch,
-		Auth: gitops.Auth{Token: cfg.GitHub.Token.Value(), AppID: cfg.GitHub.AppID, InstallationID: cfg.GitHub.InstallationID, PrivateKeyFile: cfg.GitHub.PrivateKeyFile}})
+	gh, err := githubClient(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("github: %w", err)
 	}
-	restCfg, err := kube.LoadConfig(cfg.Kubernetes.Kubeconfig)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes (set CLUSTRO_KUBECONFIG, or run in a cluster): %w", err)
-	}
-	kc, err := kube.New(restCfg, kube.Grafana(cfg.Grafana))
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes: %w", err)
+	if kc == nil {
+		return nil, nil, kubeErr
 	}
 	mode, err := kube.ParseCheckMode(cfg.Kubernetes.ConnectionCheck)
 	if err != nil {
@@ -232,17 +235,23 @@ func buildPipeline(ctx context.Context, e *env, cfg *config.Config, st store.Sto
 	return pipe, gitops.WebhookHandler([]byte(cfg.GitHub.WebhookSecret.Value()), cfg.GitHub.Repo, st), nil
 }
 
-// credentials reads a ready database's URI and password from its app
-// secret, for the Slack DM; nil when Kubernetes is not reachable.
-func credentials(cfg *config.Config) bot.Credentials {
+// kubeClient connects to the Kubernetes API of CLUSTRO_KUBECONFIG, or the
+// in-cluster config.
+func kubeClient(cfg *config.Config) (*kube.Client, error) {
 	restCfg, err := kube.LoadConfig(cfg.Kubernetes.Kubeconfig)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("kubernetes (set CLUSTRO_KUBECONFIG, or run in a cluster): %w", err)
 	}
-	kc, err := kube.New(restCfg)
+	kc, err := kube.New(restCfg, kube.Grafana(cfg.Grafana))
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
+	return kc, nil
+}
+
+// credentials reads a ready database's URI and password from its app
+// secret, for the Slack DM.
+func credentials(kc *kube.Client) bot.Credentials {
 	return func(ctx context.Context, namespace, cluster string) (string, string, error) {
 		conn, err := kc.Connection(ctx, namespace, cluster)
 		if err != nil {
@@ -250,6 +259,13 @@ func credentials(cfg *config.Config) bot.Credentials {
 		}
 		return conn.URI.Reveal(), conn.Password.Reveal(), nil
 	}
+}
+
+// githubClient is the infra repository's client from the GitHub settings
+// (a token, or a GitHub App).
+func githubClient(cfg *config.Config) (*gitops.Client, error) {
+	return gitops.NewClient(gitops.Options{APIURL: cfg.GitHub.APIURL, Repo: cfg.GitHub.Repo, BaseBranch: cfg.GitHub.BaseBranch,
+		Auth: gitops.Auth{Token: cfg.GitHub.Token.Value(), AppID: cfg.GitHub.AppID, InstallationID: cfg.GitHub.InstallationID, PrivateKeyFile: cfg.GitHub.PrivateKeyFile}})
 }
 
 // selftestKind is a job that does nothing but record when it ran. Enabled
