@@ -157,37 +157,26 @@ func (a *server) databaseOf(db database) databaseView {
 	}
 }
 
-// database is what the store knows of one database: its requests, newest
-// first.
+// database is what the store knows of one database: its newest request
+// (whatever its state, for display) and the reading every entry point
+// shares (store.Summarize).
 type database struct {
-	// latest is the newest request.
 	latest store.Record
 	// live is the newest request that reached ready since the database was
 	// last deleted (its Spec is what runs), or nil.
-	live *store.Record
+	live    *store.Record
+	current store.Database
 }
 
 // databaseOfRecords summarizes the requests of one database, newest first.
 func databaseOfRecords(recs []store.Record) database {
-	db := database{latest: recs[0]}
-	for i, rec := range recs {
-		if rec.State == request.Deleted {
-			break
-		}
-		if rec.State == request.Ready {
-			db.live = &recs[i]
-			break
-		}
-	}
-	return db
+	cur := store.Summarize(recs)
+	return database{latest: recs[0], live: cur.Live, current: cur}
 }
 
-// exists reports whether the database exists or is on its way: it is live,
-// or its latest request is neither finished without a database (cancelled,
-// deleted) nor a draft.
-func (db database) exists() bool {
-	return db.live != nil || !slices.Contains([]request.State{request.Cancelled, request.Deleted, request.Draft}, db.latest.State)
-}
+// exists reports whether the database exists or is on its way, as the
+// pipeline sees it.
+func (db database) exists() bool { return db.current.Exists() }
 
 // databases groups records (newest first) by database, in env/team/name order.
 func databases(recs []store.Record) []database {

@@ -140,11 +140,12 @@ func (b *Bot) refusal(ctx context.Context, env, channel, user string) (string, e
 // exists says when a database already exists (the pipeline refuses it too;
 // saying so before the card saves a click).
 func (b *Bot) exists(ctx context.Context, s request.Spec) string {
-	prev, err := b.store.LatestRequest(ctx, s.Environment, s.Team, s.Name)
-	if err != nil || slices.Contains([]request.State{request.Cancelled, request.Deleted, request.Draft}, prev.State) {
+	recs, err := b.store.ListRequests(ctx, store.Filter{Environment: s.Environment, Team: s.Team, Name: s.Name})
+	db := store.Summarize(recs)
+	if err != nil || !db.Exists() {
 		return ""
 	}
-	return fmt.Sprintf("`%s` already exists (%s). Change it with `/pg resize`, `/pg backups` or `/pg delete`.", s.Key(), prev.State)
+	return fmt.Sprintf("`%s` already exists (%s). Change it with `/pg resize`, `/pg backups` or `/pg delete`.", s.Key(), db.Latest.State)
 }
 
 func notPostedText(err error) string {

@@ -11,38 +11,13 @@ import (
 	"github.com/clustropg/clustro/templates"
 )
 
-// history is what the store knows of one database: its latest change that
-// was not cancelled (nil if none), and the latest that reached ready.
-type history struct {
-	latest, ready *store.Record
-}
-
-func (p *Pipeline) history(ctx context.Context, env, team, name string) (history, error) {
+// history reads what the store knows of one database.
+func (p *Pipeline) history(ctx context.Context, env, team, name string) (store.Database, error) {
 	recs, err := p.store.ListRequests(ctx, store.Filter{Environment: env, Team: team, Name: name})
 	if err != nil {
-		return history{}, err
+		return store.Database{}, err
 	}
-	var h history
-	for i := range recs { // newest first
-		r := &recs[i]
-		if r.State == request.Cancelled || r.State == request.Draft {
-			continue // closed without merging: as if never asked
-		}
-		if r.State == request.Failed && r.Failure != nil && !r.Failure.Retryable {
-			continue // closed by a failure retrying cannot fix: nothing was applied
-		}
-		if h.latest == nil {
-			h.latest = r
-		}
-		if r.State == request.Ready || r.State == request.Deleted {
-			h.ready = r
-			break
-		}
-	}
-	if h.ready != nil && h.ready.State == request.Deleted {
-		h.ready = nil
-	}
-	return h, nil
+	return store.Summarize(recs), nil
 }
 
 // Submit validates a new database request and stores it with the job that
@@ -62,9 +37,9 @@ func (p *Pipeline) Submit(ctx context.Context, r request.DatabaseRequest, key st
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("submit %s: %w", resolved.Key(), err)
 	}
-	if h.latest != nil && h.latest.State != request.Deleted {
+	if h.Exists() {
 		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
-			"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), h.latest.State, h.latest.ID())}}
+			"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), h.Latest.State, h.Latest.ID())}}
 	}
 	return p.create(ctx, resolved, key)
 }
@@ -108,18 +83,18 @@ func (p *Pipeline) Change(ctx context.Context, kind request.Kind, env, team, nam
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("change %s/%s/%s: %w", env, team, name, err)
 	}
-	if p.seen(ctx, key) && h.latest != nil {
+	if p.seen(ctx, key) && h.Latest != nil {
 		// A retry: the store returns the first record for the key.
-		return p.create(ctx, h.latest.Request, key)
+		return p.create(ctx, h.Latest.Request, key)
 	}
-	if h.ready == nil || (h.latest != nil && h.latest.State == request.Deleted) {
+	if h.Live == nil {
 		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("no database %s/%s/%s", env, team, name)}}
 	}
-	if h.latest.ID() != h.ready.ID() {
+	if h.Busy() {
 		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
-			"%s has a change in progress (%s, request %s): wait for it, or retry or cancel it", h.latest.Request.Key(), h.latest.State, h.latest.ID())}}
+			"%s has a change in progress (%s, request %s): wait for it, or retry or cancel it", h.Latest.Request.Key(), h.Latest.State, h.Latest.ID())}}
 	}
-	prev := *h.ready
+	prev := *h.Live
 	r := request.DatabaseRequest{Kind: kind, ClientType: prev.Request.ClientType, Load: prev.Request.Load,
 		Spec: prev.Request.Spec, Requester: who, Origin: origin}
 	r.Databases = slices.Clone(prev.Request.Databases)

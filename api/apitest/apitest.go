@@ -51,9 +51,10 @@ func (p *Pipeline) record(c Call) {
 	p.calls = append(p.calls, c)
 }
 
-// live states are those of a database that exists or is on its way.
-func live(s request.State) bool {
-	return !slices.Contains([]request.State{request.Cancelled, request.Deleted, request.Draft}, s)
+// database reads the requests of a database as package pipeline does.
+func (p *Pipeline) database(ctx context.Context, env, team, name string) (store.Database, error) {
+	recs, err := p.Store.ListRequests(ctx, store.Filter{Environment: env, Team: team, Name: name})
+	return store.Summarize(recs), err
 }
 
 // Submit stores a new database request as package pipeline does.
@@ -65,13 +66,13 @@ func (p *Pipeline) Submit(ctx context.Context, r request.DatabaseRequest, key st
 		return store.Record{}, false, err
 	}
 	if !p.seen(ctx, key) {
-		prev, err := p.Store.LatestRequest(ctx, resolved.Environment, resolved.Team, resolved.Name)
-		if err == nil && live(prev.State) {
-			return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
-				"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), prev.State, prev.ID())}}
-		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		db, err := p.database(ctx, resolved.Environment, resolved.Team, resolved.Name)
+		if err != nil {
 			return store.Record{}, false, err
+		}
+		if db.Exists() {
+			return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
+				"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), db.Latest.State, db.Latest.ID())}}
 		}
 	}
 	return p.create(ctx, resolved, key)
@@ -84,16 +85,18 @@ func (p *Pipeline) Change(ctx context.Context, kind request.Kind, env, team, nam
 	if kind == request.Create {
 		return store.Record{}, false, errors.New("change: use Submit to create a database")
 	}
-	prev, err := p.Store.LatestRequest(ctx, env, team, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("no database %s/%s/%s", env, team, name)}}
-	}
+	db, err := p.database(ctx, env, team, name)
 	if err != nil {
 		return store.Record{}, false, err
 	}
-	if prev.State != request.Ready && !p.seen(ctx, key) {
+	prev := db.Live
+	if p.seen(ctx, key) && db.Latest != nil {
+		prev = db.Latest // a retry: the store returns the first record
+	} else if prev == nil {
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("no database %s/%s/%s", env, team, name)}}
+	} else if db.Busy() {
 		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
-			"%s is %s (request %s): wait until it is ready, or retry or cancel that request", prev.Request.Key(), prev.State, prev.ID())}}
+			"%s has a change in progress (%s, request %s): wait for it, or retry or cancel it", db.Latest.Request.Key(), db.Latest.State, db.Latest.ID())}}
 	}
 	r := request.DatabaseRequest{Kind: kind, ClientType: prev.Request.ClientType, Load: prev.Request.Load,
 		Spec: prev.Request.Spec, Requester: who, Origin: origin}
