@@ -25,7 +25,7 @@ func TestCreateDatabase(t *testing.T) {
 	var a accepted
 	decode(t, w, &a)
 	want := accepted{ID: a.ID, Kind: "create", State: "submitted", URL: "/api/v1/requests/" + a.ID,
-		Database: "/api/v1/databases/prod/billing/ledger", EntityRef: "resource:default/prod-billing-ledger",
+		Database: "/api/v1/databases/prod/billing/ledger", EntityRef: "resource:default/ledger.billing.prod",
 		PullRequest: "https://github.com/acme/infra/pulls?q=is%3Apr+" + a.ID}
 	if a != want || a.ID == "" {
 		t.Errorf("reply = %+v\nwant    %+v", a, want)
@@ -266,7 +266,7 @@ func TestGetDatabase(t *testing.T) {
 	decode(t, w, &db)
 	want := map[string]any{
 		"environment": "prod", "team": "billing", "name": "ledger", "state": "ready", "kind": "create", "live": true,
-		"request": a.ID, "requestUrl": a.URL, "namespace": "billing-prod", "entityRef": "resource:default/prod-billing-ledger",
+		"request": a.ID, "requestUrl": a.URL, "namespace": "billing-prod", "entityRef": "resource:default/ledger.billing.prod",
 		"url":     "/api/v1/databases/prod/billing/ledger",
 		"grafana": "https://grafana.example/d/cloudnative-pg/cloudnativepg?var-namespace=billing-prod&var-cluster=ledger",
 	}

@@ -43,8 +43,8 @@ func TestEntities(t *testing.T) {
 	for _, e := range got.Items {
 		names = append(names, e.Metadata.Name)
 	}
-	if !reflect.DeepEqual(names, []string{"dev-billing-events", "prod-billing-ledger"}) {
-		t.Fatalf("entities %v, want dev-billing-events and prod-billing-ledger", names)
+	if !reflect.DeepEqual(names, []string{"events.billing.dev", "ledger.billing.prod"}) {
+		t.Fatalf("entities %v, want events.billing.dev and ledger.billing.prod", names)
 	}
 
 	// Exactly what the catalog package writes into catalog-info.yaml.

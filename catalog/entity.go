@@ -3,7 +3,6 @@ package catalog
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -33,7 +32,7 @@ func (s Settings) Check() error {
 	if s.Branch == "" {
 		problems = append(problems, "catalog.branch: required, the infra repository's base branch")
 	}
-	if s.System != "" && !nameRE.MatchString(s.System) {
+	if s.System != "" && !request.IsEntityName(s.System) {
 		problems = append(problems, fmt.Sprintf("catalog.system: %q is not a Backstage entity name", s.System))
 	}
 	if len(problems) > 0 {
@@ -93,15 +92,11 @@ const (
 	AnnotationNamespace   = "clustropg.io/namespace"
 )
 
-// nameRE is Backstage's rule for metadata.name: 1-63 characters, runs of
-// [a-zA-Z0-9] separated by one of -, _ or .
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$`)
-
 // For builds the entity of a database.
 func (s Settings) For(db Database) (Entity, error) {
 	sp := db.Spec
 	name := request.NamesOf(sp).Qualified
-	if len(name) > 63 || !nameRE.MatchString(name) {
+	if !request.IsEntityName(name) {
 		return Entity{}, fmt.Errorf("catalog entity for %s: name %q is not a valid Backstage name", sp.Key(), name)
 	}
 	ann := map[string]string{

@@ -59,6 +59,10 @@ func (p *Pipeline) create(ctx context.Context, r request.DatabaseRequest, key st
 			notifyJob(r.ID, Notice{Kind: NoticeReceived, Text: fmt.Sprintf("Request received: %s %s (%s, %d instance(s)). Opening a pull request.", r.Kind, r.Key(), r.Size, r.Instances)}),
 		},
 	})
+	var taken *store.IdentityError
+	if errors.As(err, &taken) {
+		return store.Record{}, false, request.Problems{{Field: "name", Message: taken.Error()}}
+	}
 	if errors.Is(err, store.ErrConflict) {
 		// Another entry point or replica got there first.
 		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("%s has a change in progress; wait for it, or retry or cancel it", r.Key())}}

@@ -91,6 +91,20 @@ var (
 	retentionRE = regexp.MustCompile(`^[1-9][0-9]{0,3}[dwm]$`)
 	dbNameRE    = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	storageRE   = regexp.MustCompile(`^[1-9][0-9]*(Mi|Gi|Ti)$`)
+	dns1035     = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	// envRE has no '-': in a namespace like {team}-{env} the environment is
+	// what follows the last '-', so that no two (team, environment) pairs
+	// share a namespace.
+	envRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	// namespaceLiteralRE is what a namespace pattern may hold around its
+	// placeholders.
+	namespaceLiteralRE = regexp.MustCompile(`^[-a-z0-9]*$`)
+)
+
+const (
+	maxTeamLength = 30
+	maxEnvLength  = 16
 )
 
 // reservedDatabases cannot be extra databases: the operator owns them.
@@ -140,8 +154,8 @@ func (p *Policy) Check() error {
 	}
 	for env, e := range p.Environments {
 		f := "environments." + env
-		if !dns1123.MatchString(env) || len(env) > 16 {
-			pr.add(f, "an environment name must be a lowercase DNS label of at most 16 characters")
+		if !envRE.MatchString(env) || len(env) > maxEnvLength {
+			pr.add(f, "an environment name must be at most %d lowercase letters and digits, starting with a letter (no '-': it separates the environment from the team in namespaces)", maxEnvLength)
 		}
 		if len(e.AllowedSizes) == 0 {
 			pr.add(f+".allowedSizes", "must list at least one of %s", joinSizes(Sizes()))
@@ -206,8 +220,8 @@ func (p *Policy) Check() error {
 	if !retentionRE.MatchString(p.Defaults.Retention) {
 		pr.add("defaults.retention", "%q is not a retention like 14d, 4w or 3m", p.Defaults.Retention)
 	}
-	if !strings.Contains(p.Namespace, "{team}") {
-		pr.add("namespace", "the pattern must contain {team} so teams do not share a namespace")
+	if err := checkNamespacePattern(p.Namespace); err != "" {
+		pr.add("namespace", "%s", err)
 	}
 	if p.MaxDatabases < 0 {
 		pr.add("maxDatabases", "must not be negative")
@@ -217,6 +231,31 @@ func (p *Policy) Check() error {
 	}
 	sort.SliceStable(pr, func(i, j int) bool { return pr[i].Field < pr[j].Field })
 	return pr.err()
+}
+
+// checkNamespacePattern accepts a pattern only when no two (team,
+// environment) pairs can share a namespace: {team} and {env} once each,
+// with a '-' between them (environments have none, so the '-' nearest to
+// {env} tells where it starts or ends).
+func checkNamespacePattern(pat string) string {
+	const want = `the pattern must contain {team} and {env} once each, separated by text with a '-' (like "{team}-{env}"), so that no two teams or environments share a namespace`
+	if strings.Count(pat, "{team}") != 1 || strings.Count(pat, "{env}") != 1 {
+		return want
+	}
+	t, e := strings.Index(pat, "{team}"), strings.Index(pat, "{env}")
+	var between string
+	if t < e {
+		between = pat[t+len("{team}") : e]
+	} else {
+		between = pat[e+len("{env}") : t]
+	}
+	if !strings.Contains(between, "-") {
+		return want
+	}
+	if lit := strings.NewReplacer("{team}", "", "{env}", "").Replace(pat); !namespaceLiteralRE.MatchString(lit) {
+		return fmt.Sprintf("%q: the text around {team} and {env} may hold only lowercase letters, digits and '-'", pat)
+	}
+	return ""
 }
 
 // NamespaceFor is the Kubernetes namespace a database lives in.
@@ -324,25 +363,12 @@ func (p *Policy) validate(s Spec) Problems {
 		pr.add("name", "required: a lowercase name like ledger")
 	case !dns1035.MatchString(s.Name):
 		pr.add("name", "%q must be lowercase letters, digits and '-', start with a letter and end with a letter or digit", s.Name)
-	default:
-		if msg, ok := checkDerivedNames(s.Name, s.Databases); !ok {
-			pr.add("name", "%s; use at most %d characters", msg, MaxNameLength())
-		}
 	}
 	switch {
 	case s.Team == "":
 		pr.add("team", "required: the owning team, a lowercase name like billing")
-	case !dns1123.MatchString(s.Team) || len(s.Team) > 30:
-		pr.add("team", "%q must be at most 30 lowercase letters, digits and '-', starting and ending with a letter or digit", s.Team)
-	default:
-		if ns := p.NamespaceFor(s); len(ns) > maxLabel || !dns1123.MatchString(ns) {
-			pr.add("team", "the namespace %q derived from it is not a valid Kubernetes namespace", ns)
-		}
-	}
-	if s.Name != "" && s.Team != "" && s.Environment != "" {
-		if q := NamesOf(s).Qualified; len(q) > maxLabel {
-			pr.add("name", "%q is too long for team %s in %s: the state secret label and catalog entity name %s would be %d characters (allowed: %d)", s.Name, s.Team, s.Environment, q, len(q), maxLabel)
-		}
+	case !dns1123.MatchString(s.Team) || len(s.Team) > maxTeamLength:
+		pr.add("team", "%q must be at most %d lowercase letters, digits and '-', starting and ending with a letter or digit", s.Team, maxTeamLength)
 	}
 	env, envOK := p.Environments[s.Environment]
 	if s.Environment == "" {
@@ -392,6 +418,11 @@ func (p *Policy) validate(s Spec) Problems {
 			pr.add("databases", "%q is listed twice", db)
 		}
 		seen[db] = true
+	}
+	// Every name the request gives to Kubernetes and Backstage objects,
+	// checked with their own rules once the fields themselves are valid.
+	if !pr.Has("environment") {
+		pr = append(pr, p.checkDerivedNames(s, pr.Has)...)
 	}
 	return pr
 }

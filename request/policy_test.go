@@ -97,11 +97,12 @@ func TestResolveRefuses(t *testing.T) {
 		{"name too long for state and catalog", "staging", func(r *request.DatabaseRequest) {
 			r.Name = strings.Repeat("a", 40)
 			r.Team = strings.Repeat("t", 20)
-		}, "name", "would be 69 characters (allowed: 63)"},
+		}, "name", `the Terraform state secret's label and the catalog entity name "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.tttttttttttttttttttt.staging" would be refused: must be no more than 63 bytes; use at most 34 characters`},
 		{"extra database makes a name too long", "dev", func(r *request.DatabaseRequest) {
 			r.Name = strings.Repeat("a", 30)
 			r.Databases = []string{strings.Repeat("d", 30)}
-		}, "name", "the Database object"},
+		}, "databases", "the Database object"},
+		{"extra database ending in _", "dev", func(r *request.DatabaseRequest) { r.Databases = []string{"orders_"} }, "databases", `the Database object for orders_ "ledger-db-orders-" would be refused`},
 		{"no team", "dev", func(r *request.DatabaseRequest) { r.Team = "" }, "team", "required"},
 		{"bad team", "dev", func(r *request.DatabaseRequest) { r.Team = "Billing Team" }, "team", "lowercase letters"},
 		{"no environment", "", func(r *request.DatabaseRequest) {}, "environment", "required; allowed: dev, prod, staging"},
@@ -227,7 +228,17 @@ func TestPolicyCheck(t *testing.T) {
 		}, "clientTypes.startup.prod.backups: environment prod requires backups"},
 		{"latest image", func(p *request.Policy) { p.Postgres.Images[17] = "ghcr.io/cloudnative-pg/postgresql:latest" }, "latest is refused"},
 		{"default version not offered", func(p *request.Policy) { p.Postgres.Default = 15 }, "postgres.default: 15 is not among postgres.images"},
-		{"namespace without team", func(p *request.Policy) { p.Namespace = "databases" }, "namespace: the pattern must contain {team}"},
+		{"namespace without team", func(p *request.Policy) { p.Namespace = "databases" }, "namespace: the pattern must contain {team} and {env}"},
+		{"namespace without env", func(p *request.Policy) { p.Namespace = "db-{team}" }, "namespace: the pattern must contain {team} and {env}"},
+		{"namespace team twice", func(p *request.Policy) { p.Namespace = "{team}-{env}-{team}" }, "namespace: the pattern must contain {team} and {env} once each"},
+		{"namespace without a dash between", func(p *request.Policy) { p.Namespace = "{team}{env}" }, "separated by text with a '-'"},
+		{"namespace with a dot", func(p *request.Policy) { p.Namespace = "db.{team}-{env}" }, "may hold only lowercase letters, digits and '-'"},
+		{"environment with a dash", func(p *request.Policy) {
+			p.Environments["eu-prod"] = p.Environments["prod"]
+			for _, byEnv := range p.ClientTypes {
+				byEnv["eu-prod"] = byEnv["prod"]
+			}
+		}, "environments.eu-prod: an environment name must be at most 16 lowercase letters and digits"},
 		{"environment missing a profile", func(p *request.Policy) {
 			p.Environments["qa"] = request.EnvironmentPolicy{AllowedSizes: []request.Size{"S"}, MinInstances: 1, MaxInstances: 1}
 		}, "clientTypes.enterprise.qa: missing"},

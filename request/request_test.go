@@ -16,7 +16,7 @@ func specJSON(s request.Spec) string {
 func TestNames(t *testing.T) {
 	n := request.NamesOf(request.Spec{Name: "ledger", Team: "billing", Environment: "prod", Backups: request.Backups{Schedule: request.Daily}})
 	want := request.Names{Cluster: "ledger", RW: "ledger-rw", RO: "ledger-ro", R: "ledger-r", AppSecret: "ledger-app",
-		ObjectStore: "ledger-backups", LogicalBackup: "ledger-pgdump", ScheduledBackup: "ledger-daily", Qualified: "prod-billing-ledger"}
+		ObjectStore: "ledger-backups", LogicalBackup: "ledger-pgdump", ScheduledBackup: "ledger-daily", Qualified: "ledger.billing.prod"}
 	if n != want {
 		t.Errorf("got %+v\nwant %+v", n, want)
 	}

@@ -97,10 +97,14 @@ func (s *sqlStore) CreateRequest(ctx context.Context, in NewRequest) (Record, bo
 				return err
 			}
 		}
+		identity := request.NamesOf(r.Spec).Qualified
+		if err := s.checkIdentity(ctx, tx, r.Spec, identity); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO requests
-			(id, env, team, name, kind, state, requester_id, request, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`),
-			r.ID, r.Environment, r.Team, r.Name, string(r.Kind), string(state), r.Requester.ID, string(doc), s.ts(now), s.ts(now))
+			(id, env, team, name, identity, kind, state, requester_id, request, version, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`),
+			r.ID, r.Environment, r.Team, r.Name, identity, string(r.Kind), string(state), r.Requester.ID, string(doc), s.ts(now), s.ts(now))
 		if err != nil {
 			return err
 		}
@@ -472,6 +476,32 @@ func (s *sqlStore) checkNoneInFlight(ctx context.Context, tx *sql.Tx, r request.
 	}
 	return fmt.Errorf("%w: request %s for %s is in progress", ErrConflict, id, r.Key())
 }
+
+// checkIdentity refuses a database whose qualified name is another
+// database's. The encoding makes this impossible by construction; this is
+// the second line, in the transaction that stores the request, should a
+// future encoding or a hand-edited row ever break the first.
+func (s *sqlStore) checkIdentity(ctx context.Context, tx *sql.Tx, sp request.Spec, identity string) error {
+	if s.dialect == postgresDialect {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", identitySalt, identity); err != nil {
+			return err
+		}
+	}
+	var env, team, name string
+	err := tx.QueryRowContext(ctx, s.q("SELECT env, team, name FROM requests WHERE identity = ? AND NOT (env = ? AND team = ? AND name = ?) LIMIT 1"),
+		identity, sp.Environment, sp.Team, sp.Name).Scan(&env, &team, &name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check identity: %w", err)
+	}
+	other := request.Spec{Environment: env, Team: team, Name: name}
+	return &IdentityError{Database: sp.Key(), Other: other.Key(), Identity: identity}
+}
+
+// identitySalt separates the identity check's advisory locks from the others.
+const identitySalt = 0x69643031 // "id01"
 
 // oneAtATimeSalt separates these advisory locks from the workspace locks.
 const oneAtATimeSalt = 0x6f6e6531 // "one1"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -545,6 +546,40 @@ func TestOneChangeAtATime(t *testing.T) {
 		// Another database is not affected.
 		if _, _, err := s.CreateRequest(ctx, NewRequest{Request: dbRequest("prod", "billing", "other", "U1"), OneAtATime: true}); err != nil {
 			t.Errorf("another database: %v", err)
+		}
+	})
+}
+
+// A second database whose qualified name is taken is refused in the
+// transaction that would store it, naming the database that holds it. The
+// encoding cannot produce such a pair, so the test forges one in the row.
+func TestIdentityTaken(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		s := b.open(t)
+		first, _, err := s.CreateRequest(ctx, NewRequest{Request: dbRequest("prod", "billing", "ops-ledger", "U1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.(*sqlStore).w.ExecContext(ctx, s.(*sqlStore).q("UPDATE requests SET identity = ? WHERE id = ?"),
+			request.QualifiedName("prod", "billing-ops", "ledger"), first.ID()); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.CreateRequest(ctx, NewRequest{Request: dbRequest("prod", "billing-ops", "ledger", "U2"), OneAtATime: true})
+		var ie *IdentityError
+		if !errors.As(err, &ie) || ie.Other != "prod/billing/ops-ledger" || ie.Database != "prod/billing-ops/ledger" {
+			t.Fatalf("got %v, want an IdentityError naming prod/billing/ops-ledger", err)
+		}
+		if !strings.Contains(err.Error(), `"ledger.billing-ops.prod"`) {
+			t.Errorf("error does not name the shared key: %v", err)
+		}
+		if recs, _ := s.ListRequests(ctx, Filter{}); len(recs) != 1 {
+			t.Errorf("%d requests stored, want the first only", len(recs))
+		}
+		// The same database again (a later change) is not refused.
+		if _, _, err := s.CreateRequest(ctx, NewRequest{Request: dbRequest("prod", "billing", "ops-ledger", "U3")}); err != nil {
+			t.Errorf("a second request for the same database: %v", err)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/clustropg/clustro/request"
@@ -23,6 +24,20 @@ var (
 	// and change nothing.
 	ErrLeaseLost = errors.New("job lease lost")
 )
+
+// IdentityError refuses a request whose qualified name (the Terraform state
+// key and catalog entity name, request.QualifiedName) is already that of
+// another database: the two would share one state, and applying one would
+// replace the other's cluster.
+type IdentityError struct {
+	Database string // env/team/name of the refused request
+	Other    string // env/team/name of the database that holds the name
+	Identity string
+}
+
+func (e *IdentityError) Error() string {
+	return fmt.Sprintf("%s would share its Terraform state and catalog name %q with %s; choose another name", e.Database, e.Identity, e.Other)
+}
 
 // Store is everything ClustroPG persists. Open returns one; callers declare
 // the smaller interface they use (for example Requests, Queue).

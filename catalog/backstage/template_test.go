@@ -308,7 +308,7 @@ func TestTemplateStep(t *testing.T) {
 	if u := dig(links[0], "url"); !strings.HasPrefix(fmt.Sprint(u), "https://github.com/acme/infra/pulls?q=") {
 		t.Errorf("pull request link = %v", u)
 	}
-	if ref := dig(links[1], "entityRef"); ref != "resource:default/dev-billing-ledger" {
+	if ref := dig(links[1], "entityRef"); ref != "resource:default/ledger.billing.dev" {
 		t.Errorf("entity link = %v", ref)
 	}
 	if text := fmt.Sprint(dig(dig(out, "text").([]any)[0], "content")); strings.Contains(text, "${{") || !strings.Contains(text, recs[0].ID()) {

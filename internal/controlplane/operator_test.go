@@ -427,23 +427,37 @@ func TestSecretURIMatchesCloudNativePGFormat(t *testing.T) {
 func TestPostgresNames(t *testing.T) {
 	long := strings.Repeat("n", 63)
 	tests := []struct {
-		name, got, want string
+		name, got, prefix string
 	}{
-		{"role", PostgresRole("billing-prod", "ledger"), "billing_prod__ledger"},
-		{"app database", PostgresDatabase("billing-prod", "ledger", ""), "billing_prod__ledger"},
-		{"extra database", PostgresDatabase("billing-prod", "ledger", "reports"), "billing_prod__ledger__reports"},
-		{"dots and capitals", PostgresDatabase("a.b", "c", "Rep"), "a_b__c__rep"},
+		{"role", PostgresRole("billing-prod", "ledger"), "billing_prod__ledger_"},
+		{"app database", PostgresDatabase("billing-prod", "ledger", ""), "billing_prod__ledger_"},
+		{"extra database", PostgresDatabase("billing-prod", "ledger", "reports"), "billing_prod__ledger__reports_"},
+		{"dots and capitals", PostgresDatabase("a.b", "c", "Rep"), "a_b__c__rep_"},
+		{"long", PostgresRole(long, "x"), strings.Repeat("n", maxIdentifier-hashLen-1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.got != tt.want {
-				t.Errorf("got %q, want %q", tt.got, tt.want)
+			if !strings.HasPrefix(tt.got, tt.prefix) || len(tt.got) > maxIdentifier {
+				t.Errorf("got %q, want %q and a hash, at most %d characters", tt.got, tt.prefix, maxIdentifier)
 			}
 		})
 	}
-	a, b := PostgresRole(long, "x"), PostgresRole(long, "y")
-	if len(a) != maxIdentifier || a == b {
-		t.Errorf("long names %q and %q: want distinct, %d characters", a, b, maxIdentifier)
+	if PostgresRole("billing-prod", "ledger") != PostgresRole("billing-prod", "ledger") {
+		t.Error("the same cluster gets two roles")
+	}
+	// Namespaces and clusters that read alike once '-' becomes '_' (and
+	// long ones cut alike) are still told apart.
+	seen := map[string][3]string{}
+	for _, p := range [][3]string{
+		{"a--b", "c", ""}, {"a", "b--c", ""}, {"a-b", "c", ""}, {"a_b", "c", ""},
+		{long, "x", ""}, {long, "y", ""}, {"billing-prod", "ledger", "reports"}, {"billing-prod", "ledger-reports", ""},
+		{"billing-prod", "ledger", "a_b"}, {"billing-prod", "ledger", "a__b"},
+	} {
+		id := PostgresDatabase(p[0], p[1], p[2])
+		if other, ok := seen[id]; ok {
+			t.Errorf("%v and %v share %q", other, p, id)
+		}
+		seen[id] = p
 	}
 }
 

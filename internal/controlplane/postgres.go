@@ -15,8 +15,9 @@ import (
 
 // PostgresRole is the role the stand-in creates for a Cluster. Several
 // clusters share one server, so the role is named after the namespace and
-// the cluster: PostgresRole("billing-prod", "ledger") is
-// "billing_prod__ledger". The app Secret's username is this role.
+// the cluster, readably and with a hash of both:
+// PostgresRole("billing-prod", "ledger") is "billing_prod__ledger_" and ten
+// hex digits. The app Secret's username is this role.
 func PostgresRole(namespace, cluster string) string {
 	return pgIdentifier(namespace, cluster)
 }
@@ -25,7 +26,7 @@ func PostgresRole(namespace, cluster string) string {
 // server for a database of a Cluster: db "" (or the cluster's
 // bootstrap.initdb.database, "app" by default) is the cluster's own
 // database, named like its role; an extra database (a CNPG Database object's
-// spec.name) is "<namespace>__<cluster>__<db>".
+// spec.name) is named after the namespace, cluster and db.
 func PostgresDatabase(namespace, cluster, db string) string {
 	if db == "" {
 		return pgIdentifier(namespace, cluster)
@@ -36,11 +37,16 @@ func PostgresDatabase(namespace, cluster, db string) string {
 // maxIdentifier is PostgreSQL's identifier length (NAMEDATALEN-1).
 const maxIdentifier = 63
 
-// pgIdentifier joins parts with "__" into a lower-case identifier of
-// [a-z0-9_]; a name too long is cut and given a hash of the whole.
+// hashLen is how many hex digits of the parts' hash end an identifier.
+const hashLen = 10
+
+// pgIdentifier names a role or database after parts: a lower-case,
+// readable [a-z0-9_] form of them joined by "__", cut to fit, then "_" and
+// a hash of the exact parts. The readable form alone is not one to one
+// ("a--b"/"c" and "a"/"b--c" both read a__b__c): the hash keeps distinct
+// clusters apart.
 func pgIdentifier(parts ...string) string {
-	joined := strings.Join(parts, "__")
-	id := strings.Map(func(r rune) rune {
+	readable := strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
 			return r
@@ -49,12 +55,13 @@ func pgIdentifier(parts ...string) string {
 		default:
 			return '_'
 		}
-	}, joined)
-	if len(id) > maxIdentifier {
-		sum := sha256.Sum256([]byte(joined))
-		id = id[:maxIdentifier-9] + "_" + hex.EncodeToString(sum[:4])
+	}, strings.Join(parts, "__"))
+	sum := sha256.Sum256([]byte(strings.Join(parts, "/"))) // no part holds '/'
+	suffix := "_" + hex.EncodeToString(sum[:])[:hashLen]
+	if len(readable) > maxIdentifier-len(suffix) {
+		readable = readable[:maxIdentifier-len(suffix)]
 	}
-	return id
+	return readable + suffix
 }
 
 // pgAdmin provisions roles and databases as a superuser.

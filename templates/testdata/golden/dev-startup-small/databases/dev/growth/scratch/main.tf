@@ -14,7 +14,7 @@ terraform {
 
   backend "kubernetes" {
     namespace     = "clustro-system"
-    secret_suffix = "dev-growth-scratch"
+    secret_suffix = "scratch.growth.dev"
   }
 }
 

@@ -14,7 +14,7 @@ terraform {
 
   backend "kubernetes" {
     namespace     = "clustro-system"
-    secret_suffix = "prod-checkout-orders"
+    secret_suffix = "orders.checkout.prod"
   }
 }
 

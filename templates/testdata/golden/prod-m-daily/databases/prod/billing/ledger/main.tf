@@ -14,7 +14,7 @@ terraform {
 
   backend "kubernetes" {
     namespace     = "clustro-system"
-    secret_suffix = "prod-billing-ledger"
+    secret_suffix = "ledger.billing.prod"
   }
 }
 

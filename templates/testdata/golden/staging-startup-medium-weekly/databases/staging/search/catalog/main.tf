@@ -14,7 +14,7 @@ terraform {
 
   backend "kubernetes" {
     namespace     = "clustro-system"
-    secret_suffix = "staging-search-catalog"
+    secret_suffix = "catalog.search.staging"
   }
 }
 

@@ -14,7 +14,7 @@ terraform {
 
   backend "kubernetes" {
     namespace     = "clustro-system"
-    secret_suffix = "staging-data-events"
+    secret_suffix = "events.data.staging"
   }
 }
 
