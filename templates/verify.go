@@ -1,21 +1,27 @@
 package templates
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/clustropg/clustro/catalog"
 	"github.com/clustropg/clustro/request"
 )
 
@@ -49,10 +55,19 @@ func (vs Violations) Error() string {
 // databases/<env>/<team>/<name>) and returns the request it describes, or
 // Violations. Nothing in the workspace is evaluated: only literal values are
 // read, so a refused workspace never runs code.
+//
+// main.tf is checked against an allowlist of what Render writes, with the
+// values reviewers may edit. catalog-info.yaml has no editable values: it
+// must be, as data, the entity Render writes for the request main.tf
+// describes (see checkCatalog).
 func (r *Renderer) Verify(dir string) (request.Spec, error) {
 	dir = filepath.Clean(dir)
 	return r.VerifyFS(os.DirFS(filepath.Dir(dir)), filepath.Base(dir), filepath.ToSlash(dir))
 }
+
+// maxFileSize bounds what Verify reads of a workspace file; Render writes a
+// few kilobytes.
+const maxFileSize = 1 << 20
 
 // VerifyFS is Verify on a file system: dir is the workspace's path in fsys,
 // and display is how violations name it (a repo-relative path, say).
@@ -62,27 +77,67 @@ func (r *Renderer) VerifyFS(fsys fs.FS, dir, display string) (request.Spec, erro
 	if err != nil {
 		return request.Spec{}, fmt.Errorf("verify %s: %w", display, err)
 	}
-	var main []byte
+	files := map[string][]byte{}
 	for _, e := range entries {
-		switch {
-		case e.Name() == MainFile && e.Type().IsRegular():
-			if main, err = fs.ReadFile(fsys, path.Join(dir, MainFile)); err != nil {
+		switch name := e.Name(); {
+		case (name == MainFile || name == CatalogFile) && e.Type().IsRegular():
+			b, err := readFile(fsys, path.Join(dir, name))
+			if err != nil {
 				return request.Spec{}, fmt.Errorf("verify %s: %w", display, err)
 			}
-		case e.Name() == CatalogFile && e.Type().IsRegular():
+			if b == nil {
+				v.add(name, nil, "larger than %d bytes: not a file clustro render wrote", maxFileSize)
+				continue
+			}
+			files[name] = b
+		case name == MainFile || name == CatalogFile:
+			v.add(name, nil, "a %s: %s must be a regular file", kindOf(e), name)
 		default:
-			v.add(e.Name(), nil, "unexpected %s: a workspace holds only %s and %s", kindOf(e), MainFile, CatalogFile)
+			v.add(name, nil, "unexpected %s: a workspace holds only %s and %s", kindOf(e), MainFile, CatalogFile)
 		}
 	}
-	if main == nil {
-		v.add(MainFile, nil, "missing")
+	var entity *yaml.Node
+	if b, ok := files[CatalogFile]; ok {
+		entity = v.catalogDocument(b)
+	} else if !v.reported(CatalogFile) {
+		v.add(CatalogFile, nil, "missing: every workspace holds the Backstage entity clustro render writes for it")
+	}
+	main, ok := files[MainFile]
+	if !ok {
+		if !v.reported(MainFile) {
+			v.add(MainFile, nil, "missing")
+		}
 		return request.Spec{}, v.vs
 	}
 	spec := v.main(main)
 	if len(v.vs) > 0 {
 		return request.Spec{}, v.vs
 	}
+	v.checkCatalog(r, spec, entity)
+	if len(v.vs) > 0 {
+		return request.Spec{}, v.vs
+	}
 	return spec, nil
+}
+
+// readFile reads a file of at most maxFileSize bytes, or returns nil.
+func readFile(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileSize {
+		return nil, nil
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
 }
 
 func kindOf(e fs.DirEntry) string {
@@ -109,7 +164,16 @@ func (v *verifier) add(file string, rng *hcl.Range, format string, args ...any) 
 	if rng != nil {
 		line = rng.Start.Line
 	}
+	v.addLine(file, line, format, args...)
+}
+
+func (v *verifier) addLine(file string, line int, format string, args ...any) {
 	v.vs = append(v.vs, Violation{File: path.Join(v.dir, file), Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+// reported tells whether a violation already names file.
+func (v *verifier) reported(file string) bool {
+	return slices.ContainsFunc(v.vs, func(x Violation) bool { return x.File == path.Join(v.dir, file) })
 }
 
 // moduleArgs maps each module argument a workspace may set to whether it is
@@ -589,4 +653,242 @@ func argOf(field string) string {
 
 func editable() string {
 	return "size, instances, storage, postgres_version, backup_schedule, backup_hour, backup_retention, logical_backup, databases"
+}
+
+// catalogDocument parses catalog-info.yaml strictly: one YAML document with
+// no directives, tags, anchors, aliases, merge keys or repeated keys, so
+// that Backstage reads the same data Verify compares. It returns the
+// document's content, or nil once the problems are reported.
+func (v *verifier) catalogDocument(b []byte) *yaml.Node {
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("%")) {
+			v.addLine(CatalogFile, i+1, "YAML directives are not allowed")
+			return nil
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			v.addLine(CatalogFile, 0, "empty: it must hold the Backstage entity clustro render writes")
+		} else {
+			v.yamlError(err)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == io.EOF:
+	case err != nil:
+		v.yamlError(err)
+		return nil
+	default:
+		v.addLine(CatalogFile, extra.Line, "a second YAML document: %s holds exactly one entity, the one clustro render writes", CatalogFile)
+		return nil
+	}
+	if len(doc.Content) != 1 {
+		v.addLine(CatalogFile, 0, "empty: it must hold the Backstage entity clustro render writes")
+		return nil
+	}
+	if !v.plainData(doc.Content[0], "") {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+var yamlErrorRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError reports a parse error at its line when it names one.
+func (v *verifier) yamlError(err error) {
+	if m := yamlErrorRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		v.addLine(CatalogFile, line, "not valid YAML: %s", m[2])
+		return
+	}
+	v.addLine(CatalogFile, 0, "not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// plainData refuses the YAML features readers disagree on or that let one
+// value stand for another: tags, anchors, aliases, merge keys, keys that are
+// not strings, and a key set twice.
+func (v *verifier) plainData(n *yaml.Node, at string) bool {
+	switch {
+	case n.Style&yaml.TaggedStyle != 0:
+		v.addLine(CatalogFile, n.Line, "%s: the tag %s is not allowed", describePath(at), n.Tag)
+		return false
+	case n.Anchor != "":
+		v.addLine(CatalogFile, n.Line, "%s: the anchor &%s is not allowed", describePath(at), n.Anchor)
+		return false
+	case n.Kind == yaml.AliasNode:
+		v.addLine(CatalogFile, n.Line, "%s: the alias *%s is not allowed", describePath(at), n.Value)
+		return false
+	}
+	ok := true
+	switch n.Kind {
+	case yaml.MappingNode:
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" || k.Style&yaml.TaggedStyle != 0 || k.Anchor != "" {
+				v.addLine(CatalogFile, k.Line, "%s: keys must be plain strings (no merge keys, tags or anchors)", describePath(at))
+				ok = false
+				continue
+			}
+			if first, dup := seen[k.Value]; dup {
+				v.addLine(CatalogFile, k.Line, "%s is set twice (first on line %d)", describePath(childPath(at, k.Value)), first)
+				ok = false
+				continue
+			}
+			seen[k.Value] = k.Line
+			ok = v.plainData(n.Content[i+1], childPath(at, k.Value)) && ok
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			ok = v.plainData(c, fmt.Sprintf("%s[%d]", at, i)) && ok
+		}
+	}
+	return ok
+}
+
+// requestIDRE is what a request id looks like: store ids, or what
+// `clustro render --id` was given.
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// checkCatalog compares catalog-info.yaml, as data, with the entity Render
+// writes for the verified request s. Nothing in it is a reviewer's to edit:
+// Backstage takes the owner, the kind and any Location from this file, and
+// the entity's descriptive values follow main.tf. The one value main.tf
+// does not hold, the request id annotation, is read from the file.
+// Comments, quoting, indentation and key order are free.
+func (v *verifier) checkCatalog(r *Renderer, s request.Spec, got *yaml.Node) {
+	if got == nil {
+		return // reported when it was read
+	}
+	id := ""
+	if n := lookup(got, "metadata", "annotations", catalog.AnnotationRequestID); n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		id = n.Value
+		if !requestIDRE.MatchString(id) {
+			v.addLine(CatalogFile, n.Line, "annotation %s: %q is not a request id", catalog.AnnotationRequestID, id)
+		}
+	}
+	ws, err := r.Render(request.DatabaseRequest{ID: id, Spec: s})
+	if err != nil {
+		v.addLine(CatalogFile, 0, "%v", err)
+		return
+	}
+	var want yaml.Node
+	if err := yaml.Unmarshal(ws.Files[CatalogFile], &want); err != nil || len(want.Content) != 1 {
+		v.addLine(CatalogFile, 0, "the entity clustro render writes does not parse back: %v", err)
+		return
+	}
+	before := len(v.vs)
+	v.sameData(got, want.Content[0], "")
+	if len(v.vs) > before {
+		v.addLine(CatalogFile, 0, "it must be the entity clustro render writes for the request in main.tf: after a change to main.tf, render the workspace again or copy the values above")
+	}
+}
+
+// sameData compares the file's YAML (got) with the rendered one (want).
+func (v *verifier) sameData(got, want *yaml.Node, at string) {
+	if got.Kind != want.Kind {
+		v.addLine(CatalogFile, got.Line, "%s must be %s, as clustro render writes it", describePath(at), describe(want))
+		return
+	}
+	switch want.Kind {
+	case yaml.MappingNode:
+		wantVals := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(want.Content); i += 2 {
+			wantVals[want.Content[i].Value] = want.Content[i+1]
+		}
+		gotKeys := map[string]bool{}
+		for i := 0; i+1 < len(got.Content); i += 2 {
+			k := got.Content[i].Value
+			gotKeys[k] = true
+			w, ok := wantVals[k]
+			if !ok {
+				v.addLine(CatalogFile, got.Content[i].Line, "%s is not written by clustro render", describePath(childPath(at, k)))
+				continue
+			}
+			v.sameData(got.Content[i+1], w, childPath(at, k))
+		}
+		for i := 0; i+1 < len(want.Content); i += 2 {
+			if k := want.Content[i].Value; !gotKeys[k] {
+				v.addLine(CatalogFile, got.Line, "%s is missing: clustro render writes %s", describePath(childPath(at, k)), describe(want.Content[i+1]))
+			}
+		}
+	case yaml.SequenceNode:
+		if len(got.Content) != len(want.Content) {
+			v.addLine(CatalogFile, got.Line, "%s has %d items, but clustro render writes %d", describePath(at), len(got.Content), len(want.Content))
+			return
+		}
+		for i := range want.Content {
+			v.sameData(got.Content[i], want.Content[i], fmt.Sprintf("%s[%d]", at, i))
+		}
+	case yaml.ScalarNode:
+		const quoted = yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
+		switch {
+		case got.ShortTag() != want.ShortTag() || got.Value != want.Value:
+			v.addLine(CatalogFile, got.Line, "%s is %s, but clustro render writes %s for the request in main.tf", describePath(at), describe(got), describe(want))
+		case want.Style&quoted != 0 && got.Style&quoted == 0:
+			// Render quotes a string that some YAML reader (YAML 1.1's
+			// yes, on, 0777, 1:20) would take for something else.
+			v.addLine(CatalogFile, got.Line, "%s must be quoted, as clustro render writes it: YAML 1.1 readers take an unquoted %s for a boolean, number or date", describePath(at), got.Value)
+		}
+	}
+}
+
+// lookup follows keys down from a mapping.
+func lookup(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, key := range keys {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
+}
+
+var plainKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// childPath names a key below at: spec.owner, metadata.annotations["a/b"].
+func childPath(at, key string) string {
+	switch {
+	case !plainKeyRE.MatchString(key):
+		return fmt.Sprintf("%s[%q]", at, key)
+	case at == "":
+		return key
+	}
+	return at + "." + key
+}
+
+func describePath(at string) string {
+	if at == "" {
+		return "the document"
+	}
+	return at
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			return strconv.Quote(n.Value)
+		}
+		return n.Value
+	}
+	return "a YAML value"
 }

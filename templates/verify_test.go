@@ -33,34 +33,41 @@ func edit(t *testing.T, src, old, new string) string {
 	return strings.Replace(src, old, new, 1)
 }
 
+// reviewerEdits are the changes a reviewer may make to main.tf, each with
+// the request it describes.
+var reviewerEdits = []struct {
+	name       string
+	old, new   string
+	wantChange func(*request.Spec)
+}{
+	{"size M to L", `size             = "M"`, `size             = "L"`, func(s *request.Spec) { s.Size = request.SizeL }},
+	{"more instances", `instances        = 3`, `instances        = 5`, func(s *request.Spec) { s.Instances = 5 }},
+	{"hourly backups", `backup_schedule  = "daily"`, `backup_schedule  = "hourly"`, func(s *request.Spec) { s.Backups.Schedule = request.Hourly }},
+	{"retention", `backup_retention = "30d"`, `backup_retention = "6w"`, func(s *request.Spec) { s.Backups.Retention = "6w" }},
+	{"storage added", `  logical_backup`, "  storage = \"80Gi\"\n  logical_backup", func(s *request.Spec) { s.Storage = "80Gi" }},
+	{"extra database", `databases        = []`, `databases        = ["reports"]`, func(s *request.Spec) { s.Databases = []string{"reports"} }},
+	{"pg 16 as a heredoc-free literal", `postgres_version = 17`, `postgres_version = 16`, func(s *request.Spec) { s.PostgresVersion = 16 }},
+	{"backup hour", `backup_hour      = 3`, `backup_hour      = 22`, func(s *request.Spec) { s.Backups.Hour = intp(22) }},
+	{"logical backup on", `logical_backup   = false`, `logical_backup   = true`, func(s *request.Spec) { s.LogicalBackup = true }},
+}
+
 // TestVerifyAcceptsReviewerEdits: the values a reviewer may change come
-// back in the request Verify returns.
+// back in the request Verify returns, when catalog-info.yaml is the entity
+// clustro render writes for the edited request.
 func TestVerifyAcceptsReviewerEdits(t *testing.T) {
 	cfg, req, ws := prodLedger(t)
-	tests := []struct {
-		name       string
-		old, new   string
-		wantChange func(*request.Spec)
-	}{
-		{"size M to L", `size             = "M"`, `size             = "L"`, func(s *request.Spec) { s.Size = request.SizeL }},
-		{"more instances", `instances        = 3`, `instances        = 5`, func(s *request.Spec) { s.Instances = 5 }},
-		{"hourly backups", `backup_schedule  = "daily"`, `backup_schedule  = "hourly"`, func(s *request.Spec) { s.Backups.Schedule = request.Hourly }},
-		{"retention", `backup_retention = "30d"`, `backup_retention = "6w"`, func(s *request.Spec) { s.Backups.Retention = "6w" }},
-		{"storage added", `  logical_backup`, "  storage = \"80Gi\"\n  logical_backup", func(s *request.Spec) { s.Storage = "80Gi" }},
-		{"extra database", `databases        = []`, `databases        = ["reports"]`, func(s *request.Spec) { s.Databases = []string{"reports"} }},
-		{"pg 16 as a heredoc-free literal", `postgres_version = 17`, `postgres_version = 16`, func(s *request.Spec) { s.PostgresVersion = 16 }},
-	}
-	for _, tc := range tests {
+	for _, tc := range reviewerEdits {
 		t.Run(tc.name, func(t *testing.T) {
+			want := req.Spec
+			tc.wantChange(&want)
 			fsys := workspaceFS(ws)
 			main := ws.Dir + "/main.tf"
 			fsys[main].Data = []byte(edit(t, string(fsys[main].Data), tc.old, tc.new))
+			fsys[ws.Dir+"/catalog-info.yaml"].Data = renderEntity(t, cfg, req.ID, want)
 			got, err := cfg.VerifyFS(fsys, ws.Dir, ws.Dir)
 			if err != nil {
 				t.Fatalf("a reviewer edit was refused:\n%v", err)
 			}
-			want := req.Spec
-			tc.wantChange(&want)
 			assertSameSpec(t, got, want)
 		})
 	}
@@ -69,8 +76,13 @@ func TestVerifyAcceptsReviewerEdits(t *testing.T) {
 // TestVerifyRefusesTampering: anything Render could not have written is
 // refused with a message that says what and where.
 func TestVerifyRefusesTampering(t *testing.T) {
-	cfg, _, ws := prodLedger(t)
+	cfg, req, ws := prodLedger(t)
 	const modLine = `  name             = "ledger"`
+	// The state keys are the renderer's to name: read them from its output.
+	other := req.Spec
+	other.Name = "other"
+	stateLine, ownState := stateKey(t, ws.Files["main.tf"])
+	_, otherState := stateKey(t, renderWorkspace(t, cfg, "", other).Files["main.tf"])
 	tests := []struct {
 		name      string
 		mutate    func(t *testing.T, fsys fstest.MapFS, main string) string
@@ -96,8 +108,8 @@ func TestVerifyRefusesTampering(t *testing.T) {
 		{"nested block in module", replace(modLine, "  lifecycle {\n  }\n"+modLine), []string{`nested block lifecycle is not allowed`}},
 		{"backend changed", replace(`namespace     = "clustro-system"`, `namespace     = "kube-system"`), []string{`backend kubernetes: namespace must be "clustro-system"`}},
 		{"backend type", replace(`backend "kubernetes"`, `backend "local"`), []string{`backend "local" is not allowed`}},
-		{"backend config_path", replace(`secret_suffix = "ledger.billing.prod"`, "secret_suffix = \"ledger.billing.prod\"\n    config_path = \"/root/.kube/config\""), []string{`attribute config_path is not allowed`}},
-		{"state of another database", replace(`secret_suffix = "ledger.billing.prod"`, `secret_suffix = "other.billing.prod"`), []string{`secret_suffix must be "ledger.billing.prod"`}},
+		{"backend config_path", replace(stateLine, stateLine+"\n    config_path = \"/root/.kube/config\""), []string{`attribute config_path is not allowed`}},
+		{"state of another database", replace(stateLine, strings.Replace(stateLine, ownState, otherState, 1)), []string{`secret_suffix must be "` + ownState + `"`}},
 		{"provider setting", replace(`apply_retry_count = 3`, "apply_retry_count = 3\n  config_path = \"/tmp/kubeconfig\""), []string{`provider "kubectl": attribute config_path is not allowed`}},
 		{"cloud block", replace(`required_version = ">= 1.5.0"`, "required_version = \">= 1.5.0\"\n  cloud {\n  }"), []string{`block cloud inside terraform is not allowed`}},
 		{"provider version", replace(`version = "1.19.0"`, `version = "1.0.0"`), []string{`required_providers: kubectl must be`}},
