@@ -4,6 +4,7 @@ import (
 	"path"
 	"regexp"
 	"testing"
+	"testing/fstest"
 
 	"github.com/clustropg/clustro/request"
 )
@@ -56,6 +57,35 @@ func TestDistinctDatabasesNeverShareStateOrEntity(t *testing.T) {
 		}
 		if len(seen) != 4 {
 			t.Errorf("config %q: want 4 distinct names, got %v", cfg, seen)
+		}
+	}
+}
+
+// Names Backstage and Kubernetes accept, which the catalog once refused at
+// render time after the API had answered 202: they render and verify.
+func TestValidNamesRender(t *testing.T) {
+	r := loadConfig(t, "")
+	for _, s := range []request.Spec{
+		{Environment: "dev", Team: "billing", Name: "a--b"},
+		{Environment: "dev", Team: "bill--ing", Name: "ledger"},
+		{Environment: "prod", Team: "billing", Name: "ledger-2"},
+	} {
+		resolved, err := r.Config().Policy.Resolve(request.DatabaseRequest{ClientType: request.SME, Load: request.Medium, Spec: s})
+		if err != nil {
+			t.Errorf("%s refused: %v", s.Key(), err)
+			continue
+		}
+		ws, err := r.Render(resolved)
+		if err != nil {
+			t.Errorf("render %s: %v", s.Key(), err)
+			continue
+		}
+		fsys := fstest.MapFS{}
+		for name, b := range ws.Files {
+			fsys[path.Join(ws.Dir, name)] = &fstest.MapFile{Data: b}
+		}
+		if _, err := r.VerifyFS(fsys, ws.Dir, ws.Dir); err != nil {
+			t.Errorf("verify %s: %v", s.Key(), err)
 		}
 	}
 }
