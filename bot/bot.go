@@ -26,8 +26,9 @@ type Pipeline interface {
 }
 
 // Store is the part of the store the bot uses: requests to read (and the
-// progress message to remember), conversations, and idempotency keys for
-// Slack's event retries. store.Store implements it.
+// progress message to remember), conversations, and idempotency records
+// (each Slack payload claimed once, each credentials DM sent once).
+// store.Store implements it.
 type Store interface {
 	store.Requests
 	store.Conversations
@@ -191,6 +192,73 @@ func (b *Bot) later(what string, f func(ctx context.Context) error) {
 			b.log.Error().Err(err).Str("work", what).Msg("slack work failed")
 		}
 	}()
+}
+
+// Slack signs each request it sends, but a signed request can come again:
+// Slack retries an event it thinks was lost (X-Slack-Retry-Num), Socket
+// Mode redelivers an envelope that was not acknowledged, and whoever saw a
+// request can replay it while its signature is fresh (5 minutes). The bot
+// acts on each payload once: before it acts it claims, in the store
+// (durable, shared by every replica), the id Slack minted for that payload,
+// and a payload whose claim is taken changes nothing (/pg help and /pg
+// sizes, which only answer from the policy, claim nothing). The ids:
+//
+//	slash command     trigger_id
+//	block_actions     trigger_id and the action's action_ts
+//	view_submission   trigger_id (a form submitted again after inline
+//	                  errors keeps its view id and hash, not its trigger_id)
+//	event_callback    event_id (Slack's retries keep it)
+//
+// A payload that cannot be claimed (the store did not answer, or it carries
+// no id) is not acted on either: at most once, never twice. Claims are kept
+// as long as the store keeps idempotency records; they need to outlive the
+// signature's 5 minutes plus Slack's last event retry (about 5 minutes
+// after the first delivery).
+
+// claimTimeout bounds the claim, which comes before the acknowledgement:
+// Slack waits 3 s for it.
+const claimTimeout = 2 * time.Second
+
+// errNoID refuses a payload without the id Slack always sends.
+var errNoID = errors.New("the payload carries no id to claim")
+
+// claim records key, the id of one Slack payload, and reports whether this
+// call recorded it: false with a nil error means the payload was seen
+// before, by this replica or another, and must not be acted on again.
+func (b *Bot) claim(ctx context.Context, key store.Idempotency) (bool, error) {
+	if key.Key == "" {
+		return false, errNoID
+	}
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	_, first, err := b.store.Remember(ctx, key, []byte("claimed"))
+	if err != nil {
+		return false, err
+	}
+	if !first {
+		b.log.Info().Str("claim", key.String()).Msg("slack payload seen before: not acted on again")
+	}
+	return first, nil
+}
+
+func commandClaim(cmd slack.SlashCommand) store.Idempotency {
+	return store.Idempotency{Scope: "slack-command", Key: cmd.TriggerID}
+}
+
+func interactionClaim(cb slack.InteractionCallback) store.Idempotency {
+	key := store.Idempotency{Scope: "slack-interaction"}
+	if cb.TriggerID == "" {
+		return key
+	}
+	key.Key = cb.TriggerID
+	if acts := cb.ActionCallback.BlockActions; cb.Type == slack.InteractionTypeBlockActions && len(acts) > 0 {
+		key.Key += "/" + acts[0].ActionTs
+	}
+	return key
+}
+
+func eventClaim(eventID string) store.Idempotency {
+	return store.Idempotency{Scope: "slack-event", Key: eventID}
 }
 
 // settle waits for the work started after acknowledgements (tests).

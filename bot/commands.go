@@ -16,8 +16,8 @@ import (
 // command handles a slash command and returns its acknowledgement: an
 // ephemeral reply, or nil for an empty 200. It answers within Slack's 3 s:
 // anything that calls Slack or reads the store runs afterwards and answers
-// on the response_url; a modal is opened here, with the trigger_id, before
-// anything else.
+// on the response_url; a modal is opened here, with the trigger_id, right
+// after the command is claimed.
 func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) any {
 	fields := strings.Fields(cmd.Text)
 	if len(fields) == 0 {
@@ -29,6 +29,20 @@ func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) any {
 		return ephemeralReply(helpMessage())
 	case "sizes":
 		return ephemeralReply(sizesMessage(b.policy))
+	}
+	// The other commands act (a card, a form, a change, an answer on the
+	// response_url): once per trigger_id. A replay is answered with an
+	// empty 200: Slack does not resend commands, so a second delivery is a
+	// replay whose sender need not learn anything, and the user already
+	// has the first answer.
+	switch first, err := b.claim(ctx, commandClaim(cmd)); {
+	case err != nil:
+		b.log.Error().Err(err).Str("trigger_id", cmd.TriggerID).Msg("slack command not claimed: not acted on")
+		return ephemeralReply(text("I could not record this command, so I did not act on it (the error is logged). Try again in a minute."))
+	case !first:
+		return nil
+	}
+	switch sub {
 	case "new":
 		return b.commandNew(ctx, cmd, rest)
 	case "list":

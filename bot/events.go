@@ -2,18 +2,22 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/slack-go/slack/slackevents"
-
-	"github.com/clustropg/clustro/store"
 )
 
-// event handles an Events API callback after its acknowledgement: a
-// mention of the bot, a direct message, or a message in a thread where a
-// conversation goes on. Slack retries an event it thinks was not
-// acknowledged; each event_id is handled once.
-func (b *Bot) event(_ context.Context, ev slackevents.EventsAPIEvent) {
+// event handles an Events API callback: a mention of the bot, a direct
+// message, or a message in a thread where a conversation goes on. It
+// claims the event_id before the acknowledgement, and the work runs after
+// it: Slack resends an event it thinks was lost (X-Slack-Retry-Num), and a
+// resent event changes nothing, even while the first is still handled.
+//
+// retry reports that the event could not be claimed, so it was not
+// handled: the transport should have Slack send it again (no
+// acknowledgement over Socket Mode).
+func (b *Bot) event(ctx context.Context, ev slackevents.EventsAPIEvent) (retry bool) {
 	eventID := ""
 	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
 		eventID = cb.EventID
@@ -22,7 +26,7 @@ func (b *Bot) event(_ context.Context, ev slackevents.EventsAPIEvent) {
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.AppMentionEvent:
 		if e.BotID != "" || e.User == "" {
-			return
+			return false
 		}
 		m = threadMessage{Team: ev.TeamID, User: e.User, Channel: e.Channel, Thread: e.ThreadTimeStamp, Text: e.Text, Mention: true}
 		if m.Thread == "" {
@@ -30,25 +34,24 @@ func (b *Bot) event(_ context.Context, ev slackevents.EventsAPIEvent) {
 		}
 	case *slackevents.MessageEvent:
 		if e.BotID != "" || e.SubType != "" || e.User == "" {
-			return // the bot's own messages, edits, joins...
+			return false // the bot's own messages, edits, joins...
 		}
 		m = threadMessage{Team: ev.TeamID, User: e.User, Channel: e.Channel, Thread: e.ThreadTimeStamp, Text: e.Text, DM: e.ChannelType == slackevents.ChannelTypeIM}
 		if !m.DM && m.Thread == "" {
-			return // only answers in threads matter outside direct messages
+			return false // only answers in threads matter outside direct messages
 		}
 	default:
-		return
+		return false
+	}
+	first, err := b.claim(ctx, eventClaim(eventID))
+	if err != nil {
+		b.log.Error().Err(err).Str("event_id", eventID).Msg("slack event not claimed: not handled")
+		return !errors.Is(err, errNoID)
+	}
+	if !first {
+		return false
 	}
 	b.later("event", func(ctx context.Context) error {
-		if eventID != "" {
-			_, first, err := b.store.Remember(ctx, store.Idempotency{Scope: "slack-event", Key: eventID}, []byte("handled"))
-			if err != nil {
-				return err
-			}
-			if !first {
-				return nil
-			}
-		}
 		if !m.Mention && !m.DM {
 			// A mention in a thread also arrives as an app_mention: answer that one.
 			self, err := b.selfID(ctx)
@@ -61,4 +64,5 @@ func (b *Bot) event(_ context.Context, ev slackevents.EventsAPIEvent) {
 		}
 		return b.onMessage(ctx, m)
 	})
+	return false
 }

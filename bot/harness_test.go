@@ -330,6 +330,7 @@ type fakePipeline struct {
 	policy *request.Policy
 
 	mu      sync.Mutex
+	submits []request.DatabaseRequest
 	changes []request.DatabaseRequest
 	retries []string
 }
@@ -340,6 +341,9 @@ func live(s request.State) bool {
 
 func (p *fakePipeline) Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error) {
 	r.Kind = request.Create
+	p.mu.Lock()
+	p.submits = append(p.submits, r)
+	p.mu.Unlock()
 	resolved, err := p.policy.Resolve(r)
 	if err != nil {
 		return store.Record{}, false, err

@@ -15,11 +15,21 @@ import (
 // interaction handles a button click or a modal submission and returns the
 // acknowledgement: nil, or a view submission response (inline errors).
 // Submitting a request happens before the acknowledgement, through the
-// pipeline (durable); updating messages happens after.
+// pipeline (durable); updating messages happens after. Each click and each
+// submission is acted on once (see claim); a replay is answered with an
+// empty 200, as a command's is.
 func (b *Bot) interaction(ctx context.Context, cb slack.InteractionCallback) any {
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
 		if len(cb.ActionCallback.BlockActions) == 0 {
+			return nil
+		}
+		first, err := b.claim(ctx, interactionClaim(cb))
+		if err != nil {
+			b.tell(cb, b.unclaimed(cb, err, "click"))
+			return nil
+		}
+		if !first {
 			return nil
 		}
 		act := cb.ActionCallback.BlockActions[0]
@@ -35,14 +45,35 @@ func (b *Bot) interaction(ctx context.Context, cb slack.InteractionCallback) any
 		}
 		return nil
 	case slack.InteractionTypeViewSubmission:
+		var block string // where the form shows a refusal
 		switch cb.View.CallbackID {
 		case callbackNew:
-			return b.submitRequestView(ctx, cb)
+			block = "name"
 		case callbackDelete:
-			return b.submitDeleteView(ctx, cb)
+			block = "confirm"
+		default:
+			return nil
 		}
+		first, err := b.claim(ctx, interactionClaim(cb))
+		if err != nil {
+			return slack.NewErrorsViewSubmissionResponse(map[string]string{block: b.unclaimed(cb, err, "submission")})
+		}
+		if !first {
+			return nil
+		}
+		if cb.View.CallbackID == callbackNew {
+			return b.submitRequestView(ctx, cb)
+		}
+		return b.submitDeleteView(ctx, cb)
 	}
 	return nil
+}
+
+// unclaimed logs why a click or a submission could not be claimed and
+// returns what to tell the user: nothing was done.
+func (b *Bot) unclaimed(cb slack.InteractionCallback, err error, what string) string {
+	b.log.Error().Err(err).Str("type", string(cb.Type)).Str("trigger_id", cb.TriggerID).Msg("slack interaction not claimed: not acted on")
+	return fmt.Sprintf("I could not record this %s, so I did not act on it (the error is logged). Try again in a minute.", what)
 }
 
 // tell shows a note to the user who clicked, after the acknowledgement.

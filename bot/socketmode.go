@@ -94,7 +94,10 @@ func (b *Bot) socketModeOnce(ctx context.Context) (connected bool, err error) {
 }
 
 // onSocketEvent acknowledges an envelope with what the HTTP handler would
-// have answered: the same functions serve both transports.
+// have answered: the same functions serve both transports, so a payload
+// Slack redelivers in a second envelope is claimed, and acted on, once. An
+// event that could not be claimed is left unacknowledged, for Slack to
+// send again.
 func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
 	if evt.Request == nil {
 		return
@@ -118,7 +121,9 @@ func (b *Bot) onSocketEvent(ctx context.Context, client *socketmode.Client, evt 
 		if !ok {
 			break
 		}
-		b.event(ctx, ev)
+		if b.event(ctx, ev) {
+			return
+		}
 	default:
 		return
 	}
