@@ -2,10 +2,12 @@
 // API that ClustroPG uses, backed by a real bare git repository on disk.
 //
 // A Server serves refs, blobs, trees and commits (the Git Data API), file
-// contents, pull requests (create, get, list, files, edit, and merge with a
-// real git merge), issue comments, labels, commit statuses and tarballs, in
-// the JSON shapes go-github v62 decodes, behind token or GitHub App
-// installation-token authentication. routes.go lists the whole surface. It
+// contents, pull requests (create, get, list, files, edit, and merge by
+// each of GitHub's methods over the real repository: a merge commit, a
+// squash, or a rebase that writes one commit per pull request commit),
+// issue comments, labels, commit statuses and tarballs, in the JSON shapes
+// go-github v62 decodes, behind token or GitHub App installation-token
+// authentication. routes.go lists the whole surface. It
 // answers nothing else: any other method and path gets GitHub's 404 and is
 // recorded as unexpected, and a Server made with NewT fails its test at
 // cleanup if that happened.
@@ -14,9 +16,10 @@
 // edited, labeled, synchronized, closed, merged or reopened; a comment
 // created or edited), the Server sends the webhook GitHub would send, signed
 // with the configured secret, to Options.WebhookURL. Go methods play the
-// people around the bot: Merge, ClosePull, ReopenPull, PushCommit and
-// Comment change the same state and send the same webhooks as the API, and
-// the page behind a pull request's html_url has the same buttons, for demos.
+// people around the bot: Merge, MergeWith, ClosePull, ReopenPull,
+// PushCommit and Comment change the same state and send the same webhooks
+// as the API, and the page behind a pull request's html_url has the same
+// buttons, for demos.
 // Deliver, DeliverRaw and Redeliver send crafted, tampered or repeated
 // deliveries for negative tests.
 //

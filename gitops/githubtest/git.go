@@ -574,3 +574,54 @@ func (g *gitRepo) resolveTree(rev string) (string, error) {
 	}
 	return strings.TrimSpace(string(out)), nil
 }
+
+// rebaseCommits lists the commits a rebase replays: those reachable from
+// head but not from base, without merge commits, parents before children.
+func (g *gitRepo) rebaseCommits(base, head string) ([]string, error) {
+	out, err := g.run(nil, "rev-list", "--reverse", "--topo-order", "--no-merges", head, "^"+base)
+	if err != nil {
+		return nil, fmt.Errorf("list %s..%s: %w", base, head, err)
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// scratchSignature signs the unreachable commits cherryPick writes.
+var scratchSignature = signature{Name: "githubtest", Email: "githubtest@localhost", When: time.Unix(0, 0).UTC()}
+
+// cherryPick applies the change commit c made (against its first parent)
+// onto the commit onto, as `git cherry-pick` would, without a work tree,
+// and returns the resulting tree; clean is false on conflicts.
+//
+// git merge-tree learned --merge-base only in 2.40; for 2.38 the merge base
+// is made explicit: two unreachable commits holding onto's and c's trees,
+// both children of one holding c's parent's tree.
+func (g *gitRepo) cherryPick(c commitObject, onto string) (tree string, clean bool, err error) {
+	parentTree := emptyTreeSHA
+	if len(c.Parents) > 0 {
+		p, err := g.readCommit(c.Parents[0])
+		if err != nil {
+			return "", false, err
+		}
+		parentTree = p.Tree
+	}
+	target, err := g.readCommit(onto)
+	if err != nil {
+		return "", false, err
+	}
+	scratch := func(tree string, parents ...string) (string, error) {
+		return g.writeCommit(commitObject{Tree: tree, Parents: parents, Author: scratchSignature, Committer: scratchSignature, Message: "githubtest: cherry-pick\n"})
+	}
+	base, err := scratch(parentTree)
+	if err != nil {
+		return "", false, err
+	}
+	ours, err := scratch(target.Tree, base)
+	if err != nil {
+		return "", false, err
+	}
+	theirs, err := scratch(c.Tree, base)
+	if err != nil {
+		return "", false, err
+	}
+	return g.mergeTree(ours, theirs)
+}

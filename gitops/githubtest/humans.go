@@ -9,13 +9,22 @@ import (
 // The people around the bot. These methods change the same state as the API
 // and send the same webhooks, as if a person had clicked in GitHub's web UI.
 
-// Merge merges pull request n as user, with a merge commit (two parents),
-// and sends pull_request "closed" with merged true. It returns the merge
-// commit. It fails as the API would: 405 if closed, conflicting or a draft.
+// Merge merges pull request n as user with a merge commit (two parents),
+// GitHub's default, as MergeWith(n, user, "merge") does.
 func (s *Server) Merge(n int, user string) (string, error) {
-	res, err := s.mergePull(actor{login: user}, n, mergeInput{method: "merge"})
+	return s.MergeWith(n, user, "merge")
+}
+
+// MergeWith merges pull request n as user with method: "merge", "squash"
+// or "rebase", the choices of GitHub's merge button. It sends
+// pull_request "closed" with merged true and returns the pull request's
+// merge_commit_sha: the merge commit, the squashed commit, or the last of
+// the rebased commits. It fails as the API would: 422 for another method,
+// 405 if closed, conflicting or a draft.
+func (s *Server) MergeWith(n int, user, method string) (string, error) {
+	res, err := s.mergePull(actor{login: user}, n, mergeInput{method: method})
 	if err != nil {
-		return "", fmt.Errorf("githubtest: merge #%d: %w", n, err)
+		return "", fmt.Errorf("githubtest: %s #%d: %w", method, n, err)
 	}
 	return res.GetSHA(), nil
 }

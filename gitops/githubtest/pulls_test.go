@@ -68,6 +68,13 @@ func TestMergeErrors(t *testing.T) {
 	if err := gh.ClosePull(3, "alice"); err != nil {
 		t.Fatal(err)
 	}
+	// #4 changes conf.tf and changes it back: merged whole it is clean, but
+	// its first commit does not apply on the moved main.
+	commitBranch(t, c, gh, "main", "flipflop", map[string]*string{"conf.tf": github.String("size = 2\n")})
+	if _, err := gh.PushCommit("flipflop", map[string][]byte{"conf.tf": []byte("size = 1\n")}, nil, "Back to 1"); err != nil {
+		t.Fatal(err)
+	}
+	openPull(t, c, gh, "flipflop")
 	// main moves so that #1 conflicts.
 	if _, err := gh.PushCommit("main", map[string][]byte{"conf.tf": []byte("size = 3\n")}, nil, "Resize"); err != nil {
 		t.Fatal(err)
@@ -84,7 +91,9 @@ func TestMergeErrors(t *testing.T) {
 		{"conflict", 1, &github.PullRequestOptions{SHA: head}, http.StatusMethodNotAllowed, "Pull Request is not mergeable"},
 		{"draft", 2, nil, http.StatusMethodNotAllowed, "Pull Request is still a draft"},
 		{"closed", 3, nil, http.StatusMethodNotAllowed, "Pull Request is not mergeable"},
-		{"rebase", 2, &github.PullRequestOptions{MergeMethod: "rebase"}, http.StatusMethodNotAllowed, "Rebase merges are not allowed on this repository."},
+		{"unknown method", 2, &github.PullRequestOptions{MergeMethod: "fast-forward"}, http.StatusUnprocessableEntity,
+			"Invalid request.\n\nFor 'properties/merge_method', \"fast-forward\" is not a member of [\"merge\", \"squash\", \"rebase\"]."},
+		{"rebase that conflicts", 4, &github.PullRequestOptions{MergeMethod: "rebase"}, http.StatusMethodNotAllowed, "This branch can't be rebased"},
 		{"unknown", 9, nil, http.StatusNotFound, "Not Found"},
 	}
 	for _, tt := range tests {
@@ -98,6 +107,13 @@ func TestMergeErrors(t *testing.T) {
 	pr, err := gh.PullRequest(1)
 	if err != nil || pr.GetMergeable() || pr.GetMergeableState() != "dirty" {
 		t.Errorf("conflicting pull request: mergeable %v state %q, %v", pr.GetMergeable(), pr.GetMergeableState(), err)
+	}
+	// What does not rebase still merges.
+	if pr, _ := gh.PullRequest(4); pr.GetMerged() {
+		t.Fatal("#4 was merged by the failed rebase")
+	}
+	if _, err := gh.MergeWith(4, "alice", "merge"); err != nil {
+		t.Errorf("merge #4: %v", err)
 	}
 }
 
@@ -123,6 +139,89 @@ func TestSquashMerge(t *testing.T) {
 	}
 	if data, err := gh.ReadFile("main", "a.txt"); err != nil || string(data) != "a\n" {
 		t.Errorf("a.txt on main = %q, %v", data, err)
+	}
+}
+
+// TestMergeMethods merges a two-commit pull request, after main moved on,
+// with each of GitHub's merge methods, and checks the history each writes
+// and the merge_commit_sha the pull request then carries.
+func TestMergeMethods(t *testing.T) {
+	tests := []struct {
+		method string
+		// check gets main's log, newest first, main before the merge, and
+		// the pull request's two commits.
+		check func(t *testing.T, log []githubtest.Commit, before string, commits [2]githubtest.Commit)
+	}{
+		{"merge", func(t *testing.T, log []githubtest.Commit, before string, commits [2]githubtest.Commit) {
+			if !reflect.DeepEqual(log[0].Parents, []string{before, commits[1].SHA}) || !strings.HasPrefix(log[0].Message, "Merge pull request #1 from clustropg/feature") {
+				t.Errorf("merge commit = %+v", log[0])
+			}
+		}},
+		{"squash", func(t *testing.T, log []githubtest.Commit, before string, commits [2]githubtest.Commit) {
+			if !reflect.DeepEqual(log[0].Parents, []string{before}) || log[0].Message != "Provision feature (#1)\n\n* Add feature\n\n* Add b" {
+				t.Errorf("squash commit = %+v", log[0])
+			}
+		}},
+		{"rebase", func(t *testing.T, log []githubtest.Commit, before string, commits [2]githubtest.Commit) {
+			// One new commit per pull request commit, on top of main, with
+			// its author and message; GitHub commits them.
+			for i, c := range []githubtest.Commit{log[1], log[0]} {
+				orig := commits[i]
+				if c.SHA == orig.SHA || c.Message != orig.Message || c.Author != orig.Author || c.Committer != "GitHub" {
+					t.Errorf("rebased commit %d = %+v, from %+v", i+1, c, orig)
+				}
+			}
+			if !reflect.DeepEqual(log[1].Parents, []string{before}) || !reflect.DeepEqual(log[0].Parents, []string{log[1].SHA}) {
+				t.Errorf("rebased parents: %v, %v; main was %s", log[1].Parents, log[0].Parents, before)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			ctx := context.Background()
+			gh := githubtest.NewT(t, githubtest.Options{Files: map[string][]byte{"other.tf": []byte("x\n")}})
+			c := gh.Client()
+			commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
+			if _, err := gh.PushCommit("feature", map[string][]byte{"b.txt": []byte("b\n")}, nil, "Add b"); err != nil {
+				t.Fatal(err)
+			}
+			openPull(t, c, gh, "feature")
+			if _, err := gh.PushCommit("main", map[string][]byte{"other.tf": []byte("y\n")}, nil, "Another change"); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := gh.Resolve("main")
+			branch, _ := gh.Log("feature")
+			commits := [2]githubtest.Commit{branch[1], branch[0]}
+
+			res, _, err := c.PullRequests.Merge(ctx, gh.Owner(), gh.Repo(), 1, "", &github.PullRequestOptions{MergeMethod: tt.method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			log, err := gh.Log("main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, log, before, commits)
+			pr, _ := gh.PullRequest(1)
+			if !pr.GetMerged() || pr.GetMergeCommitSHA() != res.GetSHA() || log[0].SHA != res.GetSHA() {
+				t.Errorf("merged %v, merge_commit_sha %s, merge answered %s, main at %s", pr.GetMerged(), pr.GetMergeCommitSHA(), res.GetSHA(), log[0].SHA)
+			}
+			for file, want := range map[string]string{"a.txt": "a\n", "b.txt": "b\n", "other.tf": "y\n"} {
+				if data, err := gh.ReadFile("main", file); err != nil || string(data) != want {
+					t.Errorf("%s on main = %q, %v; want %q", file, data, err, want)
+				}
+			}
+			// The files GitHub lists for the merged pull request are still
+			// its own, whatever the method.
+			files, _, err := c.PullRequests.ListFiles(ctx, gh.Owner(), gh.Repo(), 1, nil)
+			var names []string
+			for _, f := range files {
+				names = append(names, f.GetFilename())
+			}
+			if err != nil || !reflect.DeepEqual(names, []string{"a.txt", "b.txt"}) || pr.GetChangedFiles() != 2 {
+				t.Errorf("files of the merged pull request = %v (changed_files %d), %v", names, pr.GetChangedFiles(), err)
+			}
+		})
 	}
 }
 

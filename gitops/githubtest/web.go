@@ -31,7 +31,7 @@ var pullPage = template.Must(template.New("pull").Parse(`<!doctype html>
 <form method="post" action="{{.Path}}/comment"><textarea name="body" rows="4" cols="80"></textarea><br>
 <button>Comment as {{.Reviewer}}</button></form>
 {{if eq .PR.GetState "open"}}
-<form method="post" action="{{.Path}}/merge"><button>Merge pull request</button></form>
+<form method="post" action="{{.Path}}/merge"><select name="merge_method"><option value="merge">Create a merge commit</option><option value="squash">Squash and merge</option><option value="rebase">Rebase and merge</option></select> <button>Merge pull request</button></form>
 <form method="post" action="{{.Path}}/close"><button>Close pull request</button></form>
 {{else if not .PR.GetMerged}}
 <form method="post" action="{{.Path}}/reopen"><button>Reopen pull request</button></form>
@@ -95,7 +95,11 @@ func (s *Server) handlePullAction() http.Handler {
 		who := s.opts.Reviewer
 		switch r.PathValue("action") {
 		case "merge":
-			_, err = s.Merge(n, who)
+			method := r.FormValue("merge_method")
+			if method == "" {
+				method = "merge"
+			}
+			_, err = s.MergeWith(n, who, method)
 		case "close":
 			err = s.ClosePull(n, who)
 		case "reopen":
