@@ -19,6 +19,7 @@ import (
 type createBody struct {
 	Name            string              `json:"name"`
 	Team            string              `json:"team"`
+	Owner           *string             `json:"owner"`
 	Environment     string              `json:"environment"`
 	ClientType      *request.ClientType `json:"clientType"`
 	Load            *request.Load       `json:"load"`
@@ -44,9 +45,10 @@ type requesterBody struct {
 }
 
 // Valid reports what the domain cannot see once the body is a request: a
-// field given but empty (the domain would take its default).
+// field given but empty (the domain would take its default), and an owner
+// that is not the team's group.
 func (b createBody) Valid(context.Context) request.Problems {
-	var pr request.Problems
+	pr := checkOwner(b.Owner, b.Team)
 	nonEmpty(&pr, "clientType", b.ClientType, allowedList(request.ClientTypes()))
 	nonEmpty(&pr, "load", b.Load, allowedList(request.Loads()))
 	nonEmpty(&pr, "size", b.Size, allowedList(request.Sizes()))
@@ -206,32 +208,33 @@ func (a *server) handleCreateDatabase() http.Handler {
 			writeProblem(w, r, *p)
 			return
 		}
+		fp := fingerprint(r, body)
+		if !a.keyFits(w, r, key, fp, false) {
+			return
+		}
 		req := body.request(client.Name)
-		if pr := body.Valid(ctx); len(pr) > 0 {
-			// Report the domain's problems with the rest in one answer.
-			var more request.Problems
-			if _, err := a.deps.Policy.Resolve(req); errors.As(err, &more) {
-				for _, p := range more {
-					if !pr.Has(p.Field) {
-						pr = append(pr, p)
-					}
-				}
-			}
+		if pr := a.createProblems(ctx, body, req); len(pr) > 0 {
 			writeProblem(w, r, invalid(pr))
 			return
 		}
 		// The pipeline refuses a database whose latest request is live;
 		// one that runs while a later change of it was cancelled exists too.
+		// A retry skips the check, as does a call whose key made the
+		// database meanwhile (a concurrent call, with the same body or
+		// not: keyFits tells).
 		if !a.seen(ctx, key) {
 			db, found, err := a.database(ctx, req.Environment, req.Team, req.Name)
 			if err != nil {
 				a.internal(w, r, err)
 				return
 			}
-			if found && db.exists() {
+			if found && db.exists() && !a.seen(ctx, key) {
 				writeProblem(w, r, exists(db, req.Spec, nil))
 				return
 			}
+		}
+		if !a.keyFits(w, r, key, fp, true) {
+			return
 		}
 		rec, created, err := a.deps.Pipeline.Submit(ctx, req, key)
 		if err != nil {
@@ -240,6 +243,37 @@ func (a *server) handleCreateDatabase() http.Handler {
 		}
 		a.accept(w, r, rec, created, key, request.Create, req.Spec)
 	})
+}
+
+// createProblems are the body's own problems and the domain's, in one
+// answer: the pipeline validates the request again, but a call refused
+// here never binds its Idempotency-Key.
+func (a *server) createProblems(ctx context.Context, body createBody, req request.DatabaseRequest) request.Problems {
+	pr := body.Valid(ctx)
+	var more request.Problems
+	if _, err := a.deps.Policy.Resolve(req); errors.As(err, &more) {
+		for _, p := range more {
+			if !pr.Has(p.Field) {
+				pr = append(pr, p)
+			}
+		}
+	}
+	return pr
+}
+
+// keyFits answers the call itself, and returns false, when its
+// Idempotency-Key was first used for another call (see checkKey).
+func (a *server) keyFits(w http.ResponseWriter, r *http.Request, key store.Idempotency, fp []byte, bind bool) bool {
+	p, err := a.checkKey(r.Context(), r, key, fp, bind)
+	switch {
+	case err != nil:
+		a.internal(w, r, err)
+		return false
+	case p != nil:
+		writeProblem(w, r, *p)
+		return false
+	}
+	return true
 }
 
 func (a *server) handleListDatabases() http.Handler {
@@ -347,12 +381,22 @@ func (a *server) handleUpdateDatabase() http.Handler {
 			writeProblem(w, r, invalid(pr))
 			return
 		}
-		a.change(w, r, body.kind(), key, body.Requester.requester(), func(prev request.DatabaseRequest, replay bool) (func(*request.Spec), *Problem) {
+		a.change(w, r, body.kind(), key, fingerprint(r, body), body.Requester.requester(), func(prev request.DatabaseRequest, replay bool) (func(*request.Spec), *Problem) {
 			edit := body.edit(a.deps.Policy, prev)
 			after := cloneSpec(prev.Spec)
 			edit(&after)
-			if !replay && reflect.DeepEqual(after, prev.Spec) {
+			if replay {
+				return edit, nil
+			}
+			if reflect.DeepEqual(after, prev.Spec) {
 				p := problem("validation", "Nothing changes: the database already has these settings.")
+				return nil, &p
+			}
+			// The pipeline validates the change again; a change refused
+			// here never binds its Idempotency-Key.
+			var pr request.Problems
+			if err := a.deps.Policy.Validate(after); errors.As(err, &pr) {
+				p := invalid(pr)
 				return nil, &p
 			}
 			return edit, nil
@@ -368,7 +412,7 @@ func (a *server) handleDeleteDatabase() http.Handler {
 			writeProblem(w, r, *p)
 			return
 		}
-		a.change(w, r, request.Destroy, key, request.Requester{}, func(request.DatabaseRequest, bool) (func(*request.Spec), *Problem) {
+		a.change(w, r, request.Destroy, key, fingerprint(r, nil), request.Requester{}, func(request.DatabaseRequest, bool) (func(*request.Spec), *Problem) {
 			return nil, nil
 		})
 	})
@@ -378,10 +422,14 @@ func (a *server) handleDeleteDatabase() http.Handler {
 // path, once it is known to exist (else 404) and be ready (else 409).
 // prepare returns the edit of the Spec, or a problem. A repeated
 // Idempotency-Key (replay) skips the checks: the pipeline returns the
-// request the first call made, and accept the first reply.
-func (a *server) change(w http.ResponseWriter, r *http.Request, kind request.Kind, key store.Idempotency, who request.Requester,
+// request the first call made, and accept the first reply; a key first
+// used for another call (fp differs) is refused.
+func (a *server) change(w http.ResponseWriter, r *http.Request, kind request.Kind, key store.Idempotency, fp []byte, who request.Requester,
 	prepare func(prev request.DatabaseRequest, replay bool) (func(*request.Spec), *Problem)) {
 	ctx := r.Context()
+	if !a.keyFits(w, r, key, fp, false) {
+		return
+	}
 	env, team, name := r.PathValue("env"), r.PathValue("team"), r.PathValue("name")
 	db, found, err := a.database(ctx, env, team, name)
 	if err != nil {
@@ -400,6 +448,9 @@ func (a *server) change(w http.ResponseWriter, r *http.Request, kind request.Kin
 	edit, p := prepare(db.latest.Request, replay)
 	if p != nil {
 		writeProblem(w, r, *p)
+		return
+	}
+	if !a.keyFits(w, r, key, fp, true) {
 		return
 	}
 	origin := request.Origin{Kind: request.OriginAPI, APIClient: clientFrom(ctx).Name}
@@ -433,20 +484,20 @@ func (a *server) notReady(db database) Problem {
 }
 
 // accept answers 202 with the request that carries a change. A repeated
-// Idempotency-Key answers what the first call answered, or 422 if the key
-// was used for another change.
+// Idempotency-Key answers what the first call answered, marked
+// Idempotent-Replayed, or 422 if the key made another change (a key used
+// before fingerprints were recorded).
 func (a *server) accept(w http.ResponseWriter, r *http.Request, rec store.Record, created bool, key store.Idempotency, kind request.Kind, spec request.Spec) {
 	ctx := r.Context()
 	w.Header().Set("Location", requestURL(rec.ID()))
 	if !created {
 		if rec.Request.Kind != kind || rec.Request.Key() != spec.Key() {
 			w.Header().Del("Location")
-			writeProblem(w, r, problem("idempotency-key-reused", fmt.Sprintf(
-				"This Idempotency-Key was used for request %s (%s %s); use a new key for a new request.", rec.ID(), rec.Request.Kind, rec.Request.Key())))
+			writeProblem(w, r, a.keyReused(ctx, r, key, fmt.Sprintf("another change (request %s: %s %s)", rec.ID(), rec.Request.Kind, rec.Request.Key())))
 			return
 		}
 		if b, err := a.deps.Store.Recall(ctx, replyKey(key)); err == nil {
-			w.Header().Set("Idempotent-Replayed", "true")
+			w.Header().Set(ReplayedHeader, "true")
 			writeRawJSON(w, http.StatusAccepted, b)
 			return
 		}
@@ -465,7 +516,7 @@ func (a *server) accept(w http.ResponseWriter, r *http.Request, rec store.Record
 	a.logger(r).Info().Str("request", rec.ID()).Str("kind", string(rec.Request.Kind)).Str("database", rec.Request.Key()).
 		Str("client", clientFrom(ctx).Name).Bool("replay", !created).Msg("api: change accepted")
 	if !created {
-		w.Header().Set("Idempotent-Replayed", "true")
+		w.Header().Set(ReplayedHeader, "true")
 	}
 	writeRawJSON(w, http.StatusAccepted, b)
 }
@@ -522,39 +573,6 @@ func exists(db database, spec request.Spec, pr request.Problems) Problem {
 func (a *server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.logger(r).Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("api: internal error")
 	writeProblem(w, r, problem("internal", "The server failed to answer; the error is in its log."))
-}
-
-// idempotencyKey reads the Idempotency-Key header (a string of 1-255
-// printable characters, quoted or not) into the store's key, scoped to
-// the client: two clients never share a key.
-func idempotencyKey(r *http.Request, client string) (store.Idempotency, *Problem) {
-	k := r.Header.Get("Idempotency-Key")
-	if len(k) >= 2 && k[0] == '"' && k[len(k)-1] == '"' {
-		k = k[1 : len(k)-1]
-	}
-	if k == "" && r.Header.Get("Idempotency-Key") == "" {
-		return store.Idempotency{}, nil
-	}
-	if k == "" || len(k) > 255 || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
-		p := malformed("The Idempotency-Key header is invalid.",
-			request.Problem{Field: "Idempotency-Key", Message: "must be 1-255 printable ASCII characters without spaces, like a UUID"})
-		return store.Idempotency{}, &p
-	}
-	return store.Idempotency{Scope: "api", Key: client + ":" + k}, nil
-}
-
-// replyKey is where the reply to an idempotent request is remembered.
-func replyKey(k store.Idempotency) store.Idempotency {
-	return store.Idempotency{Scope: "api-reply", Key: k.Key}
-}
-
-// seen reports whether an idempotency key was used already.
-func (a *server) seen(ctx context.Context, key store.Idempotency) bool {
-	if key.IsZero() {
-		return false
-	}
-	_, err := a.deps.Store.Recall(ctx, key)
-	return err == nil
 }
 
 func cloneSpec(s request.Spec) request.Spec {

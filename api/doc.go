@@ -13,7 +13,21 @@
 // ("backups.hour"), straight from the domain's request.Problems.
 //
 // The body of POST /api/v1/databases is described by CreateSchema, generated
-// from the request model and the platform policy. The OpenAPI document
-// (GET /api/v1/openapi.json) and the Backstage Software Template
-// (catalog/backstage) are built from it, so the three cannot drift apart.
+// from the request model and the platform policy, rules across fields
+// included (what each environment allows, the storage bounds, the names a
+// database derives within Kubernetes' and Backstage's limits). The OpenAPI
+// document (GET /api/v1/openapi.json) and the Backstage Software Template
+// (catalog/backstage) are built from it, so the three cannot drift apart;
+// the agreement tests check the schema and the API on samples generated
+// from the policy (apitest.Boundary).
+//
+// A body may carry the owner as a Backstage group entity ref (the owner
+// picker's); it must be the team's group in OwnerNamespace, since the
+// catalog entity is owned by group:<team>: a group of another namespace is
+// refused, never read as the same name in OwnerNamespace.
+//
+// POST, PATCH and DELETE take an Idempotency-Key (see idempotency.go): the
+// same key with the same call replays the first answer, marked
+// Idempotent-Replayed; with another method, path or body it is refused
+// with 422.
 package api

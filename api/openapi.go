@@ -67,8 +67,14 @@ func openAPIDocument(p *request.Policy) Object {
 				"from pull request to ready. Every change is a request with its own pull request on the infrastructure repository. " +
 				"Authenticate with a bearer token from api.tokens (CLUSTRO_API_TOKENS); each operation names the scope it needs. " +
 				"Errors are RFC 9457 problem details; their errors member names each invalid field. " +
-				"POST, PATCH and DELETE take an Idempotency-Key: a retry with the same key answers what the first call answered."},
+				"POST, PATCH and DELETE take an Idempotency-Key: a retry with the same key and the same call (method, path and body) answers what the first call answered, " +
+				"with the header " + ReplayedHeader + ": true; the same key with another call is refused (422 idempotency-key-reused)."},
+			{"license", Object{{"name", License}, {"identifier", License}}},
 		}},
+		{"servers", []Object{{
+			{"url", "/"},
+			{"description", "The clustro serve that serves this document (every path starts with /api/v1). Backstage reaches it through its proxy (proxy.endpoints)."},
+		}}},
 		{"paths", openAPIPaths()},
 		{"components", Object{
 			{"securitySchemes", Object{{"bearerAuth", Object{
@@ -82,7 +88,10 @@ func openAPIDocument(p *request.Policy) Object {
 				{"id", pathParam("id", "The request's id.")},
 				{"IdempotencyKey", Object{
 					{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
-					{"description", "Makes the call safe to repeat: a second call with the same key (per token) answers what the first answered, and changes nothing."},
+					{"description", "Makes the call safe to repeat (draft-ietf-httpapi-idempotency-key-header): a second call with the same key (per token), " +
+						"the same method and path and the same body (compared as decoded JSON: key order and whitespace do not matter) answers what the first answered, " +
+						"with " + ReplayedHeader + ": true, and changes nothing. The same key with another method, path or body is refused with 422 " +
+						"idempotency-key-reused, naming the key. A call refused before it is processed (400, 409, 422) does not use up its key."},
 					{"schema", &Schema{Type: "string", MinLength: intp(1), MaxLength: intp(255)}},
 				}},
 			}},
@@ -136,16 +145,28 @@ func problemResponse(desc string) Object {
 
 var locationHeader = Keyword{"Location", Object{{"description", "The request that carries the change."}, {"schema", &Schema{Type: "string"}}}}
 
+var replayedHeader = Keyword{ReplayedHeader, Object{
+	{"description", "true when the reply repeats the first answer to this Idempotency-Key (a retry); absent on a first answer."},
+	{"schema", &Schema{Type: "string", Enum: []any{"true"}}},
+}}
+
+// License is the API's license, an SPDX identifier, as the OpenAPI
+// document states it.
+const License = "Apache-2.0"
+
 func openAPIPaths() Object {
 	db := []Object{param("env"), param("team"), param("name")}
 	dbChange := append(append([]Object{}, db...), param("IdempotencyKey"))
 	id := []Object{param("id")}
-	accepted := jsonResponse("Accepted: the change is a request; follow it at url.", ref("Accepted"), locationHeader)
+	accepted := jsonResponse("Accepted: the change is a request; follow it at url. A retry with the same Idempotency-Key and the same call answers the same, marked "+ReplayedHeader+".",
+		ref("Accepted"), locationHeader, replayedHeader)
+	retried := jsonResponse("Accepted: the request goes back to the step that failed; follow it at url.", ref("Accepted"), locationHeader)
 	bodyProblems := Object{
-		{"400", problemResponse("Malformed: not JSON, an unknown field, a null or a wrong type (errors names the field).")},
+		{"400", problemResponse("Malformed: not JSON, an unknown field, a null or a wrong type (errors names the field); or an invalid Idempotency-Key.")},
 		{"413", problemResponse("The body is over 64 KiB.")},
 		{"415", problemResponse("The body is not application/json.")},
-		{"422", problemResponse("Invalid: errors names each field with what is allowed; or the Idempotency-Key was used for another request.")},
+		{"422", problemResponse("Invalid: errors names each field with what is allowed (type validation); " +
+			"or the Idempotency-Key was first used with another method, path or body (type idempotency-key-reused, errors names Idempotency-Key).")},
 	}
 	with := func(parts ...Object) Object { return slices.Concat(parts...) }
 	return Object{
@@ -187,7 +208,7 @@ func openAPIPaths() Object {
 				Object{{"202", accepted}, {"400", problemResponse("The Idempotency-Key header is invalid.")},
 					{"404", problemResponse("No such database.")},
 					{"409", problemResponse("The database is not ready.")},
-					{"422", problemResponse("The Idempotency-Key was used for another request.")}})},
+					{"422", problemResponse("The Idempotency-Key was first used with another method, path or body (type idempotency-key-reused, errors names Idempotency-Key).")}})},
 		}},
 		{"/api/v1/requests/{id}", Object{{"get", operation("getRequest", "Get a request", "", config.ScopeRead, id, nil,
 			Object{{"200", jsonResponse("The request.", ref("Request"))}, {"404", problemResponse("No such request.")}})}}},
@@ -196,7 +217,7 @@ func openAPIPaths() Object {
 			Object{{"200", jsonResponse("The events.", ref("EventList"))}, {"404", problemResponse("No such request.")}})}}},
 		{"/api/v1/requests/{id}/retry", Object{{"post", operation("retryRequest", "Retry a failed request",
 			"Sends the request back to the step that failed.", config.ScopeRequest, id, nil,
-			Object{{"202", accepted}, {"404", problemResponse("No such request.")},
+			Object{{"202", retried}, {"404", problemResponse("No such request.")},
 				{"409", problemResponse("The request is not failed, or failed in a way retrying cannot fix.")}})}}},
 		{"/api/v1/catalog/entities", Object{{"get", operation("listEntities", "Backstage entities",
 			"Every live database as a Backstage Resource entity (the workspace's catalog-info.yaml), for an entity provider.",

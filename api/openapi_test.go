@@ -49,6 +49,72 @@ func TestOpenAPIIsValid(t *testing.T) {
 	}
 }
 
+// TestOpenAPIServersAndLicense: the document says where the API is served
+// and under which license, as kin-openapi reads them.
+func TestOpenAPIServersAndLicense(t *testing.T) {
+	h := newHarness(t)
+	w := h.do("GET", "/api/v1/openapi.json", "", nil)
+	doc, err := openapi3.NewLoader().LoadFromData(w.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) == 0 || doc.Servers[0].URL == "" || doc.Servers[0].Description == "" {
+		t.Errorf("servers = %+v", doc.Servers)
+	}
+	// Every path is served under the server's URL.
+	for path := range doc.Paths.Map() {
+		if !strings.HasPrefix(strings.TrimSuffix(doc.Servers[0].URL, "/")+path, "/api/v1/") {
+			t.Errorf("%s is not under /api/v1/ from server %s", path, doc.Servers[0].URL)
+		}
+	}
+	if l := doc.Info.License; l == nil || l.Name == "" || l.Identifier != api.License {
+		t.Errorf("license = %+v, want %s", l, api.License)
+	}
+}
+
+// TestOpenAPIDeclaresIdempotency: every operation that takes an
+// Idempotency-Key declares the replay header on its 202, and the 422 a
+// reused key gets; the header a retry gets is the one declared.
+func TestOpenAPIDeclaresIdempotency(t *testing.T) {
+	h := newHarness(t)
+	doc := openAPI(t, h)
+	n := 0
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			takesKey := false
+			params, _ := dig(op, "parameters").([]any)
+			for _, p := range params {
+				if dig(p, "$ref") == "#/components/parameters/IdempotencyKey" {
+					takesKey = true
+				}
+			}
+			if !takesKey {
+				if dig(op, "responses", "202", "headers", api.ReplayedHeader) != nil {
+					t.Errorf("%s %s takes no Idempotency-Key but declares %s", method, path, api.ReplayedHeader)
+				}
+				continue
+			}
+			n++
+			hdr := dig(op, "responses", "202", "headers", api.ReplayedHeader)
+			if hdr == nil || dig(hdr, "schema", "type") != "string" || dig(hdr, "description") == nil {
+				t.Errorf("%s %s: 202 does not declare %s: %v", method, path, api.ReplayedHeader, dig(op, "responses", "202"))
+			}
+			if d := fmt.Sprint(dig(op, "responses", "422", "description")); !strings.Contains(d, "idempotency-key-reused") {
+				t.Errorf("%s %s: 422 does not mention idempotency-key-reused: %s", method, path, d)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d operations take an Idempotency-Key, want POST, PATCH and DELETE", n)
+	}
+	body := map[string]any{"name": "ledger", "team": "billing", "environment": "dev"}
+	h.do("POST", "/api/v1/databases", backstageToken, body, "Idempotency-Key", "k-1")
+	again := h.do("POST", "/api/v1/databases", backstageToken, body, "Idempotency-Key", "k-1")
+	if again.Header().Get(api.ReplayedHeader) != "true" {
+		t.Errorf("a retry's headers: %v", again.Header())
+	}
+}
+
 // TestOpenAPICoversRoutes: every route of routes.go is in the document with
 // the scope it needs, and every operation of the document is served.
 func TestOpenAPICoversRoutes(t *testing.T) {
@@ -227,8 +293,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 }
 
 // TestSchemaAgreesWithAPI: the generated body schema accepts exactly what
-// the API accepts, on apitest.Samples; the cases only the server can check
-// are accepted by the schema and refused by the API.
+// the API accepts, on apitest.Samples and on the boundary samples
+// generated from the policy (apitest.Boundary); the cases only the server
+// can check are accepted by the schema and refused by the API. A refused
+// sample's problem names its field.
 func TestSchemaAgreesWithAPI(t *testing.T) {
 	h := newHarness(t)
 	b, err := json.Marshal(api.CreateSchema(&h.cfg.Policy))
@@ -248,13 +316,14 @@ func TestSchemaAgreesWithAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range apitest.Samples() {
+	for _, s := range append(apitest.Samples(), apitest.Boundary(&h.cfg.Policy)...) {
 		t.Run(s.Name, func(t *testing.T) {
 			inst, err := jsonschema.UnmarshalJSON(strings.NewReader(mustJSON(t, s.Body)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			schemaOK := sch.Validate(inst) == nil
+			schemaErr := sch.Validate(inst)
+			schemaOK := schemaErr == nil
 			w := h.do("POST", "/api/v1/databases", backstageToken, s.Body)
 			apiOK := w.Code == http.StatusAccepted
 			if w.Code != http.StatusAccepted && w.Code != http.StatusBadRequest && w.Code != http.StatusUnprocessableEntity {
@@ -264,7 +333,14 @@ func TestSchemaAgreesWithAPI(t *testing.T) {
 			case s.ServerOnly && (!schemaOK || apiOK):
 				t.Errorf("server-only rule: schema accepts %v (want true), API accepts %v (want false): %s", schemaOK, apiOK, w.Body)
 			case !s.ServerOnly && (schemaOK != s.Valid || apiOK != s.Valid):
-				t.Errorf("want valid=%v; schema accepts %v, API accepts %v: %s", s.Valid, schemaOK, apiOK, w.Body)
+				t.Errorf("want valid=%v; schema accepts %v, API accepts %v: %s\nschema: %v", s.Valid, schemaOK, apiOK, w.Body, schemaErr)
+			}
+			if !apiOK && s.Field != "" {
+				var p api.Problem
+				json.Unmarshal(w.Body.Bytes(), &p)
+				if !slices.Contains(fields(p), s.Field) {
+					t.Errorf("the problem should name %s: %s", s.Field, w.Body)
+				}
 			}
 		})
 	}

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/clustropg/clustro/request"
 )
 
@@ -198,7 +201,7 @@ const (
 	namePattern      = `^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	teamPattern      = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	maxTeamLength    = 30
-	storagePattern   = `^[1-9][0-9]*(Mi|Gi|Ti)$`
+	minStorageMi     = 1024 // 1Gi
 	retentionPattern = `^[1-9][0-9]{0,3}[dwm]$`
 	databasePattern  = `^[a-z][a-z0-9_]*$`
 	maxDatabaseName  = 30
@@ -211,14 +214,16 @@ var reservedDatabases = []any{"app", "postgres", "template0", "template1"}
 // CreateSchema is the JSON Schema of the body of POST /api/v1/databases,
 // generated from the request model (the sizes, loads, client types and
 // backup schedules it defines) and the policy (environments, what each
-// allows, the size presets' descriptions, PostgreSQL versions). The OpenAPI
-// document and the Backstage template are built from it.
+// allows, the size presets' descriptions, PostgreSQL versions, the storage
+// bounds). The OpenAPI document and the Backstage template are built from
+// it.
 //
-// Beyond the schema, the API refuses what only the server can check: a
-// database that already exists (409), an <env>-<team>-<name> longer than 63
-// characters, storage outside 1Gi to the policy's maximum, and backup
-// settings given with a client type whose default for the environment is
-// no backups.
+// It refuses what the API refuses, including the rules across fields: what
+// each environment allows, <name>.<team>.<env> within 63 characters, each
+// extra database's object name within 63, the namespace within 63, an
+// hour or retention where the client type's default is no backups. Only
+// the server can refuse a database that already exists (409), and an
+// owner naming another team than team.
 func CreateSchema(p *request.Policy) *Schema {
 	s := &Schema{
 		Type:        "object",
@@ -228,11 +233,14 @@ func CreateSchema(p *request.Policy) *Schema {
 		Closed:      true,
 		Properties: []Property{
 			{"name", &Schema{Type: "string", Title: "Name",
-				Description: fmt.Sprintf("The database cluster's name: lowercase letters, digits and '-', starting with a letter, at most %d characters.", request.MaxNameLength()),
-				Pattern:     namePattern, MinLength: intp(1), MaxLength: intp(request.MaxNameLength())}},
+				Description: fmt.Sprintf("The database cluster's name: lowercase letters, digits and '-', starting with a letter, at most %d characters. "+
+					"<name>.<team>.<environment> names its catalog entity and must fit in %d characters, so a long team name leaves less room.",
+					request.MaxNameLength(), maxQualifiedName()),
+				Pattern: namePattern, MinLength: intp(1), MaxLength: intp(request.MaxNameLength())}},
 			{"team", &Schema{Type: "string", Title: "Team",
 				Description: fmt.Sprintf("The owning team (the Backstage group): lowercase letters, digits and '-', at most %d characters.", maxTeamLength),
 				Pattern:     teamPattern, MinLength: intp(1), MaxLength: intp(maxTeamLength)}},
+			{"owner", OwnerSchema()},
 			{"environment", environmentSchema(p)},
 			{"clientType", clientTypeSchema(p)},
 			{"load", loadSchema(p)},
@@ -246,7 +254,7 @@ func CreateSchema(p *request.Policy) *Schema {
 			{"databases", databasesSchema(p)},
 			{"requester", requesterSchema()},
 		},
-		AllOf: environmentRules(p),
+		AllOf: slices.Concat(environmentRules(p), backupDefaultRules(p), nameLengthRules(p), databaseNameRules()),
 	}
 	return s
 }
@@ -355,9 +363,50 @@ func postgresSchema(p *request.Policy) *Schema {
 }
 
 func storageSchema(p *request.Policy) *Schema {
-	return &Schema{Type: "string", Title: "Storage",
-		Description: fmt.Sprintf("The data volume per instance, overriding the size's, like 100Gi: at least 1Gi, at most %s.", p.MaxStorage),
-		Pattern:     storagePattern}
+	s := &Schema{Type: "string", Title: "Storage",
+		Description: fmt.Sprintf("The data volume per instance, overriding the size's: a whole number of Mi, Gi or Ti, like 100Gi, at least 1Gi and at most %s.", p.MaxStorage)}
+	lo, hi, bounded := StorageLimits(p)
+	switch {
+	case !bounded:
+		// Policy.Check refuses a maxStorage that does not parse.
+		s.Pattern = `^[1-9][0-9]*(Mi|Gi|Ti)$`
+	case hi < lo:
+		s.Description = fmt.Sprintf("Storage overrides are off: the platform's maximum, %s, is below 1Gi.", p.MaxStorage)
+		s.Not = &Schema{}
+	default:
+		s.Pattern = storagePattern(lo, hi)
+	}
+	return s
+}
+
+// StorageLimits are the smallest and the largest storage override the
+// policy allows, in Mi: 1Gi, and the policy's maxStorage rounded down to a
+// whole Mi (an override is a whole number of Mi, Gi or Ti). bounded is
+// false when maxStorage does not parse; Policy.Check refuses that.
+func StorageLimits(p *request.Policy) (minMi, maxMi int64, bounded bool) {
+	q, err := resource.ParseQuantity(p.MaxStorage)
+	if err != nil {
+		return minStorageMi, 0, false
+	}
+	return minStorageMi, q.Value() / mi, true
+}
+
+const mi = 1 << 20
+
+// storagePattern matches exactly the storage values from loMi to hiMi: in
+// Mi, in the whole Gi and in the whole Ti between them.
+func storagePattern(loMi, hiMi int64) string {
+	var alts []string
+	for _, u := range []struct {
+		unit string
+		mi   int64
+	}{{"Mi", 1}, {"Gi", 1 << 10}, {"Ti", 1 << 20}} {
+		lo, hi := (loMi+u.mi-1)/u.mi, hiMi/u.mi
+		if lo <= hi {
+			alts = append(alts, "("+rangePattern(lo, hi)+")"+u.unit)
+		}
+	}
+	return "^(" + strings.Join(alts, "|") + ")$"
 }
 
 func backupsSchema() *Schema {
@@ -446,6 +495,98 @@ func environmentRules(p *request.Policy) []*Schema {
 			If:   &Schema{Properties: []Property{{"environment", &Schema{Const: env}}}, Required: []string{"environment"}},
 			Then: then,
 		})
+	}
+	return rules
+}
+
+// The names a database derives from its identity must fit Kubernetes'
+// and Backstage's limits (request.Policy checks each): the rules below
+// write the ones that depend on two fields. Their numbers come from the
+// request package's exported names and limits.
+
+// maxQualifiedName is the longest <name>.<team>.<env>: it is the catalog
+// entity's name and the Terraform state secret's label.
+func maxQualifiedName() int {
+	return min(request.EntityNameMaxLength, validation.LabelValueMaxLength)
+}
+
+// teamAtLeast holds when the team's name has at least n characters,
+// whether the team is given as its name (billing) or as a group entity ref
+// (group:default/billing, in the Backstage form): the name is the run of
+// name characters that ends the string.
+func teamAtLeast(n int) *Schema {
+	return &Schema{Pattern: fmt.Sprintf("[-a-z0-9]{%d}$", max(n, 0)),
+		Description: fmt.Sprintf("The team's name has at least %d characters.", n)}
+}
+
+// nameLengthRules keep <name>.<team>.<env> within maxQualifiedName, and
+// the namespace (policy.namespace with the team and environment) within
+// a DNS label: for each environment, the longest name each length of team
+// leaves, where it is shorter than the longest name; and the longest team
+// where the namespace pattern leaves less than maxTeamLength.
+func nameLengthRules(p *request.Policy) []*Schema {
+	var rules []*Schema
+	for _, env := range p.EnvironmentNames() {
+		isEnv := Property{"environment", &Schema{Const: env}}
+		room := maxQualifiedName() - len(request.QualifiedName(env, "", "")) // name + team
+		for t := max(1, room-request.MaxNameLength()+1); t <= maxTeamLength; t++ {
+			rules = append(rules, &Schema{
+				If:   &Schema{Properties: []Property{isEnv, {"team", teamAtLeast(t)}}, Required: []string{"environment", "team"}},
+				Then: &Schema{Properties: []Property{{"name", &Schema{MaxLength: intp(max(room-t, 0))}}}},
+			})
+		}
+		nsRoom := validation.DNS1123LabelMaxLength - len(p.NamespaceFor(request.Spec{Environment: env}))
+		if nsRoom < maxTeamLength {
+			rules = append(rules, &Schema{
+				If: &Schema{Properties: []Property{isEnv}, Required: []string{"environment"}},
+				Then: &Schema{Properties: []Property{{"team", &Schema{Not: teamAtLeast(nsRoom + 1),
+					Description: fmt.Sprintf("The namespace %s leaves room for %d characters of team.", p.Namespace, nsRoom)}}}},
+			})
+		}
+	}
+	return rules
+}
+
+// databaseNameRules keep each extra database's object name
+// (<name>-db-<database>) within a DNS label: the longest database name
+// each length of name leaves, where it is shorter than maxDatabaseName.
+func databaseNameRules() []*Schema {
+	var rules []*Schema
+	room := validation.DNS1123LabelMaxLength - len(request.DatabaseObjectName("", "")) // name + database
+	for n := max(1, room-maxDatabaseName+1); n <= request.MaxNameLength(); n++ {
+		rules = append(rules, &Schema{
+			If: &Schema{Properties: []Property{{"name", &Schema{MinLength: intp(n)}}}, Required: []string{"name", "databases"}},
+			Then: &Schema{Properties: []Property{{"databases", &Schema{
+				Items: &Schema{MaxLength: intp(max(room-n, 0))}}}}},
+		})
+	}
+	return rules
+}
+
+// backupDefaultRules refuse a backup hour or retention, without a
+// schedule, where the client type's default for the environment is no
+// backups: the request would have backups off, which take neither. A
+// missing client type is the policy's default one.
+func backupDefaultRules(p *request.Policy) []*Schema {
+	var rules []*Schema
+	for _, env := range p.EnvironmentNames() {
+		for _, ct := range request.ClientTypes() {
+			if prof, ok := p.ClientTypes[ct][env]; !ok || prof.Backups != request.NoBackups {
+				continue
+			}
+			cond := &Schema{Properties: []Property{{"environment", &Schema{Const: env}}, {"clientType", &Schema{Const: string(ct)}}},
+				Required: []string{"environment"}}
+			if ct != p.Defaults.ClientType {
+				cond.Required = append(cond.Required, "clientType")
+			}
+			rules = append(rules, &Schema{
+				If: cond,
+				Then: &Schema{Properties: []Property{{"backups", &Schema{
+					If:   &Schema{Not: &Schema{Required: []string{"schedule"}}},
+					Then: &Schema{Not: &Schema{AnyOf: []*Schema{{Required: []string{"hour"}}, {Required: []string{"retention"}}}}},
+				}}}},
+			})
+		}
 	}
 	return rules
 }

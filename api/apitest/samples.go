@@ -12,6 +12,9 @@ type Sample struct {
 	// ServerOnly: the schema accepts it but the API refuses it, for a rule
 	// only the server checks (see api.CreateSchema).
 	ServerOnly bool
+	// Field, for a sample the API refuses, is a field its problem names;
+	// "" leaves it unchecked.
+	Field string
 }
 
 // Samples are the bodies the schema and the API must agree on: the API
@@ -74,17 +77,30 @@ func Samples() []Sample {
 		{Name: "eleven databases", Body: db("x23", "dev", map[string]any{"databases": tooMany})},
 		{Name: "unknown client type", Body: db("x24", "dev", map[string]any{"clientType": "corporation"})},
 		{Name: "unknown load", Body: db("x25", "dev", map[string]any{"load": "huge"})},
-		{Name: "extra unknown field", Body: db("x26", "dev", map[string]any{"owner": "group:billing"})},
+		{Name: "extra unknown field", Body: db("x26", "dev", map[string]any{"region": "eu"})},
 		{Name: "unknown field in backups", Body: db("x27", "dev", map[string]any{"backups": map[string]any{"frequency": "daily"}})},
 		{Name: "null size", Body: db("x28", "dev", map[string]any{"size": nil})},
 		{Name: "instances as a string", Body: db("x29", "dev", map[string]any{"instances": "3"})},
 		{Name: "empty size", Body: db("x30", "dev", map[string]any{"size": ""})},
 		{Name: "logical backup as a string", Body: db("x31", "dev", map[string]any{"logicalBackup": "yes"})},
 
-		{Name: "storage below 1Gi", Body: db("s1", "dev", map[string]any{"storage": "512Mi"}), ServerOnly: true},
-		{Name: "storage above the maximum", Body: db("s2", "dev", map[string]any{"storage": "3Ti"}), ServerOnly: true},
-		{Name: "env-team-name longer than 63", ServerOnly: true, Body: map[string]any{
+		{Name: "storage below 1Gi", Body: db("s1", "dev", map[string]any{"storage": "512Mi"}), Field: "storage"},
+		{Name: "storage above the maximum", Body: db("s2", "dev", map[string]any{"storage": "3Ti"}), Field: "storage"},
+		{Name: "name.team.env longer than 63", Field: "name", Body: map[string]any{
 			"name": strings.Repeat("n", 30), "team": strings.Repeat("t", 30), "environment": "staging"}},
-		{Name: "an hour where the default is no backups", Body: db("s3", "dev", map[string]any{"backups": map[string]any{"hour": 3}}), ServerOnly: true},
+		{Name: "an hour where the default is no backups", Body: db("s3", "dev", map[string]any{"backups": map[string]any{"hour": 3}}), Field: "backups.schedule"},
+
+		// The owner, as Backstage's owner picker gives it: the team's group
+		// in namespace default, never one of another namespace.
+		{Name: "owner as a group ref", Body: db("o1", "dev", map[string]any{"owner": "group:billing"}), Valid: true},
+		{Name: "owner with its namespace", Body: db("o2", "dev", map[string]any{"owner": "group:default/billing"}), Valid: true},
+		{Name: "owner without its kind", Body: db("o3", "dev", map[string]any{"owner": "default/billing"}), Valid: true},
+		{Name: "owner as a name", Body: db("o4", "dev", map[string]any{"owner": "billing"}), Valid: true},
+		{Name: "owner of another namespace", Body: db("o5", "dev", map[string]any{"owner": "group:ops/billing"}), Field: "owner"},
+		{Name: "owner of another namespace without its kind", Body: db("o6", "dev", map[string]any{"owner": "ops/billing"}), Field: "owner"},
+		{Name: "owner that is a user", Body: db("o7", "dev", map[string]any{"owner": "user:default/billing"}), Field: "owner"},
+		{Name: "owner with a capital kind", Body: db("o8", "dev", map[string]any{"owner": "Group:default/billing"}), Field: "owner"},
+		{Name: "owner with an empty name", Body: db("o9", "dev", map[string]any{"owner": "group:default/"}), Field: "owner"},
+		{Name: "owner of another team", Body: db("o10", "dev", map[string]any{"owner": "group:default/payments"}), ServerOnly: true, Field: "owner"},
 	}
 }

@@ -1,9 +1,10 @@
 // Package backstage generates ClustroPG's Backstage Software Template
 // (template.yaml): a form that asks for a database and a step that sends
 // it to the REST API through the Backstage proxy. The form's schema is the
-// API's own (api.CreateSchema), so the template accepts what the API
-// accepts; the golden test keeps template.yaml equal to what Template
-// generates from the embedded default policy (go test -update rewrites it).
+// API's own (api.CreateSchema, with the team as an owner picker's group
+// and the storage in GiB), so the form refuses what the API refuses; the
+// golden test keeps template.yaml equal to what Template generates from
+// the embedded default policy (go test -update rewrites it).
 package backstage
 
 import (
@@ -47,14 +48,14 @@ func (o Options) withDefaults() Options {
 // its reply as steps['<StepID>'].output.body.
 const StepID = "request-database"
 
-// teamPattern accepts the owner picker's group ref (group:default/billing)
-// or a bare group name, whose name part is a team name the API accepts
-// (lowercase letters, digits and '-', at most 30 characters).
-const teamPattern = `^(group:([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?)?[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$`
-
 // Parameters is the template's form (one page of spec.parameters): the
-// body of POST /api/v1/databases, without the requester (the step sends
-// the signed-in user) and with the team picked from the catalog's groups.
+// body of POST /api/v1/databases (api.CreateSchema, its rules across
+// fields included), without the requester (the step sends the signed-in
+// user), with the team picked from the catalog's groups as an entity ref
+// (the step sends it as owner, and its name as team), and the storage as
+// a whole number of GiB, bounded by the policy (the step adds the unit).
+// The form then refuses what the API refuses, but for a database that
+// already exists; the form's description says so.
 //
 // One page only: Backstage validates the whole form against each page's
 // schema, so only a single page can refuse fields it does not list, as the
@@ -63,33 +64,74 @@ func Parameters(p *request.Policy) *api.Schema {
 	s := api.CreateSchema(p)
 	s.Title = "PostgreSQL database"
 	s.Description = "ClustroPG opens a pull request on the infrastructure repository; once it is merged the database is created, " +
-		"and its credentials reach you privately. Only name, team and environment are required."
+		"and its credentials reach you privately. Only name, team and environment are required. " +
+		"The form checks every rule ClustroPG applies but one: that no such database exists already. " +
+		"If ClustroPG refuses the request, the step fails and its log shows ClustroPG's answer, naming each field and what is allowed."
 	s.RemoveProperty("requester")
+	s.RemoveProperty("owner")
 	name := s.Property("name")
 	name.Extensions = append(name.Extensions, api.Keyword{Key: "ui:autofocus", Value: true})
 	team := s.Property("team")
 	*team = api.Schema{
 		Type: "string", Title: "Team",
-		Description: "The owning team, a group in the catalog; it owns the database's catalog entity.",
-		Pattern:     teamPattern,
+		Description: fmt.Sprintf("The owning team: a group of the catalog's namespace %s. It owns the database's catalog entity (group:%s/<team>), "+
+			"so a group of another namespace is refused.", api.OwnerNamespace, api.OwnerNamespace),
+		Pattern: api.OwnerSchema().Pattern,
 		Extensions: []api.Keyword{
 			{Key: "ui:field", Value: "OwnerPicker"},
-			{Key: "ui:options", Value: api.Object{{Key: "catalogFilter", Value: api.Object{{Key: "kind", Value: "Group"}}}}},
+			{Key: "ui:options", Value: api.Object{{Key: "catalogFilter", Value: api.Object{
+				{Key: "kind", Value: "Group"},
+				{Key: "metadata.namespace", Value: api.OwnerNamespace},
+			}}}},
 		},
+	}
+	for i, prop := range s.Properties {
+		if prop.Name == "storage" {
+			s.Properties[i] = api.Property{Name: storageField, Schema: storageGi(p)}
+		}
 	}
 	return s
 }
 
+// storageField is the form's storage, in GiB; the step sends "<n>Gi".
+const storageField = "storageGi"
+
+// storageGi is the storage override as a whole number of GiB, from 1Gi
+// to the policy's maximum: a number field whose bounds the form states
+// (a pattern over "100Gi" could not say why it refuses 3Ti).
+func storageGi(p *request.Policy) *api.Schema {
+	lo, hi, bounded := api.StorageLimits(p)
+	s := &api.Schema{Type: "integer", Title: "Storage (GiB)",
+		Description: "The data volume per instance in GiB, overriding the size's."}
+	s.Minimum = intp(int((lo + 1023) / 1024))
+	if bounded {
+		s.Maximum = intp(int(hi / 1024))
+		s.Description = fmt.Sprintf("The data volume per instance in GiB, overriding the size's: at least %d, at most %d (%s).", *s.Minimum, *s.Maximum, p.MaxStorage)
+	}
+	return s
+}
+
+func intp(n int) *int { return &n }
+
 // body is the request the step sends: each field from the form (a field
 // left empty is left out: Backstage drops an expression that renders
-// nothing), the team's name from the picked group, and the signed-in user.
+// nothing), the team's name and the picked group as owner (the API
+// refuses a group of another namespace, never reads it as the same name in
+// namespace default), the storage with its unit, and the signed-in user.
 func body() api.Object {
 	param := func(name string) string { return "${{ parameters." + name + " }}" }
 	var b api.Object
-	for _, f := range []string{"name", "team", "environment", "clientType", "load", "size", "instances", "postgresVersion", "storage", "backups", "logicalBackup", "databases"} {
+	for _, f := range []string{"name", "team", "owner", "environment", "clientType", "load", "size", "instances", "postgresVersion", "storage", "backups", "logicalBackup", "databases"} {
 		v := param(f)
-		if f == "team" {
-			v = `${{ parameters.team | parseEntityRef({ defaultKind: "group", defaultNamespace: "default" }) | pick("name") }}`
+		switch f {
+		case "team":
+			v = `${{ parameters.team | parseEntityRef({ defaultKind: "group", defaultNamespace: "` + api.OwnerNamespace + `" }) | pick("name") }}`
+		case "owner":
+			v = param("team")
+		case "storage":
+			// Left out when the field is: the else branch is undefined.
+			g := "parameters." + storageField
+			v = "${{ " + g + ` ~ "Gi" if ` + g + " else " + g + " }}"
 		}
 		b = append(b, api.Keyword{Key: f, Value: v})
 	}
