@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/google/go-github/v62/github"
@@ -51,13 +54,23 @@ type Enqueuer interface {
 // maxPayload is GitHub's own cap on a webhook payload.
 const maxPayload = 25 << 20
 
+// signaturePrefix is the only hash X-Hub-Signature-256 may name: go-github
+// would take the hash from the prefix, so "sha1=<hmac-sha1>" there would
+// pass its check.
+const signaturePrefix = "sha256="
+
 // WebhookHandler receives GitHub's deliveries at POST /webhooks/github. A
-// delivery must carry a valid X-Hub-Signature-256 for secret (sha1-only,
-// unsigned and altered deliveries answer 401 and queue nothing; an empty
-// secret refuses everything). Deliveries for repo that ClustroPG acts on
+// delivery must carry a valid "sha256=" X-Hub-Signature-256 for secret
+// (sha1 in either header, unsigned and altered deliveries answer 401 and
+// queue nothing; an empty secret refuses everything). Everything that can
+// be checked without the body is checked before reading it: the signature
+// header, Content-Length against GitHub's 25 MB cap (413) and the
+// Content-Type (415). The body is then read into one buffer of its declared
+// size, never more than the cap. Deliveries for repo that ClustroPG acts on
 // are stored as a job before the 202 answer, idempotently by
 // X-GitHub-Delivery and action, so a redelivery is a no-op and the work
 // happens after GitHub's 10 s; anything else answers 200 with a log line.
+// No payload, however malformed, makes it answer 5xx except a store error.
 func WebhookHandler(secret []byte, repo string, q Enqueuer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log := zerolog.Ctx(r.Context())
@@ -65,23 +78,47 @@ func WebhookHandler(secret []byte, repo string, q Enqueuer) http.Handler {
 			http.Error(w, "webhook secret not configured: every delivery is refused", http.StatusServiceUnavailable)
 			return
 		}
-		if r.Header.Get(github.SHA256SignatureHeader) == "" {
-			log.Warn().Str("delivery", github.DeliveryID(r)).Msg("webhook refused: no X-Hub-Signature-256")
-			http.Error(w, "missing X-Hub-Signature-256", http.StatusUnauthorized)
+		signature := r.Header.Get(github.SHA256SignatureHeader)
+		if !strings.HasPrefix(signature, signaturePrefix) {
+			log.Warn().Str("delivery", github.DeliveryID(r)).Msg("webhook refused: no sha256= X-Hub-Signature-256")
+			http.Error(w, "X-Hub-Signature-256 must be sha256=<hex HMAC>", http.StatusUnauthorized)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxPayload)
-		r.Header.Del(github.SHA1SignatureHeader) // never fall back to sha1
-		payload, err := github.ValidatePayload(r, secret)
+		if r.ContentLength > maxPayload {
+			http.Error(w, "payload too large: GitHub sends at most 25 MB", http.StatusRequestEntityTooLarge)
+			return
+		}
+		form, ok := formEncoded(r.Header.Get("Content-Type"))
+		if !ok {
+			http.Error(w, "Content-Type must be application/json or application/x-www-form-urlencoded", http.StatusUnsupportedMediaType)
+			return
+		}
+		body, err := readBody(w, r)
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+				http.Error(w, "payload too large: GitHub sends at most 25 MB", http.StatusRequestEntityTooLarge)
 				return
 			}
+			log.Warn().Err(err).Str("delivery", github.DeliveryID(r)).Msg("webhook refused: body not received")
+			http.Error(w, "the body could not be read", http.StatusBadRequest)
+			return
+		}
+		if err := github.ValidateSignature(signature, body, secret); err != nil {
 			log.Warn().Str("delivery", github.DeliveryID(r)).Msg("webhook refused: bad signature")
 			http.Error(w, "signature check failed", http.StatusUnauthorized)
 			return
+		}
+		payload := body
+		if form {
+			// GitHub's "application/x-www-form-urlencoded" content type:
+			// the JSON is the payload field of the signed form.
+			values, err := url.ParseQuery(string(body))
+			if err != nil {
+				http.Error(w, "unreadable form body", http.StatusBadRequest)
+				return
+			}
+			payload = []byte(values.Get("payload"))
 		}
 		ev, act, why := parseEvent(github.WebHookType(r), github.DeliveryID(r), payload, repo)
 		if !act {
@@ -93,9 +130,9 @@ func WebhookHandler(secret []byte, repo string, q Enqueuer) http.Handler {
 			http.Error(w, "missing X-GitHub-Delivery", http.StatusBadRequest)
 			return
 		}
-		body, _ := json.Marshal(ev)
+		encoded, _ := json.Marshal(ev)
 		job, created, err := q.Enqueue(r.Context(), store.NewJob{
-			Kind: EventJob, Payload: body, Workspace: EventLane(ev.PR),
+			Kind: EventJob, Payload: encoded, Workspace: EventLane(ev.PR),
 			Key: store.Idempotency{Scope: "github-delivery", Key: ev.Delivery + "/" + ev.Action},
 		})
 		if err != nil {
@@ -111,6 +148,38 @@ func WebhookHandler(secret []byte, repo string, q Enqueuer) http.Handler {
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": status, "job": job.ID})
 	})
+}
+
+// formEncoded reports whether a delivery's Content-Type is GitHub's form
+// encoding rather than JSON; ok is false for anything else (a webhook can
+// be set to one of these two).
+func formEncoded(contentType string) (form, ok bool) {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false, false
+	}
+	switch mediaType {
+	case "application/json":
+		return false, true
+	case "application/x-www-form-urlencoded":
+		return true, true
+	}
+	return false, false
+}
+
+// readBody reads a delivery's body, at most maxPayload bytes. With a
+// Content-Length (GitHub always sends one) the buffer is allocated once at
+// that size, so holding a body never costs more than its declared length.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, maxPayload)
+	if r.ContentLength < 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // parseEvent keeps the deliveries ClustroPG acts on.
@@ -133,6 +202,9 @@ func parseEvent(kind, delivery string, payload []byte, repo string) (Event, bool
 			return ev, false, "pull_request " + e.GetAction()
 		}
 		pr := e.GetPullRequest()
+		if pr.GetNumber() == 0 {
+			return ev, false, "pull_request without a pull request number"
+		}
 		if head := pr.GetHead().GetRepo().GetFullName(); head != "" && !strings.EqualFold(head, repo) {
 			// Only branches of the repository itself: a fork could name its
 			// branch clustro/<request id>.
@@ -151,8 +223,12 @@ func parseEvent(kind, delivery string, payload []byte, repo string) (Event, bool
 			return ev, false, "another repository: " + e.GetRepo().GetFullName()
 		}
 		body := strings.TrimSpace(e.GetComment().GetBody())
-		if e.GetAction() != "created" || !e.GetIssue().IsPullRequest() || !strings.HasPrefix(body, "/clustro") {
+		// GetPullRequestLinks, not IsPullRequest: the issue may be absent.
+		if e.GetAction() != "created" || e.GetIssue().GetPullRequestLinks() == nil || !strings.HasPrefix(body, "/clustro") {
 			return ev, false, "not a /clustro command on a pull request"
+		}
+		if e.GetIssue().GetNumber() == 0 {
+			return ev, false, "issue_comment without an issue number"
 		}
 		ev.Action, ev.PR, ev.Sender, ev.Comment = "comment", e.GetIssue().GetNumber(), e.GetComment().GetUser().GetLogin(), body
 		ev.Association = e.GetComment().GetAuthorAssociation()

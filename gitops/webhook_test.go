@@ -6,12 +6,17 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/clustropg/clustro/store"
@@ -53,7 +58,13 @@ func sign1(secret string, body []byte) string {
 	return "sha1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-func openStore(t *testing.T) store.Store {
+func sign512(secret string, body []byte) string {
+	mac := hmac.New(sha512.New, []byte(secret))
+	mac.Write(body)
+	return "sha512=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "clustro.db"))
 	if err != nil {
@@ -100,6 +111,11 @@ func TestWebhookRefusesUnsigned(t *testing.T) {
 		{"no signature", body, nil},
 		{"wrong secret", body, map[string]string{"X-Hub-Signature-256": sign256("guess", body)}},
 		{"sha1 only", body, map[string]string{"X-Hub-Signature": sign1(testSecret, body)}},
+		// go-github picks the hash from the prefix: a right sha1 HMAC in the
+		// sha256 header would pass its check.
+		{"sha1 HMAC in X-Hub-Signature-256", body, map[string]string{"X-Hub-Signature-256": sign1(testSecret, body)}},
+		{"sha512 HMAC in X-Hub-Signature-256", body, map[string]string{"X-Hub-Signature-256": sign512(testSecret, body)}},
+		{"no prefix", body, map[string]string{"X-Hub-Signature-256": sign256(testSecret, body)[len("sha256="):]}},
 		{"sha1 right, sha256 wrong", body, map[string]string{"X-Hub-Signature": sign1(testSecret, body), "X-Hub-Signature-256": sign256("guess", body)}},
 		{"body altered after signing", altered, map[string]string{"X-Hub-Signature-256": sign256(testSecret, body)}},
 		{"malformed signature", body, map[string]string{"X-Hub-Signature-256": "sha256=zz"}},
@@ -193,6 +209,156 @@ func TestWebhookQueuesOnceAndIgnoresTheRest(t *testing.T) {
 	}
 	if e := evs[2]; e.Action != "comment" || e.PR != 1 || e.Comment != "/clustro apply" || e.Sender != "Codertocat" {
 		t.Errorf("comment event: %+v", e)
+	}
+}
+
+// unreadBody is a body the handler must not read.
+type unreadBody struct{ read bool }
+
+func (b *unreadBody) Read([]byte) (int, error) {
+	b.read = true
+	return 0, errors.New("read a body that should have been refused unread")
+}
+
+// TestWebhookRefusesBeforeReading: whatever the headers already refuse is
+// answered without reading a byte of the body, so an unauthenticated
+// client cannot make the server hold what it sends.
+func TestWebhookRefusesBeforeReading(t *testing.T) {
+	s := openStore(t)
+	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	signed := sign256(testSecret, []byte("{}"))
+	tests := []struct {
+		name        string
+		length      int64
+		signature   string
+		contentType string
+		want        int
+	}{
+		{"no signature", 2, "", "application/json", http.StatusUnauthorized},
+		{"sha1 prefix in X-Hub-Signature-256", 2, "sha1=" + strings.Repeat("0", 40), "application/json", http.StatusUnauthorized},
+		{"over GitHub's 25 MB cap", 25<<20 + 1, signed, "application/json", http.StatusRequestEntityTooLarge},
+		{"24 MiB of text/plain", 24 << 20, signed, "text/plain", http.StatusUnsupportedMediaType},
+		{"no Content-Type", 2, signed, "", http.StatusUnsupportedMediaType},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := &unreadBody{}
+			r := httptest.NewRequest(http.MethodPost, "/webhooks/github", body)
+			r.ContentLength = tc.length
+			r.Header.Set("X-GitHub-Event", "pull_request")
+			r.Header.Set("X-GitHub-Delivery", "unread-"+tc.name)
+			if tc.signature != "" {
+				r.Header.Set("X-Hub-Signature-256", tc.signature)
+			}
+			if tc.contentType != "" {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want || body.read {
+				t.Errorf("status %d (body read: %v), want %d without reading", w.Code, body.read, tc.want)
+			}
+		})
+	}
+	if n := len(jobs(t, s)); n != 0 {
+		t.Errorf("%d jobs queued from refused deliveries", n)
+	}
+}
+
+// TestWebhookBodies: a body longer than GitHub's cap is cut at the cap
+// (413) even without a Content-Length; one that ends before its
+// Content-Length is a 400, not a signature failure.
+func TestWebhookBodies(t *testing.T) {
+	s := openStore(t)
+	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	tests := []struct {
+		name   string
+		body   io.Reader
+		length int64
+		want   int
+	}{
+		{"25 MB and one byte, chunked", io.LimitReader(zeros{}, 25<<20+1), -1, http.StatusRequestEntityTooLarge},
+		{"shorter than its Content-Length", strings.NewReader("{}"), 100, http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/webhooks/github", tc.body)
+			r.ContentLength = tc.length
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("X-GitHub-Event", "ping")
+			r.Header.Set("X-Hub-Signature-256", sign256(testSecret, nil))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Errorf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+		})
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestWebhookSignedMalformedPayloads: a delivery signed with the secret
+// whose payload is not what GitHub sends (a field missing, null, the wrong
+// type) is ignored with a 200 and queues nothing; it never panics.
+func TestWebhookSignedMalformedPayloads(t *testing.T) {
+	s := openStore(t)
+	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	tests := []struct {
+		name, event string
+		body        []byte
+	}{
+		{"issue_comment without issue", "issue_comment", payload(t, "issue_comment.created.json", func(m map[string]any) {
+			delete(m, "issue")
+		})},
+		{"a /clustro command without issue", "issue_comment", payload(t, "issue_comment.created.json", func(m map[string]any) {
+			delete(m, "issue")
+			m["comment"].(map[string]any)["body"] = "/clustro apply"
+		})},
+		{"a /clustro command on a pull request without comment", "issue_comment", payload(t, "issue_comment.created.json", func(m map[string]any) {
+			m["issue"].(map[string]any)["pull_request"] = map[string]any{"url": "x"}
+			delete(m, "comment")
+		})},
+		{"pull_request without pull_request", "pull_request", payload(t, "pull_request.opened.json", func(m map[string]any) {
+			delete(m, "pull_request")
+		})},
+		{"pull_request without repository", "pull_request", payload(t, "pull_request.opened.json", func(m map[string]any) {
+			delete(m, "repository")
+		})},
+		{"null", "pull_request", []byte("null")},
+		{"an array", "issue_comment", []byte("[]")},
+		{"not JSON", "ping", []byte("not json")},
+		{"wrong types", "pull_request", []byte(`{"action":1,"pull_request":"x"}`)},
+		{"empty", "issue_comment", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := deliver(h, tc.event, "malformed-"+tc.name, tc.body, map[string]string{"X-Hub-Signature-256": sign256(testSecret, tc.body)})
+			if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte("ignored")) {
+				t.Errorf("status %d %s, want 200 ignored", w.Code, w.Body)
+			}
+		})
+	}
+	if n := len(jobs(t, s)); n != 0 {
+		t.Errorf("%d jobs queued from malformed payloads", n)
+	}
+}
+
+// TestWebhookFormEncoded: a webhook set to GitHub's form content type is
+// checked on the raw form body and queued from its payload field.
+func TestWebhookFormEncoded(t *testing.T) {
+	s := openStore(t)
+	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	form := []byte(url.Values{"payload": {string(payload(t, "pull_request.opened.json", nil))}}.Encode())
+	w := deliver(h, "pull_request", "form-1", form, map[string]string{
+		"Content-Type": "application/x-www-form-urlencoded", "X-Hub-Signature-256": sign256(testSecret, form)})
+	if w.Code != http.StatusAccepted || len(jobs(t, s)) != 1 {
+		t.Errorf("status %d %s, want 202 and one job", w.Code, w.Body)
 	}
 }
 
