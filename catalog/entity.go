@@ -82,6 +82,12 @@ type Database struct {
 	Dir string
 	// Dashboard is the Grafana deep link, or "".
 	Dashboard string
+	// InWorkspace builds the entity for the workspace's catalog-info.yaml:
+	// it leaves out what a reviewer may edit in main.tf (version, size,
+	// instances, backups), so that such an edit never leaves the file
+	// stale. The entities endpoint, served from the applied request, has
+	// them.
+	InWorkspace bool
 }
 
 // Annotation keys ClustroPG writes under its own prefix.
@@ -101,8 +107,17 @@ func (s Settings) For(db Database) (Entity, error) {
 	}
 	ann := map[string]string{
 		AnnotationEnvironment: sp.Environment,
-		AnnotationSize:        string(sp.Size),
 		AnnotationNamespace:   db.Namespace,
+	}
+	description := fmt.Sprintf("PostgreSQL on CloudNativePG for team %s in %s; its size and backups are in main.tf. Managed by ClustroPG.", sp.Team, sp.Environment)
+	if !db.InWorkspace {
+		ann[AnnotationSize] = string(sp.Size)
+		backups := "no backups"
+		if sp.Backups.Enabled() {
+			backups = fmt.Sprintf("%s backups kept %s", sp.Backups.Schedule, sp.Backups.Retention)
+		}
+		description = fmt.Sprintf("PostgreSQL %d on CloudNativePG, size %s, %d instance(s), %s. Managed by ClustroPG.",
+			sp.PostgresVersion, sp.Size, sp.Instances, backups)
 	}
 	if s.RepoURL != "" {
 		slug, err := projectSlug(s.RepoURL)
@@ -123,18 +138,13 @@ func (s Settings) For(db Database) (Entity, error) {
 		}
 		links = append(links, Link{URL: db.Dashboard, Title: "Grafana dashboard", Icon: "dashboard"})
 	}
-	backups := "no backups"
-	if sp.Backups.Enabled() {
-		backups = fmt.Sprintf("%s backups kept %s", sp.Backups.Schedule, sp.Backups.Retention)
-	}
 	return Entity{
 		APIVersion: "backstage.io/v1alpha1",
 		Kind:       "Resource",
 		Metadata: Metadata{
-			Name:  name,
-			Title: fmt.Sprintf("%s (%s, %s)", sp.Name, sp.Team, sp.Environment),
-			Description: fmt.Sprintf("PostgreSQL %d on CloudNativePG, size %s, %d instance(s), %s. Managed by ClustroPG.",
-				sp.PostgresVersion, sp.Size, sp.Instances, backups),
+			Name:        name,
+			Title:       fmt.Sprintf("%s (%s, %s)", sp.Name, sp.Team, sp.Environment),
+			Description: description,
 			Annotations: ann,
 			Tags:        []string{"postgresql", "cloudnativepg", sp.Environment},
 			Links:       links,

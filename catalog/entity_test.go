@@ -95,3 +95,28 @@ func TestSettingsCheck(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The workspace's entity holds nothing a reviewer may edit in main.tf, so a
+// reviewer's size = "L" needs no second edit; the endpoint's entity has it.
+func TestWorkspaceEntityLeavesOutEditableValues(t *testing.T) {
+	db := ledger()
+	db.InWorkspace = true
+	base, err := settings.For(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Spec.Size, db.Spec.Instances, db.Spec.PostgresVersion = "L", 5, 16
+	db.Spec.Backups = request.Backups{Schedule: request.Hourly, Retention: "30d"}
+	edited, err := settings.For(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := base.YAML()
+	b, _ := edited.YAML()
+	if string(a) != string(b) {
+		t.Errorf("the workspace entity changed with editable values:\n%s\n---\n%s", a, b)
+	}
+	if _, ok := base.Metadata.Annotations[AnnotationSize]; ok {
+		t.Errorf("the workspace entity has a size annotation")
+	}
+}
