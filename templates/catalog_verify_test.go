@@ -150,11 +150,11 @@ func TestVerifyCatalogFormattingIsFree(t *testing.T) {
 	}
 }
 
-// TestVerifyEntityFollowsMainTF: a reviewer's edit of main.tf that changes
-// the entity clustro render writes (its description shows the size, say)
-// must come with that entity: a stale catalog-info.yaml is refused, naming
-// each stale line and what to write there. An edit the entity does not
-// show needs no change to it.
+// TestVerifyEntityFollowsMainTF: an edit of main.tf the entity does not
+// show needs no change to catalog-info.yaml. Were the entity to show an
+// editable value (it once showed the size), the edit would have to come
+// with the entity rendered again: a stale catalog-info.yaml is refused,
+// naming each stale line and what to write there.
 func TestVerifyEntityFollowsMainTF(t *testing.T) {
 	cfg, req, ws := prodLedger(t)
 	for _, tc := range reviewerEdits {
@@ -186,7 +186,7 @@ func TestVerifyEntityFollowsMainTF(t *testing.T) {
 					t.Errorf("violation %q points at a line the edit did not change", v)
 				}
 			}
-			if msg := vs.Error(); !strings.Contains(msg, "clustro render writes") || !strings.Contains(msg, "render the workspace again or copy the values above") {
+			if msg := vs.Error(); !strings.Contains(msg, "clustro render writes") || !strings.Contains(msg, "render the workspace again (clustro render) or write the values above") {
 				t.Errorf("the refusal does not say what to write:\n%s", msg)
 			}
 		})

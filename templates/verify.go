@@ -354,7 +354,34 @@ func (v *verifier) module(b *hclsyntax.Block) request.Spec {
 			v.add(MainFile, lines[argOf(p.Field)], "%s: %s", argOf(p.Field), p.Message)
 		}
 	}
+	if len(v.vs) == 0 {
+		v.sameModuleCall(b, s, vals, lines)
+	}
 	return s
+}
+
+// sameModuleCall checks that the module's arguments are, name for name and
+// value for value, the ones Render writes for s: an argument that says
+// nothing Render would say (storage = "", which the module reads as the
+// preset's) or one left to the module's default is refused, so the request
+// returned is all the module call holds.
+func (v *verifier) sameModuleCall(b *hclsyntax.Block, s request.Spec, vals map[string]cty.Value, lines map[string]*hcl.Range) {
+	where := fmt.Sprintf("module %q", moduleName)
+	want := attrMap(v.c.moduleAttrs(s))
+	for _, name := range sortedKeys(vals) {
+		w, ok := want[name]
+		switch {
+		case !ok:
+			v.add(MainFile, lines[name], "%s: %s = %s is not something clustro render writes: remove it", where, name, show(vals[name]))
+		case !sameValue(vals[name], w):
+			v.add(MainFile, lines[name], "%s: %s must be written %s", where, name, show(w))
+		}
+	}
+	for _, name := range sortedKeys(want) {
+		if _, ok := vals[name]; !ok {
+			v.add(MainFile, b.DefRange().Ptr(), "%s: %s is missing: clustro render writes %s = %s", where, name, name, show(want[name]))
+		}
+	}
 }
 
 // spec converts the module's literal arguments to a Spec, type by type.
@@ -398,8 +425,8 @@ func (v *verifier) spec(vals map[string]cty.Value, lines map[string]*hcl.Range) 
 			Retention: str("backup_retention"),
 		},
 	}
-	if s.Backups.Schedule == "" {
-		s.Backups.Schedule = request.NoBackups // the module's default
+	if _, ok := vals["backup_schedule"]; !ok {
+		s.Backups.Schedule = request.NoBackups // the module's default; an explicit "" is not
 	}
 	s.Instances, _ = num("instances")
 	s.PostgresVersion, _ = num("postgres_version")
@@ -597,6 +624,13 @@ func show(v cty.Value) string {
 		return v.AsBigFloat().Text('f', -1)
 	case v.Type() == cty.Bool:
 		return fmt.Sprint(v.True())
+	case v.Type().IsTupleType() || v.Type().IsListType():
+		var elems []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			elems = append(elems, show(e))
+		}
+		return "[" + strings.Join(elems, ", ") + "]"
 	}
 	return "the configured value"
 }
@@ -784,7 +818,7 @@ func (v *verifier) checkCatalog(r *Renderer, s request.Spec, got *yaml.Node) {
 	before := len(v.vs)
 	v.sameData(got, want.Content[0], "")
 	if len(v.vs) > before {
-		v.addLine(CatalogFile, 0, "it must be the entity clustro render writes for the request in main.tf: after a change to main.tf, render the workspace again or copy the values above")
+		v.addLine(CatalogFile, 0, "it must be the entity clustro render writes for the request in main.tf: render the workspace again (clustro render) or write the values above")
 	}
 }
 
