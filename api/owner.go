@@ -22,7 +22,7 @@ var ownerPattern = `^(group:)?(` + OwnerNamespace + `/)?` + strings.TrimPrefix(t
 
 // teamNamePattern is teamPattern with the team's length in it.
 func teamNamePattern() string {
-	return fmt.Sprintf(`^[a-z0-9]([-a-z0-9]{0,%d}[a-z0-9])?$`, maxTeamLength-2)
+	return fmt.Sprintf(`^[a-z0-9]([-a-z0-9]{0,%d}[a-z0-9])?$`, request.MaxTeamLength-2)
 }
 
 var ownerRE = regexp.MustCompile(ownerPattern)
@@ -61,7 +61,7 @@ func checkOwner(owner *string, team string) request.Problems {
 			ref, ns, OwnerNamespace, OwnerNamespace, OwnerNamespace)
 	case !ownerRE.MatchString(ref):
 		msg = fmt.Sprintf("%q is not a group entity ref like group:billing or group:%s/billing (the name a team name: at most %d lowercase letters, digits and '-')",
-			ref, OwnerNamespace, maxTeamLength)
+			ref, OwnerNamespace, request.MaxTeamLength)
 	case name != team:
 		msg = fmt.Sprintf("%q names team %s, but team is %q: give the team's own group", ref, name, team)
 	default:

@@ -200,11 +200,9 @@ func intp(n int) *int { return &n }
 const (
 	namePattern      = `^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	teamPattern      = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	maxTeamLength    = 30
 	minStorageMi     = 1024 // 1Gi
 	retentionPattern = `^[1-9][0-9]{0,3}[dwm]$`
 	databasePattern  = `^[a-z][a-z0-9_]*$`
-	maxDatabaseName  = 30
 )
 
 // reservedDatabases cannot be extra databases (the domain refuses them
@@ -238,8 +236,8 @@ func CreateSchema(p *request.Policy) *Schema {
 					request.MaxNameLength(), maxQualifiedName()),
 				Pattern: namePattern, MinLength: intp(1), MaxLength: intp(request.MaxNameLength())}},
 			{"team", &Schema{Type: "string", Title: "Team",
-				Description: fmt.Sprintf("The owning team (the Backstage group): lowercase letters, digits and '-', at most %d characters.", maxTeamLength),
-				Pattern:     teamPattern, MinLength: intp(1), MaxLength: intp(maxTeamLength)}},
+				Description: fmt.Sprintf("The owning team (the Backstage group): lowercase letters, digits and '-', at most %d characters.", request.MaxTeamLength),
+				Pattern:     teamPattern, MinLength: intp(1), MaxLength: intp(request.MaxTeamLength)}},
 			{"owner", OwnerSchema()},
 			{"environment", environmentSchema(p)},
 			{"clientType", clientTypeSchema(p)},
@@ -439,7 +437,7 @@ func backupsSchema() *Schema {
 func databasesSchema(p *request.Policy) *Schema {
 	return &Schema{Type: "array", Title: "Extra databases",
 		Description: "Databases to create besides app, each owned by the app user.",
-		Items: &Schema{Type: "string", Pattern: databasePattern, MaxLength: intp(maxDatabaseName),
+		Items: &Schema{Type: "string", Pattern: databasePattern, MaxLength: intp(request.MaxDatabaseNameLength),
 			Not: &Schema{Enum: reservedDatabases}},
 		MaxItems: intp(p.MaxDatabases), UniqueItems: true}
 }
@@ -523,20 +521,20 @@ func teamAtLeast(n int) *Schema {
 // the namespace (policy.namespace with the team and environment) within
 // a DNS label: for each environment, the longest name each length of team
 // leaves, where it is shorter than the longest name; and the longest team
-// where the namespace pattern leaves less than maxTeamLength.
+// where the namespace pattern leaves less than request.MaxTeamLength.
 func nameLengthRules(p *request.Policy) []*Schema {
 	var rules []*Schema
 	for _, env := range p.EnvironmentNames() {
 		isEnv := Property{"environment", &Schema{Const: env}}
 		room := maxQualifiedName() - len(request.QualifiedName(env, "", "")) // name + team
-		for t := max(1, room-request.MaxNameLength()+1); t <= maxTeamLength; t++ {
+		for t := max(1, room-request.MaxNameLength()+1); t <= request.MaxTeamLength; t++ {
 			rules = append(rules, &Schema{
 				If:   &Schema{Properties: []Property{isEnv, {"team", teamAtLeast(t)}}, Required: []string{"environment", "team"}},
 				Then: &Schema{Properties: []Property{{"name", &Schema{MaxLength: intp(max(room-t, 0))}}}},
 			})
 		}
 		nsRoom := validation.DNS1123LabelMaxLength - len(p.NamespaceFor(request.Spec{Environment: env}))
-		if nsRoom < maxTeamLength {
+		if nsRoom < request.MaxTeamLength {
 			rules = append(rules, &Schema{
 				If: &Schema{Properties: []Property{isEnv}, Required: []string{"environment"}},
 				Then: &Schema{Properties: []Property{{"team", &Schema{Not: teamAtLeast(nsRoom + 1),
@@ -549,11 +547,11 @@ func nameLengthRules(p *request.Policy) []*Schema {
 
 // databaseNameRules keep each extra database's object name
 // (<name>-db-<database>) within a DNS label: the longest database name
-// each length of name leaves, where it is shorter than maxDatabaseName.
+// each length of name leaves, where it is shorter than request.MaxDatabaseNameLength.
 func databaseNameRules() []*Schema {
 	var rules []*Schema
 	room := validation.DNS1123LabelMaxLength - len(request.DatabaseObjectName("", "")) // name + database
-	for n := max(1, room-maxDatabaseName+1); n <= request.MaxNameLength(); n++ {
+	for n := max(1, room-request.MaxDatabaseNameLength+1); n <= request.MaxNameLength(); n++ {
 		rules = append(rules, &Schema{
 			If: &Schema{Properties: []Property{{"name", &Schema{MinLength: intp(n)}}}, Required: []string{"name", "databases"}},
 			Then: &Schema{Properties: []Property{{"databases", &Schema{

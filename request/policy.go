@@ -102,15 +102,17 @@ var (
 	namespaceLiteralRE = regexp.MustCompile(`^[-a-z0-9]*$`)
 )
 
-const (
-	maxTeamLength = 30
-	maxEnvLength  = 16
-)
+// MaxTeamLength is the longest team name.
+const MaxTeamLength = 30
+
+// maxEnvLength is the longest environment name.
+const maxEnvLength = 16
 
 // reservedDatabases cannot be extra databases: the operator owns them.
 var reservedDatabases = []string{"app", "postgres", "template0", "template1"}
 
-const maxDatabaseNameLength = 30
+// MaxDatabaseNameLength is the longest extra database name.
+const MaxDatabaseNameLength = 30
 
 // Check reports every inconsistency in the policy itself, so that a bad
 // platform config is refused at start instead of surfacing on a request.
@@ -367,8 +369,8 @@ func (p *Policy) validate(s Spec) Problems {
 	switch {
 	case s.Team == "":
 		pr.add("team", "required: the owning team, a lowercase name like billing")
-	case !dns1123.MatchString(s.Team) || len(s.Team) > maxTeamLength:
-		pr.add("team", "%q must be at most %d lowercase letters, digits and '-', starting and ending with a letter or digit", s.Team, maxTeamLength)
+	case !dns1123.MatchString(s.Team) || len(s.Team) > MaxTeamLength:
+		pr.add("team", "%q must be at most %d lowercase letters, digits and '-', starting and ending with a letter or digit", s.Team, MaxTeamLength)
 	}
 	env, envOK := p.Environments[s.Environment]
 	if s.Environment == "" {
@@ -410,8 +412,8 @@ func (p *Policy) validate(s Spec) Problems {
 	seen := map[string]bool{}
 	for _, db := range s.Databases {
 		switch {
-		case !dbNameRE.MatchString(db) || len(db) > maxDatabaseNameLength:
-			pr.add("databases", "%q must be at most %d lowercase letters, digits and '_', starting with a letter", db, maxDatabaseNameLength)
+		case !dbNameRE.MatchString(db) || len(db) > MaxDatabaseNameLength:
+			pr.add("databases", "%q must be at most %d lowercase letters, digits and '_', starting with a letter", db, MaxDatabaseNameLength)
 		case slices.Contains(reservedDatabases, db):
 			pr.add("databases", "%q is reserved (app is the default database; postgres, template0 and template1 belong to PostgreSQL)", db)
 		case seen[db]:
