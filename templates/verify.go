@@ -96,20 +96,18 @@ func (r *Renderer) VerifyFS(fsys fs.FS, dir, display string) (request.Spec, erro
 			v.add(name, nil, "unexpected %s: a workspace holds only %s and %s", kindOf(e), MainFile, CatalogFile)
 		}
 	}
+	var spec request.Spec
+	if b, ok := files[MainFile]; ok {
+		spec = v.main(b)
+	} else if !v.reported(MainFile) {
+		v.add(MainFile, nil, "missing")
+	}
 	var entity *yaml.Node
 	if b, ok := files[CatalogFile]; ok {
 		entity = v.catalogDocument(b)
 	} else if !v.reported(CatalogFile) {
 		v.add(CatalogFile, nil, "missing: every workspace holds the Backstage entity clustro render writes for it")
 	}
-	main, ok := files[MainFile]
-	if !ok {
-		if !v.reported(MainFile) {
-			v.add(MainFile, nil, "missing")
-		}
-		return request.Spec{}, v.vs
-	}
-	spec := v.main(main)
 	if len(v.vs) > 0 {
 		return request.Spec{}, v.vs
 	}
