@@ -341,10 +341,7 @@ func (p *Policy) Resolve(r DatabaseRequest) (DatabaseRequest, error) {
 			out.Backups.Hour = &h
 		}
 		if out.Backups.Retention == "" {
-			out.Backups.Retention = prof.Retention
-		}
-		if out.Backups.Retention == "" {
-			out.Backups.Retention = p.Defaults.Retention
+			out.Backups.Retention = p.defaultRetention(out.ClientType, out.Environment)
 		}
 	}
 	pr = append(pr, p.validate(out.Spec)...)

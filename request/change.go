@@ -1,0 +1,108 @@
+package request
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+)
+
+// Change is what a requester asks of an existing database: a resize, a
+// backup change or a deletion. Zero fields keep the database's value.
+type Change struct {
+	Kind Kind
+	// Size, Instances and Storage resize (Kind Resize, or a combined
+	// change from the API).
+	Size      Size
+	Instances int
+	Storage   string
+	// Backups changes the backups when not nil.
+	Backups *BackupsChange
+}
+
+// BackupsChange is a change of backups; zero fields keep the current value,
+// or take the policy's default when backups are turned on.
+type BackupsChange struct {
+	Schedule  Schedule
+	Hour      *int
+	Retention string
+}
+
+// ErrNoChange means a change would leave the database as it is.
+var ErrNoChange = errors.New("nothing changes: the database already has these settings")
+
+// ApplyChange returns the request that a change of prev makes: prev's
+// spec with the change applied, backups filled as for a new request
+// (turning backups on takes the default hour and the client type's
+// retention for the environment; turning them off clears both), and
+// validated. It returns Problems naming the change's fields, or
+// ErrNoChange. A deletion takes prev's spec as it is.
+func (p *Policy) ApplyChange(prev DatabaseRequest, c Change) (DatabaseRequest, error) {
+	out := DatabaseRequest{Kind: c.Kind, ClientType: prev.ClientType, Load: prev.Load, Spec: cloneSpec(prev.Spec)}
+	switch c.Kind {
+	case Resize, Backup:
+	case Destroy:
+		return out, nil
+	default:
+		return DatabaseRequest{}, Problems{{Field: "kind", Message: fmt.Sprintf("%q is not a change of an existing database; allowed: resize, backups, delete", c.Kind)}}
+	}
+	s := &out.Spec
+	if c.Size != "" {
+		s.Size = c.Size
+	}
+	if c.Instances != 0 {
+		s.Instances = c.Instances
+	}
+	if c.Storage != "" {
+		s.Storage = c.Storage
+	}
+	if b := c.Backups; b != nil {
+		if b.Schedule != "" {
+			s.Backups.Schedule = b.Schedule
+		}
+		if !s.Backups.Enabled() {
+			s.Backups.Hour, s.Backups.Retention = nil, ""
+		}
+		if b.Hour != nil {
+			h := *b.Hour
+			s.Backups.Hour = &h
+		}
+		if b.Retention != "" {
+			s.Backups.Retention = b.Retention
+		}
+		if s.Backups.Enabled() {
+			if s.Backups.Hour == nil {
+				h := p.Defaults.BackupHour
+				s.Backups.Hour = &h
+			}
+			if s.Backups.Retention == "" {
+				s.Backups.Retention = p.defaultRetention(out.ClientType, s.Environment)
+			}
+		}
+	}
+	if reflect.DeepEqual(*s, prev.Spec) {
+		return DatabaseRequest{}, ErrNoChange
+	}
+	if pr := p.validate(*s); len(pr) > 0 {
+		return DatabaseRequest{}, pr
+	}
+	return out, nil
+}
+
+// defaultRetention is how long backups are kept when a request does not
+// say: the client type's for the environment, else the platform's.
+func (p *Policy) defaultRetention(ct ClientType, env string) string {
+	if r := p.ClientTypes[ct][env].Retention; r != "" {
+		return r
+	}
+	return p.Defaults.Retention
+}
+
+func cloneSpec(s Spec) Spec {
+	s.Databases = slices.Clone(s.Databases)
+	if s.Backups.Hour != nil {
+		h := *s.Backups.Hour
+		s.Backups.Hour = &h
+	}
+	return s
+}
