@@ -35,8 +35,10 @@ test: tools lint ## lint, then every test (unit, integration, end-to-end)
 bench: ## benchmarks quoted in the README
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-fuzz: ## run the render/verify fuzz target for a minute
-	$(GO) test -run '^$$' -fuzz FuzzRenderVerify -fuzztime 60s ./templates
+fuzz: ## run the fuzz targets, a minute each: render/verify, hostile edits of workspaces, signed webhooks
+	$(GO) test -run '^$$' -fuzz '^FuzzRenderVerify$$' -fuzztime 60s ./templates
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyHostile$$' -fuzztime 60s -fuzzminimizetime 0 ./templates
+	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime 60s ./gitops
 
 clean:
 	rm -rf $(BIN)
