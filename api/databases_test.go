@@ -46,8 +46,8 @@ func TestCreateDatabase(t *testing.T) {
 	if r.Size != "M" || r.Instances != 3 || r.Backups.Schedule != "daily" || *r.Backups.Hour != 1 || r.Backups.Retention != "30d" || r.PostgresVersion != 17 {
 		t.Errorf("spec = %+v", r.Spec)
 	}
-	if c := h.pl.Calls(); len(c) != 1 || c[0].Method != "Submit" || !c[0].Idempotency.IsZero() {
-		t.Errorf("calls = %+v", c)
+	if evs := h.events(); len(evs) != 1 || evs[0].To != request.Submitted || evs[0].Ref != "" {
+		t.Errorf("audit trail = %+v, want one submission with no idempotency key", evs)
 	}
 }
 
@@ -380,9 +380,8 @@ func TestUpdateDatabase(t *testing.T) {
 			if rec.Request.Origin.APIClient != "backstage" {
 				t.Errorf("origin = %+v", rec.Request.Origin)
 			}
-			calls := h.pl.Calls()
-			if last := calls[len(calls)-1]; last.Method != "Change" || last.Kind != tc.kind || last.Key != "dev/billing/ledger" {
-				t.Errorf("call = %+v", last)
+			if rec.Request.Kind != tc.kind || rec.Request.Key() != "dev/billing/ledger" {
+				t.Errorf("stored %s of %s, want %s of dev/billing/ledger", rec.Request.Kind, rec.Request.Key(), tc.kind)
 			}
 			if n := len(h.requests()); n != tc.requests {
 				t.Errorf("%d requests, want %d", n, tc.requests)

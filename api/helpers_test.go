@@ -17,9 +17,37 @@ import (
 	"github.com/clustropg/clustro/api"
 	"github.com/clustropg/clustro/api/apitest"
 	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
 )
+
+// newPipeline is the real pipeline with no GitHub, runner or cluster:
+// Submit, Change and Retry validate, store the request and queue its jobs.
+func newPipeline(t testing.TB, cfg *config.Config, st store.Store) *pipeline.Pipeline {
+	t.Helper()
+	r, err := templates.New(cfg.Templates())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pipeline.New(pipeline.Deps{Store: st, Renderer: r, Log: zerolog.Nop()}, pipeline.Config{})
+}
+
+// events returns every audit event of every request, oldest request first.
+func (h *harness) events() []request.Event {
+	h.t.Helper()
+	var all []request.Event
+	recs := h.requests()
+	for i := len(recs) - 1; i >= 0; i-- {
+		evs, err := h.st.Events(context.Background(), recs[i].ID())
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		all = append(all, evs...)
+	}
+	return all
+}
 
 // The tokens of the tests' clients. None may ever appear in a response or
 // a log line: every request and every test checks.
@@ -59,12 +87,13 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// harness is the API on a real SQLite store, with the apitest pipeline.
+// harness is the API on a real SQLite store, with the real pipeline
+// (without GitHub: requests and their jobs are stored, no worker runs).
 type harness struct {
 	t    *testing.T
 	h    http.Handler
 	st   store.Store
-	pl   *apitest.Pipeline
+	pl   *pipeline.Pipeline
 	cfg  *config.Config
 	deps api.Deps
 	logs *lockedBuffer
@@ -82,7 +111,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	pl := &apitest.Pipeline{Store: st, Policy: &cfg.Policy}
+	pl := newPipeline(t, cfg, st)
 	logs := &lockedBuffer{}
 	deps := api.Deps{
 		Store: st, Pipeline: pl, Policy: &cfg.Policy, Catalog: cfg.Catalog, Grafana: cfg.Grafana,

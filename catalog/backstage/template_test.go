@@ -24,7 +24,9 @@ import (
 	"github.com/clustropg/clustro/api/apitest"
 	"github.com/clustropg/clustro/catalog/backstage"
 	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
 )
 
 var update = flag.Bool("update", false, "rewrite template.yaml from the generator")
@@ -163,8 +165,13 @@ func newAPI(t *testing.T) harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	r, err := templates.New(c.Templates())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := pipeline.New(pipeline.Deps{Store: st, Renderer: r, Log: zerolog.Nop()}, pipeline.Config{})
 	h := api.New(api.Deps{
-		Store: st, Pipeline: &apitest.Pipeline{Store: st, Policy: &c.Policy}, Policy: &c.Policy, Catalog: c.Catalog,
+		Store: st, Pipeline: pl, Policy: &c.Policy, Catalog: c.Catalog,
 		Log: zerolog.Nop(), Tokens: []config.APIToken{{Name: "backstage", Token: token, Scopes: []string{"read", "request"}}},
 	})
 	return harness{h: h, st: st}
