@@ -80,7 +80,7 @@ func New(d Deps) http.Handler {
 	if d.Namespace == nil {
 		d.Namespace = d.Policy.NamespaceFor
 	}
-	a := &server{deps: d, auth: newAuthenticator(d.Tokens), log: d.Log}
+	a := &handlers{deps: d, auth: newAuthenticator(d.Tokens), log: d.Log}
 	mux := http.NewServeMux()
 	a.addRoutes(mux)
 	return limitBody(problemsForUnmatched(mux))
@@ -101,8 +101,9 @@ func (d Deps) missing() string {
 	return strings.Join(m, ", ")
 }
 
-// server holds what the handlers close over.
-type server struct {
+// handlers holds what the API's handlers close over (not to be confused with
+// package server, which mounts the API beside the other routes).
+type handlers struct {
 	deps Deps
 	auth *authenticator
 	log  zerolog.Logger
@@ -110,7 +111,7 @@ type server struct {
 
 // logger is the request's logger (server.logRequests puts one carrying the
 // request id in the context), else the API's.
-func (a *server) logger(r *http.Request) *zerolog.Logger {
+func (a *handlers) logger(r *http.Request) *zerolog.Logger {
 	if l := zerolog.Ctx(r.Context()); l.GetLevel() != zerolog.Disabled {
 		return l
 	}

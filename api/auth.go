@@ -74,7 +74,7 @@ func clientFrom(ctx context.Context) config.APIToken {
 // that holds scope: 401 without one (RFC 6750's WWW-Authenticate), 403
 // naming the scope when the token lacks it. Refusals are logged with the
 // token's name when it is known, never with the credential.
-func (a *server) authorized(scope string, next http.Handler) http.Handler {
+func (a *handlers) authorized(scope string, next http.Handler) http.Handler {
 	const realm = `Bearer realm="clustro"`
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, present := bearer(r)

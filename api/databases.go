@@ -194,7 +194,7 @@ func (b updateBody) edit(p *request.Policy, prev request.DatabaseRequest) func(*
 	}
 }
 
-func (a *server) handleCreateDatabase() http.Handler {
+func (a *handlers) handleCreateDatabase() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		client := clientFrom(ctx)
@@ -248,7 +248,7 @@ func (a *server) handleCreateDatabase() http.Handler {
 // createProblems are the body's own problems and the domain's, in one
 // answer: the pipeline validates the request again, but a call refused
 // here never binds its Idempotency-Key.
-func (a *server) createProblems(ctx context.Context, body createBody, req request.DatabaseRequest) request.Problems {
+func (a *handlers) createProblems(ctx context.Context, body createBody, req request.DatabaseRequest) request.Problems {
 	pr := body.Valid(ctx)
 	var more request.Problems
 	if _, err := a.deps.Policy.Resolve(req); errors.As(err, &more) {
@@ -263,7 +263,7 @@ func (a *server) createProblems(ctx context.Context, body createBody, req reques
 
 // keyFits answers the call itself, and returns false, when its
 // Idempotency-Key was first used for another call (see checkKey).
-func (a *server) keyFits(w http.ResponseWriter, r *http.Request, key store.Idempotency, fp []byte, bind bool) bool {
+func (a *handlers) keyFits(w http.ResponseWriter, r *http.Request, key store.Idempotency, fp []byte, bind bool) bool {
 	p, err := a.checkKey(r.Context(), r, key, fp, bind)
 	switch {
 	case err != nil:
@@ -276,7 +276,7 @@ func (a *server) keyFits(w http.ResponseWriter, r *http.Request, key store.Idemp
 	return true
 }
 
-func (a *server) handleListDatabases() http.Handler {
+func (a *handlers) handleListDatabases() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, states, p := a.listFilter(r)
 		if p != nil {
@@ -308,7 +308,7 @@ func (a *server) handleListDatabases() http.Handler {
 
 // listFilter reads the query of GET /api/v1/databases: team, environment
 // and state (comma-separated or repeated). Unknown parameters are refused.
-func (a *server) listFilter(r *http.Request) (store.Filter, []request.State, *Problem) {
+func (a *handlers) listFilter(r *http.Request) (store.Filter, []request.State, *Problem) {
 	q := r.URL.Query()
 	var (
 		f      store.Filter
@@ -344,7 +344,7 @@ func (a *server) listFilter(r *http.Request) (store.Filter, []request.State, *Pr
 	return f, states, nil
 }
 
-func (a *server) handleGetDatabase() http.Handler {
+func (a *handlers) handleGetDatabase() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		db, found, err := a.database(r.Context(), r.PathValue("env"), r.PathValue("team"), r.PathValue("name"))
 		if err != nil {
@@ -359,7 +359,7 @@ func (a *server) handleGetDatabase() http.Handler {
 	})
 }
 
-func (a *server) handleUpdateDatabase() http.Handler {
+func (a *handlers) handleUpdateDatabase() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		client := clientFrom(ctx)
@@ -404,7 +404,7 @@ func (a *server) handleUpdateDatabase() http.Handler {
 	})
 }
 
-func (a *server) handleDeleteDatabase() http.Handler {
+func (a *handlers) handleDeleteDatabase() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		client := clientFrom(r.Context())
 		key, p := idempotencyKey(r, client.Name)
@@ -424,7 +424,7 @@ func (a *server) handleDeleteDatabase() http.Handler {
 // Idempotency-Key (replay) skips the checks: the pipeline returns the
 // request the first call made, and accept the first reply; a key first
 // used for another call (fp differs) is refused.
-func (a *server) change(w http.ResponseWriter, r *http.Request, kind request.Kind, key store.Idempotency, fp []byte, who request.Requester,
+func (a *handlers) change(w http.ResponseWriter, r *http.Request, kind request.Kind, key store.Idempotency, fp []byte, who request.Requester,
 	prepare func(prev request.DatabaseRequest, replay bool) (func(*request.Spec), *Problem)) {
 	ctx := r.Context()
 	if !a.keyFits(w, r, key, fp, false) {
@@ -463,7 +463,7 @@ func (a *server) change(w http.ResponseWriter, r *http.Request, kind request.Kin
 }
 
 // database reads the requests of one database.
-func (a *server) database(ctx context.Context, env, team, name string) (database, bool, error) {
+func (a *handlers) database(ctx context.Context, env, team, name string) (database, bool, error) {
 	if env == "" || team == "" || name == "" {
 		return database{}, false, nil // an empty filter field would match every database
 	}
@@ -474,11 +474,11 @@ func (a *server) database(ctx context.Context, env, team, name string) (database
 	return databaseOfRecords(recs), true, nil
 }
 
-func (a *server) noDatabase(r *http.Request) Problem {
+func (a *handlers) noDatabase(r *http.Request) Problem {
 	return problem("not-found", fmt.Sprintf("There is no database %s/%s/%s.", r.PathValue("env"), r.PathValue("team"), r.PathValue("name")))
 }
 
-func (a *server) notReady(db database) Problem {
+func (a *handlers) notReady(db database) Problem {
 	return problem("conflict", fmt.Sprintf("%s is %s (request %s, %s): wait until it is ready, or retry or cancel that request.",
 		db.latest.Request.Key(), db.latest.State, db.latest.ID(), db.latest.Request.Kind))
 }
@@ -487,7 +487,7 @@ func (a *server) notReady(db database) Problem {
 // Idempotency-Key answers what the first call answered, marked
 // Idempotent-Replayed, or 422 if the key made another change (a key used
 // before fingerprints were recorded).
-func (a *server) accept(w http.ResponseWriter, r *http.Request, rec store.Record, created bool, key store.Idempotency, kind request.Kind, spec request.Spec) {
+func (a *handlers) accept(w http.ResponseWriter, r *http.Request, rec store.Record, created bool, key store.Idempotency, kind request.Kind, spec request.Spec) {
 	ctx := r.Context()
 	w.Header().Set("Location", requestURL(rec.ID()))
 	if !created {
@@ -524,7 +524,7 @@ func (a *server) accept(w http.ResponseWriter, r *http.Request, rec store.Record
 // changeFailed answers a refused Submit (creating) or Change: the
 // domain's problems as 422, or 409 when the database exists (a create) or
 // is not ready (a change), 404 when it is gone.
-func (a *server) changeFailed(w http.ResponseWriter, r *http.Request, err error, spec request.Spec, creating bool) {
+func (a *handlers) changeFailed(w http.ResponseWriter, r *http.Request, err error, spec request.Spec, creating bool) {
 	var pr request.Problems
 	if !errors.As(err, &pr) {
 		if errors.Is(err, store.ErrConflict) {
@@ -570,7 +570,7 @@ func exists(db database, spec request.Spec, pr request.Problems) Problem {
 }
 
 // internal answers 500 and logs the error; the reply says nothing of it.
-func (a *server) internal(w http.ResponseWriter, r *http.Request, err error) {
+func (a *handlers) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.logger(r).Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("api: internal error")
 	writeProblem(w, r, problem("internal", "The server failed to answer; the error is in its log."))
 }

@@ -16,7 +16,7 @@ import (
 // for a Backstage entity provider: {"items": [entity, ...]} sorted by name.
 // A database is live from the first change of it that reached ready until
 // it is deleted; the entity describes the newest ready change.
-func (a *server) handleEntities() http.Handler {
+func (a *handlers) handleEntities() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		recs, err := a.deps.Store.ListRequests(r.Context(), store.Filter{})
 		if err != nil {
@@ -42,7 +42,7 @@ func (a *server) handleEntities() http.Handler {
 }
 
 // entity is the catalog entity of a ready request's database.
-func (a *server) entity(rec store.Record) (catalog.Entity, error) {
+func (a *handlers) entity(rec store.Record) (catalog.Entity, error) {
 	s := rec.Request.Spec
 	ns := a.deps.Namespace(s)
 	return a.deps.Catalog.For(catalog.Database{

@@ -72,7 +72,7 @@ func bodyKey(k store.Idempotency) store.Idempotency {
 }
 
 // seen reports whether an idempotency key was used already.
-func (a *server) seen(ctx context.Context, key store.Idempotency) bool {
+func (a *handlers) seen(ctx context.Context, key store.Idempotency) bool {
 	if key.IsZero() {
 		return false
 	}
@@ -103,7 +103,7 @@ func fingerprint(r *http.Request, body any) []byte {
 // call's fingerprint as the key's unless one is recorded: callers bind
 // once the call passed validation, so that a refused call can be
 // corrected under the same key. A nil problem and error let the call go on.
-func (a *server) checkKey(ctx context.Context, r *http.Request, key store.Idempotency, fp []byte, bind bool) (*Problem, error) {
+func (a *handlers) checkKey(ctx context.Context, r *http.Request, key store.Idempotency, fp []byte, bind bool) (*Problem, error) {
 	if key.IsZero() {
 		return nil, nil
 	}
@@ -131,7 +131,7 @@ func (a *server) checkKey(ctx context.Context, r *http.Request, key store.Idempo
 
 // keyReused is the 422 for an Idempotency-Key sent with another call than
 // the first one: it names the key and, once known, the first request.
-func (a *server) keyReused(ctx context.Context, r *http.Request, key store.Idempotency, how string) Problem {
+func (a *handlers) keyReused(ctx context.Context, r *http.Request, key store.Idempotency, how string) Problem {
 	k, _ := headerKey(r)
 	first := ""
 	if b, err := a.deps.Store.Recall(ctx, replyKey(key)); err == nil {

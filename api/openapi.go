@@ -22,7 +22,7 @@ func OpenAPI(p *request.Policy) ([]byte, error) {
 	return b, nil
 }
 
-func (a *server) handleOpenAPI() http.Handler {
+func (a *handlers) handleOpenAPI() http.Handler {
 	doc, err := OpenAPI(a.deps.Policy)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err != nil {

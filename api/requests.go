@@ -9,7 +9,7 @@ import (
 	"github.com/clustropg/clustro/store"
 )
 
-func (a *server) handleGetRequest() http.Handler {
+func (a *handlers) handleGetRequest() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec, ok := a.record(w, r)
 		if !ok {
@@ -19,7 +19,7 @@ func (a *server) handleGetRequest() http.Handler {
 	})
 }
 
-func (a *server) handleRequestEvents() http.Handler {
+func (a *handlers) handleRequestEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		evs, err := a.deps.Store.Events(r.Context(), r.PathValue("id"))
 		if errors.Is(err, store.ErrNotFound) {
@@ -34,7 +34,7 @@ func (a *server) handleRequestEvents() http.Handler {
 	})
 }
 
-func (a *server) handleRetryRequest() http.Handler {
+func (a *handlers) handleRetryRequest() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		rec, ok := a.record(w, r)
@@ -96,7 +96,7 @@ func notRetryable(rec store.Record) *Problem {
 }
 
 // record reads the request named by the path, answering 404 or 500 itself.
-func (a *server) record(w http.ResponseWriter, r *http.Request) (store.Record, bool) {
+func (a *handlers) record(w http.ResponseWriter, r *http.Request) (store.Record, bool) {
 	rec, err := a.deps.Store.GetRequest(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeProblem(w, r, noRequest(r))

@@ -16,7 +16,7 @@ type route struct {
 }
 
 // routes is the whole HTTP surface of the API.
-func (a *server) routes() []route {
+func (a *handlers) routes() []route {
 	const db = "/api/v1/databases/{env}/{team}/{name}"
 	return []route{
 		{"GET", "/api/v1/openapi.json", "", a.handleOpenAPI()},
@@ -38,7 +38,7 @@ func (a *server) routes() []route {
 // addRoutes registers each route behind the check of its scope. Paths
 // under /api/v1/ that match no route answer 404, and a known path asked
 // with another method 405, both as problem details (problemsForUnmatched).
-func (a *server) addRoutes(mux *http.ServeMux) {
+func (a *handlers) addRoutes(mux *http.ServeMux) {
 	for _, rt := range a.routes() {
 		h := rt.handler
 		if rt.scope != "" {

@@ -112,7 +112,7 @@ func prView(pr store.PullRequest) *pullRequestView {
 
 // pullRequestLink is the record's pull request, or a search for it: the
 // pull request's body names the request id.
-func (a *server) pullRequestLink(rec store.Record) string {
+func (a *handlers) pullRequestLink(rec store.Record) string {
 	if rec.PR.URL != "" {
 		return rec.PR.URL
 	}
@@ -122,7 +122,7 @@ func (a *server) pullRequestLink(rec store.Record) string {
 	return a.deps.Catalog.RepoURL + "/pulls?q=" + url.QueryEscape("is:pr "+rec.ID())
 }
 
-func (a *server) acceptedOf(rec store.Record) accepted {
+func (a *handlers) acceptedOf(rec store.Record) accepted {
 	return accepted{
 		ID: rec.ID(), Kind: rec.Request.Kind, State: rec.State, URL: requestURL(rec.ID()),
 		Database: databaseURL(rec.Request.Spec), EntityRef: entityRef(rec.Request.Spec),
@@ -130,7 +130,7 @@ func (a *server) acceptedOf(rec store.Record) accepted {
 	}
 }
 
-func (a *server) requestOf(rec store.Record) requestView {
+func (a *handlers) requestOf(rec store.Record) requestView {
 	return requestView{
 		ID: rec.ID(), Kind: rec.Request.Kind, State: rec.State, ClientType: rec.Request.ClientType, Load: rec.Request.Load,
 		Spec: rec.Request.Spec, Requester: rec.Request.Requester, Origin: rec.Request.Origin, Failure: rec.Failure,
@@ -139,7 +139,7 @@ func (a *server) requestOf(rec store.Record) requestView {
 	}
 }
 
-func (a *server) databaseOf(db database) databaseView {
+func (a *handlers) databaseOf(db database) databaseView {
 	rec := db.latest
 	s := rec.Request.Spec
 	ns := a.deps.Namespace(s)
