@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -334,9 +335,9 @@ func TestLostMergeDeliveryIsRecovered(t *testing.T) {
 }
 
 // TestMergedOutsideChangeIsNotApplied: a reviewer merges a pull request
-// whose push was refused (it changed the module). The apply compares the
-// merge with the branch before it, refuses, applies nothing, and closes the
-// request so that the database can be asked for again.
+// whose push was refused (it changed the module). The apply finds the
+// module among the pull request's files, refuses, applies nothing, and
+// closes the request so that the database can be asked for again.
 func TestMergedOutsideChangeIsNotApplied(t *testing.T) {
 	w := newWorld(t, time.Minute)
 	rec := w.submit("sneaky", "shop", "dev", request.SizeS)
@@ -405,3 +406,154 @@ func TestReopenedAfterCancel(t *testing.T) {
 		t.Error("a cancelled request was applied")
 	}
 }
+
+// TestEveryMergeMethodAppliesAWorkspaceOnlyPR: a pull request of several
+// commits that change only its workspace (ClustroPG's own, then a
+// reviewer's size and instances edits, each verified and planned) is
+// applied whichever way it is merged: a merge commit, a squash, or a rebase
+// that writes each commit on main.
+func TestEveryMergeMethodAppliesAWorkspaceOnlyPR(t *testing.T) {
+	w := newWorld(t, time.Minute)
+	methods := []string{"merge", "squash", "rebase"}
+	recs := make([]store.Record, len(methods))
+	for i, method := range methods {
+		recs[i] = w.submit("by-"+method, "shop", "dev", request.SizeS)
+	}
+	merges := make([]string, len(methods))
+	for i, method := range methods {
+		rec := w.waitState(recs[i].ID(), request.Planned, 2*time.Minute)
+		pr, _ := w.gh.PullRequest(rec.PR.Number)
+		branch, ws := pr.GetHead().GetRef(), "databases/dev/shop/by-"+method+"/main.tf"
+		main, err := w.gh.ReadFile(branch, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sized := strings.Replace(string(main), `size             = "S"`, `size             = "M"`, 1)
+		if _, err := w.gh.PushCommit(branch, map[string][]byte{ws: []byte(sized)}, nil, "size M"); err != nil {
+			t.Fatal(err)
+		}
+		two := strings.Replace(sized, "instances        = 1", "instances        = 2", 1)
+		head, err := w.gh.PushCommit(branch, map[string][]byte{ws: []byte(two)}, nil, "two instances")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("the last push to be planned", 2*time.Minute, func() bool {
+			sts := w.gh.Statuses(head)
+			return len(sts) > 0 && sts[0].GetState() == "success"
+		})
+		if merges[i], err = w.gh.MergeWith(rec.PR.Number, "reviewer", method); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, method := range methods {
+		rec := w.waitState(recs[i].ID(), request.Ready, 3*time.Minute)
+		if rec.Request.Size != request.SizeM || rec.Request.Instances != 2 {
+			t.Errorf("%s: the stored request has size %s and %d instances, want the merged M and 2", method, rec.Request.Size, rec.Request.Instances)
+		}
+		cluster := w.get(clusterGVR, "shop-dev", "by-"+method)
+		expect(t, method+": memory limit", str(t, cluster, "spec", "resources", "limits", "memory"), "4Gi")
+		if n, _, _ := unstructured.NestedInt64(cluster.Object, "spec", "instances"); n != 2 {
+			t.Errorf("%s: the Cluster has %d instances, want 2", method, n)
+		}
+		// The merge was made the way it says: two parents for a merge
+		// commit, one for a squash, and for a rebase one commit on main
+		// per pull request commit, the last of them only an edit.
+		log, err := w.gh.Log(merges[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		parents := map[string]int{"merge": 2, "squash": 1, "rebase": 1}[method]
+		if len(log[0].Parents) != parents || (method == "rebase" && log[0].Message != "two instances") {
+			t.Errorf("%s: the merge commit has %d parents and says %q", method, len(log[0].Parents), log[0].Message)
+		}
+	}
+}
+
+// TestNoMergeMethodHidesAModuleChange: a pull request whose first added
+// commit changes the module, and whose last changes only the workspace,
+// is merged anyway, once with each merge method. A rebase merge puts a
+// workspace-only commit last on main, so the merge commit against its
+// parent shows no module change; the pull request's files do. Whatever the
+// method, nothing is applied: the request fails for good naming the module
+// file, on the pull request too, and neither the module's extra object nor
+// the database exists.
+func TestNoMergeMethodHidesAModuleChange(t *testing.T) {
+	w := newWorld(t, time.Minute)
+	methods := []string{"merge", "squash", "rebase"}
+	recs := make([]store.Record, len(methods))
+	for i, method := range methods {
+		recs[i] = w.submit("hidden-"+method, "shop", "dev", request.SizeS)
+	}
+	moduleFile := func(method string) string { return "modules/cnpg-database/zz-" + method + ".tf" }
+	merges := make([]string, len(methods))
+	for i, method := range methods {
+		rec := w.waitState(recs[i].ID(), request.Planned, 2*time.Minute)
+		pr, _ := w.gh.PullRequest(rec.PR.Number)
+		branch, ws := pr.GetHead().GetRef(), "databases/dev/shop/hidden-"+method+"/main.tf"
+		// Applied, this would write a ConfigMap next to the database.
+		module := `resource "kubectl_manifest" "pwned_` + method + `" {
+  yaml_body = <<-YAML
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: pwned-` + method + `
+      namespace: ${var.namespace}
+    data:
+      by: a module change hidden in a pull request
+  YAML
+
+  depends_on = [kubectl_manifest.namespace]
+}
+`
+		if _, err := w.gh.PushCommit(branch, map[string][]byte{moduleFile(method): []byte(module)}, nil, "tweak the module"); err != nil {
+			t.Fatal(err)
+		}
+		main, err := w.gh.ReadFile(branch, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := strings.Replace(string(main), `size             = "S"`, `size             = "M"`, 1)
+		head, err := w.gh.PushCommit(branch, map[string][]byte{ws: []byte(edited)}, nil, "size M")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("the last push to be refused", time.Minute, func() bool {
+			sts := w.gh.Statuses(head)
+			return len(sts) > 0 && sts[0].GetState() == "failure"
+		})
+		if merges[i], err = w.gh.MergeWith(rec.PR.Number, "reviewer", method); err != nil { // merged anyway
+			t.Fatal(err)
+		}
+	}
+	for i, method := range methods {
+		rec := w.waitState(recs[i].ID(), request.Failed, 3*time.Minute)
+		file := moduleFile(method)
+		if rec.Failure == nil || rec.Failure.Retryable || !strings.Contains(rec.Failure.Reason, fmt.Sprintf("pull request #%d changed files outside databases/dev/shop/hidden-%s (%s)", rec.PR.Number, method, file)) {
+			t.Errorf("%s: failure = %+v", method, rec.Failure)
+		}
+		commented := false
+		for _, c := range w.gh.Comments(rec.PR.Number) {
+			if strings.Contains(c.GetBody(), "applying failed") && strings.Contains(c.GetBody(), file) {
+				commented = true
+			}
+		}
+		if !commented {
+			t.Errorf("%s: no PR comment names %s", method, file)
+		}
+		if w.exists(clusterGVR, "shop-dev", "hidden-"+method) || w.exists(configMapGVR, "shop-dev", "pwned-"+method) {
+			t.Errorf("%s: something was applied from a merge that changed the module", method)
+		}
+		if method == "rebase" {
+			// The module file came in the merge commit's parent already.
+			log, _ := w.gh.Log(merges[i])
+			if _, err := w.gh.ReadFile(log[0].Parents[0], file); err != nil || log[0].Message != "size M" {
+				t.Errorf("the rebase did not put the module change before the last commit: %v, %q", err, log[0].Message)
+			}
+		}
+	}
+	if n := w.applied.count(string(request.Applying)); n != 0 {
+		t.Errorf("terraform ran %d applies", n)
+	}
+}
+
+var configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}

@@ -213,14 +213,27 @@ func writeFile(target string, r io.Reader, max int64) (int64, error) {
 // FirstParent returns the first parent of a commit: for a merge commit,
 // the base branch as it was before the merge.
 func (c *Client) FirstParent(ctx context.Context, sha string) (string, error) {
-	commit, _, err := c.gh.Git.GetCommit(ctx, c.owner, c.repo, sha)
+	parents, err := c.Parents(ctx, sha)
 	if err != nil {
-		return "", wrap("read commit "+sha, err)
+		return "", err
 	}
-	if len(commit.Parents) == 0 {
+	if len(parents) == 0 {
 		return "", fmt.Errorf("commit %s has no parent", sha)
 	}
-	return commit.Parents[0].GetSHA(), nil
+	return parents[0], nil
+}
+
+// Parents returns the parents of a commit, first parent first.
+func (c *Client) Parents(ctx context.Context, sha string) ([]string, error) {
+	commit, _, err := c.gh.Git.GetCommit(ctx, c.owner, c.repo, sha)
+	if err != nil {
+		return nil, wrap("read commit "+sha, err)
+	}
+	parents := make([]string, len(commit.Parents))
+	for i, p := range commit.Parents {
+		parents[i] = p.GetSHA()
+	}
+	return parents, nil
 }
 
 // BaseHead returns the sha the base branch points at.

@@ -200,28 +200,37 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 			return nil, err
 		}
 	}
-	// The merge commit against the base branch before it: the pull request
-	// may change nothing but its workspace.
-	before, err := p.github.FirstParent(ctx, pl.SHA)
+	// The pull request may change nothing but its workspace: not in any of
+	// its commits, whatever the merge method, nor in what the merge wrote.
+	parents, err := p.github.Parents(ctx, pl.SHA)
+	if err == nil && len(parents) == 0 {
+		err = engine.Permanent(fmt.Errorf("merge commit %s has no parent: nothing was applied", shortSHA(pl.SHA)))
+	}
+	if engine.IsPermanent(err) {
+		return nil, p.fail(ctx, job, rec, step, false, err)
+	}
 	if err != nil {
 		return nil, p.retryOrFail(ctx, job, rec, step, err)
 	}
 	root, cleanup, err := p.checkout(ctx, pl.SHA)
 	if err != nil {
-		return nil, p.retryOrFail(ctx, job, rec, step, err)
+		return nil, p.checkoutFailed(ctx, job, rec, step, err)
 	}
 	defer cleanup()
-	prev, cleanPrev, err := p.checkout(ctx, before)
+	prev, cleanPrev, err := p.checkout(ctx, parents[0])
+	if err != nil {
+		return nil, p.checkoutFailed(ctx, job, rec, step, err)
+	}
+	defer cleanPrev()
+	outside, err := p.mergedOutside(ctx, pl, parents, prev, root)
+	if engine.IsPermanent(err) {
+		return nil, p.fail(ctx, job, rec, step, false, err)
+	}
 	if err != nil {
 		return nil, p.retryOrFail(ctx, job, rec, step, err)
 	}
-	defer cleanPrev()
-	outside, err := changedOutside(prev, root, pl.Dir)
-	if err != nil {
-		return nil, err
-	}
 	if len(outside) > 0 {
-		return nil, p.fail(ctx, job, rec, step, false, fmt.Errorf("the merge changed files outside %s (%s): nothing was applied", pl.Dir, strings.Join(outside, ", ")))
+		return nil, p.fail(ctx, job, rec, step, false, fmt.Errorf("pull request #%d changed files outside %s (%s): nothing was applied", pl.PR, pl.Dir, strings.Join(outside, ", ")))
 	}
 	if deletion {
 		root = prev // the merged tree no longer has the workspace
@@ -328,6 +337,17 @@ func (p *Pipeline) fail(ctx context.Context, job store.Job, rec store.Record, st
 		p.github.Comment(ctx, rec.PR.Number, fmt.Sprintf("### ClustroPG: %s failed\n\n```\n%s\n```\n\n%s", step, reason, next))
 	}
 	return engine.Permanent(cause)
+}
+
+// checkoutFailed fails the step at once when the tree is over the checkout
+// limits (a retry fetches the same tree), and lets the engine retry any
+// other checkout error.
+func (p *Pipeline) checkoutFailed(ctx context.Context, job store.Job, rec store.Record, step request.State, err error) error {
+	var le *gitops.CheckoutLimitError
+	if errors.As(err, &le) {
+		return p.fail(ctx, job, rec, step, false, fmt.Errorf("%w: nothing was applied", err))
+	}
+	return p.retryOrFail(ctx, job, rec, step, err)
 }
 
 // retryOrFail lets the engine retry a transient error, and records the

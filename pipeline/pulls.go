@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -154,12 +156,8 @@ func (p *Pipeline) verifyPush(ctx context.Context, rec store.Record, sha string,
 		return err
 	}
 	var refused []string
-	for _, f := range files {
-		for _, name := range []string{f.Path, f.PreviousPath} {
-			if name != "" && path.Dir(name) != dir {
-				refused = append(refused, fmt.Sprintf("`%s`: this pull request may change only `%s/`; modules and other paths change through `clustro bootstrap` or a normal review", name, dir))
-			}
-		}
+	for _, name := range filesOutside(files, dir) {
+		refused = append(refused, fmt.Sprintf("`%s`: this pull request may change only `%s/`; modules and other paths change through `clustro bootstrap` or a normal review", name, dir))
 	}
 	if len(refused) > 0 {
 		return p.refuse(ctx, rec, sha, origin, refused)
@@ -299,46 +297,166 @@ func (p *Pipeline) planTree(ctx context.Context, sha, dir string) (root string, 
 	return root, spec, cleanRoot, nil
 }
 
-// changedOutside lists the files that differ between two checkouts
-// outside the workspace dir.
-func changedOutside(a, b, dir string) ([]string, error) {
-	files := map[string][]byte{}
-	walk := func(root string, visit func(rel string, data []byte)) error {
-		return filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
+// filesOutside lists the files of a pull request's file list outside the
+// workspace dir (a rename counts by both its names): the one rule a push
+// and a merge are held to.
+func filesOutside(files []gitops.File, dir string) []string {
+	var outside []string
+	for _, f := range files {
+		for _, name := range []string{f.Path, f.PreviousPath} {
+			if name != "" && path.Dir(name) != dir {
+				outside = append(outside, name)
 			}
-			rel, _ := filepath.Rel(root, p)
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			visit(filepath.ToSlash(rel), data)
-			return nil
-		})
-	}
-	var changed []string
-	if err := walk(a, func(rel string, data []byte) { files[rel] = data }); err != nil {
-		return nil, err
-	}
-	err := walk(b, func(rel string, data []byte) {
-		if old, ok := files[rel]; !ok || !bytes.Equal(old, data) {
-			changed = append(changed, rel)
 		}
-		delete(files, rel)
-	})
+	}
+	return outside
+}
+
+// mergedOutside lists the files a merged pull request changed outside its
+// workspace dir. The merge commit's parents are given, and prev and root
+// are checkouts of its first parent and of itself.
+//
+// What the pull request changed is GitHub's list of its files: the change
+// from where its branch left the base branch to its head, all its commits
+// together. Whatever the merge method, nothing a commit changed is missing
+// from it (a rebase merge writes one commit per pull request commit, so the
+// merge commit alone can hide an earlier commit's change), and nothing
+// other pull requests merged meanwhile is in it.
+//
+// A merge commit (two parents) can also hold more than the pull request:
+// one pushed by hand. Its tree is compared with its first parent's, the
+// base branch before the merge. A squash or rebase merge has one parent,
+// which for a rebase is the pull request's previous commit, not the base
+// branch: there, the file list is the whole account.
+//
+// A merge that is not the pull request's, or a file list GitHub cut short
+// (it lists at most 3000 files), cannot be checked: a permanent error.
+func (p *Pipeline) mergedOutside(ctx context.Context, pl jobPayload, parents []string, prev, root string) ([]string, error) {
+	pr, err := p.github.GetPR(ctx, pl.PR)
 	if err != nil {
 		return nil, err
 	}
-	for rel := range files {
-		changed = append(changed, rel)
+	switch {
+	case !pr.GetMerged():
+		return nil, engine.Permanent(fmt.Errorf("pull request #%d is not merged: nothing was applied", pl.PR))
+	case pr.GetMergeCommitSHA() != pl.SHA:
+		return nil, engine.Permanent(fmt.Errorf("pull request #%d was merged as %s, not %s: nothing was applied", pl.PR, shortSHA(pr.GetMergeCommitSHA()), shortSHA(pl.SHA)))
 	}
-	var outside []string
-	for _, rel := range changed {
-		if path.Dir(rel) != dir {
-			outside = append(outside, rel)
+	files, err := p.github.ChangedFiles(ctx, pl.PR)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) < pr.GetChangedFiles() {
+		return nil, engine.Permanent(fmt.Errorf("GitHub lists %d of the %d files pull request #%d changed, so they cannot all be checked: nothing was applied",
+			len(files), pr.GetChangedFiles(), pl.PR))
+	}
+	outside := filesOutside(files, pl.Dir)
+	if len(parents) > 1 {
+		landed, err := changedOutside(prev, root, pl.Dir)
+		if err != nil {
+			return nil, err
 		}
+		outside = append(outside, landed...)
 	}
 	slices.Sort(outside)
-	return outside, nil
+	return slices.Compact(outside), nil
+}
+
+// changedOutside lists the files that differ between the checkouts a and
+// b outside the workspace dir. Files are compared a chunk at a time, two
+// open at once: neither tree is read into memory, only its file names.
+func changedOutside(a, b, dir string) ([]string, error) {
+	as, err := checkoutFilesOutside(a, dir)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := checkoutFilesOutside(b, dir)
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	for len(as) > 0 || len(bs) > 0 {
+		switch {
+		case len(bs) == 0 || (len(as) > 0 && as[0] < bs[0]):
+			changed, as = append(changed, as[0]), as[1:] // removed
+		case len(as) == 0 || bs[0] < as[0]:
+			changed, bs = append(changed, bs[0]), bs[1:] // added
+		default:
+			same, err := sameFile(filepath.Join(a, filepath.FromSlash(as[0])), filepath.Join(b, filepath.FromSlash(bs[0])))
+			if err != nil {
+				return nil, err
+			}
+			if !same {
+				changed = append(changed, as[0])
+			}
+			as, bs = as[1:], bs[1:]
+		}
+	}
+	return changed, nil
+}
+
+// checkoutFilesOutside lists the files of a checkout outside the workspace
+// dir, by slash path, sorted.
+func checkoutFilesOutside(root, dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		if rel = filepath.ToSlash(rel); path.Dir(rel) != dir {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	slices.Sort(files)
+	return files, err
+}
+
+// sameFile reports whether two files hold the same bytes, reading both a
+// chunk at a time.
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Open(a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		return false, err
+	}
+	defer fb.Close()
+	ia, err := fa.Stat()
+	if err != nil {
+		return false, err
+	}
+	ib, err := fb.Stat()
+	if err != nil {
+		return false, err
+	}
+	if ia.Size() != ib.Size() {
+		return false, nil
+	}
+	const chunk = 32 << 10
+	ba, bb := make([]byte, chunk), make([]byte, chunk)
+	for {
+		na, ea := io.ReadFull(fa, ba)
+		nb, eb := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		endA := ea == io.EOF || ea == io.ErrUnexpectedEOF
+		endB := eb == io.EOF || eb == io.ErrUnexpectedEOF
+		switch {
+		case ea != nil && !endA:
+			return false, ea
+		case eb != nil && !endB:
+			return false, eb
+		case endA || endB:
+			return endA && endB, nil
+		}
+	}
 }

@@ -271,7 +271,7 @@ func fileStatus(letter byte) string {
 }
 
 // listPullFiles lists the files the pull request changes: the diff from the
-// merge base to its head, as GitHub shows it.
+// merge base to its head, as GitHub shows it, cut at Options.PullFilesLimit.
 func (s *Server) listPullFiles(n int) ([]*github.CommitFile, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -286,8 +286,9 @@ func (s *Server) listPullFiles(n int) ([]*github.CommitFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := make([]*github.CommitFile, 0, len(st.files))
-	for _, f := range st.files {
+	changed := st.files[:min(len(st.files), s.opts.PullFilesLimit)]
+	files := make([]*github.CommitFile, 0, len(changed))
+	for _, f := range changed {
 		sha := f.NewSHA
 		if f.Status == 'D' {
 			sha = f.OldSHA

@@ -78,6 +78,10 @@ type Options struct {
 	Associations map[string]string
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// PullFilesLimit is the most files GET /pulls/{n}/files lists, however
+	// many a pull request changes (changed_files counts them all). Default:
+	// 3000, GitHub's.
+	PullFilesLimit int
 }
 
 // AppOptions describes the GitHub App whose installation may call the API.
@@ -169,6 +173,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PullFilesLimit <= 0 {
+		o.PullFilesLimit = 3000
 	}
 	if o.App != nil {
 		app := *o.App
