@@ -210,20 +210,8 @@ func writeFile(target string, r io.Reader, max int64) (int64, error) {
 	return n, err
 }
 
-// FirstParent returns the first parent of a commit: for a merge commit,
-// the base branch as it was before the merge.
-func (c *Client) FirstParent(ctx context.Context, sha string) (string, error) {
-	parents, err := c.Parents(ctx, sha)
-	if err != nil {
-		return "", err
-	}
-	if len(parents) == 0 {
-		return "", fmt.Errorf("commit %s has no parent", sha)
-	}
-	return parents[0], nil
-}
-
-// Parents returns the parents of a commit, first parent first.
+// Parents returns the parents of a commit, first parent first: for a merge
+// commit, the base branch as it was before the merge, then the head merged.
 func (c *Client) Parents(ctx context.Context, sha string) ([]string, error) {
 	commit, _, err := c.gh.Git.GetCommit(ctx, c.owner, c.repo, sha)
 	if err != nil {

@@ -136,11 +136,11 @@ func TestMergedOutsideCannotCheck(t *testing.T) {
 	}
 
 	p, _, pl = mergedPR(t, githubtest.Options{}, "merge", nil)
-	before, err := p.github.FirstParent(context.Background(), pl.SHA)
+	parents, err := p.github.Parents(context.Background(), pl.SHA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl.SHA = before
+	pl.SHA = parents[0]
 	_, err = p.checkMerge(t, pl)
 	if !engine.IsPermanent(err) || !strings.Contains(err.Error(), "pull request #1 was merged as") {
 		t.Errorf("another commit than the merge: %v", err)
