@@ -6,18 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
-)
 
-// Slack's limits the fake enforces.
-const (
-	maxMessageBlocks = 50
-	maxModalBlocks   = 100
-	maxTitle         = 24
-	maxMetadata      = 3000
-	maxTextChars     = 40000
-	maxBlockID       = 255
-	maxButtonValue   = 2000
+	"github.com/clustropg/clustro/bot/blockkit"
 )
 
 func (s *Server) authTest(url.Values, []byte) (any, string) {
@@ -27,69 +17,33 @@ func (s *Server) authTest(url.Values, []byte) (any, string) {
 	}, ""
 }
 
-// checkMessage checks a message's text and blocks as chat.postMessage and
-// chat.update do.
-func checkMessage(args url.Values) string {
+// checkMessage checks a message's text and blocks as chat.postMessage,
+// chat.update, chat.postEphemeral and a response_url do: with
+// blockkit's checker, the one the bot runs before sending. A refusal
+// carries Slack's details (see refusal).
+func checkMessage(args url.Values) (any, string) {
 	text, blocks := args.Get("text"), args.Get("blocks")
 	if text == "" && blocks == "" && args.Get("attachments") == "" {
-		return "no_text"
+		return nil, "no_text"
 	}
-	if utf8.RuneCountInString(text) > maxTextChars {
-		return "msg_too_long"
+	if ps := blockkit.CheckMessage(text, rawOrNil(blocks)); len(ps) > 0 {
+		return refusal(ps), ps.Code()
 	}
-	if blocks != "" {
-		if e := checkBlocks(json.RawMessage(blocks), maxMessageBlocks, false); e != "" {
-			return e
-		}
-	}
-	return ""
+	return nil, ""
 }
 
-// checkBlocks checks a blocks array: each block an object with a type, block
-// ids unique and short, buttons' values short, at most max blocks; input
-// blocks only in modals.
-func checkBlocks(raw json.RawMessage, max int, modal bool) string {
-	var blocks []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &blocks); err != nil {
-		return "invalid_blocks_format"
+// refusal is what Slack adds to an error for a payload it refuses: each
+// problem with its JSON pointer in errors, and again, prefixed with
+// [ERROR], in response_metadata.messages (slack-go reads both into its
+// SlackErrorResponse).
+func refusal(ps blockkit.Problems) map[string]any {
+	errs := make([]string, len(ps))
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		errs[i] = p.String()
+		msgs[i] = "[ERROR] " + p.String()
 	}
-	if len(blocks) > max {
-		return "invalid_blocks"
-	}
-	ids := map[string]bool{}
-	for _, b := range blocks {
-		var typ, id string
-		json.Unmarshal(b["type"], &typ)
-		json.Unmarshal(b["block_id"], &id)
-		if typ == "" || (typ == "input" && !modal) {
-			return "invalid_blocks"
-		}
-		if id != "" {
-			if ids[id] || len(id) > maxBlockID {
-				return "invalid_blocks"
-			}
-			ids[id] = true
-		}
-		if typ == "input" && (b["label"] == nil || b["element"] == nil) {
-			return "invalid_blocks"
-		}
-		if typ == "actions" {
-			var els []struct {
-				Type     string `json:"type"`
-				ActionID string `json:"action_id"`
-				Value    string `json:"value"`
-			}
-			json.Unmarshal(b["elements"], &els)
-			actionIDs := map[string]bool{}
-			for _, el := range els {
-				if len(el.Value) > maxButtonValue || (el.ActionID != "" && actionIDs[el.ActionID]) {
-					return "invalid_blocks"
-				}
-				actionIDs[el.ActionID] = true
-			}
-		}
-	}
-	return ""
+	return map[string]any{"errors": errs, "response_metadata": map[string]any{"messages": msgs}}
 }
 
 func (s *Server) chatPostMessage(args url.Values, _ []byte) (any, string) {
@@ -97,8 +51,8 @@ func (s *Server) chatPostMessage(args url.Values, _ []byte) (any, string) {
 	if channel == "" {
 		return nil, "channel_not_found"
 	}
-	if e := checkMessage(args); e != "" {
-		return nil, e
+	if detail, e := checkMessage(args); e != "" {
+		return detail, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -118,8 +72,8 @@ func (s *Server) chatUpdate(args url.Values, _ []byte) (any, string) {
 	if ts == "" {
 		return nil, "message_not_found"
 	}
-	if e := checkMessage(args); e != "" {
-		return nil, e
+	if detail, e := checkMessage(args); e != "" {
+		return detail, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -140,8 +94,8 @@ func (s *Server) chatPostEphemeral(args url.Values, _ []byte) (any, string) {
 	if user == "" {
 		return nil, "user_not_found"
 	}
-	if e := checkMessage(args); e != "" {
-		return nil, e
+	if detail, e := checkMessage(args); e != "" {
+		return detail, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -205,51 +159,80 @@ func (s *Server) viewsOpen(args url.Values, body []byte) (any, string) {
 		return nil, "expired_trigger_id"
 	}
 	tr.used = true
-	if e := checkModal(req.View); e != "" {
-		return nil, e
+	if ps := blockkit.CheckView(req.View); len(ps) > 0 {
+		return viewRefusal(ps), ps.Code()
 	}
 	s.seq++
-	v := &View{ID: fmt.Sprintf("V%010d", s.seq), TriggerID: req.TriggerID, JSON: req.View}
+	v := &View{ID: fmt.Sprintf("V%010d", s.seq), TriggerID: req.TriggerID, JSON: req.View, Hash: s.hash(), State: map[string]string{}}
 	s.views = append(s.views, v)
-	var view map[string]any
-	json.Unmarshal(req.View, &view)
-	view["id"], view["team_id"], view["app_id"], view["bot_id"] = v.ID, TeamID, AppID, BotID
-	return map[string]any{"ok": true, "view": view}, ""
+	return map[string]any{"ok": true, "view": viewJSON(v)}, ""
 }
 
-// checkModal checks a modal as views.open does.
-func checkModal(raw json.RawMessage) string {
-	var v struct {
-		Type  string `json:"type"`
-		Title *struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		} `json:"title"`
-		Submit *struct {
-			Type string `json:"type"`
-		} `json:"submit"`
-		Blocks          json.RawMessage `json:"blocks"`
-		PrivateMetadata string          `json:"private_metadata"`
-		CallbackID      string          `json:"callback_id"`
+// viewsUpdate replaces an open modal, by view_id (or external_id, which
+// the fake does not hand out), checking the hash when one is given as
+// Slack does. What the user entered in an input whose block_id and
+// action_id the new view keeps stays entered; a selection the new view
+// no longer offers is dropped (Slack's client cannot show it).
+func (s *Server) viewsUpdate(args url.Values, body []byte) (any, string) {
+	var req struct {
+		View       json.RawMessage `json:"view"`
+		ViewID     string          `json:"view_id"`
+		ExternalID string          `json:"external_id"`
+		Hash       string          `json:"hash"`
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "invalid_arguments"
+	if err := json.Unmarshal(body, &req); err != nil || len(req.View) == 0 || (req.ViewID == "" && req.ExternalID == "") {
+		return nil, "invalid_arguments"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var v *View
+	for _, vv := range s.views {
+		if vv.ID == req.ViewID {
+			v = vv
+		}
 	}
 	switch {
-	case v.Type != "modal":
-		return "invalid_arguments"
-	case v.Title == nil || v.Title.Type != "plain_text" || v.Title.Text == "" || utf8.RuneCountInString(v.Title.Text) > maxTitle:
-		return "invalid_arguments"
-	case len(v.PrivateMetadata) > maxMetadata, len(v.CallbackID) > 255:
-		return "invalid_arguments"
+	case v == nil:
+		return nil, "not_found"
+	case req.Hash != "" && req.Hash != v.Hash:
+		return nil, "hash_conflict"
 	}
-	if e := checkBlocks(v.Blocks, maxModalBlocks, true); e != "" {
-		return e
+	if ps := blockkit.CheckView(req.View); len(ps) > 0 {
+		return viewRefusal(ps), ps.Code()
 	}
-	if strings.Contains(string(v.Blocks), `"type":"input"`) && v.Submit == nil {
-		return "invalid_arguments" // a modal with inputs needs a submit button
+	v.JSON, v.Hash = req.View, s.hash()
+	v.Updates++
+	_, inputs, _ := readView(v.JSON)
+	for block, value := range v.State {
+		in, ok := inputByID(inputs, block)
+		if !ok || (in.offers() && !in.offered(value)) {
+			delete(v.State, block)
+		}
 	}
-	return ""
+	return map[string]any{"ok": true, "view": viewJSON(v)}, ""
+}
+
+// viewRefusal is what views.open and views.update add to an
+// invalid_arguments error: the problems in response_metadata.messages.
+func viewRefusal(ps blockkit.Problems) map[string]any {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = "[ERROR] " + p.String()
+	}
+	return map[string]any{"response_metadata": map[string]any{"messages": msgs}}
+}
+
+func (s *Server) hash() string {
+	s.seq++
+	return fmt.Sprintf("%d.fakehash%06d", 1700000000+s.seq, s.seq)
+}
+
+// viewJSON is a view as Slack returns it.
+func viewJSON(v *View) map[string]any {
+	var view map[string]any
+	json.Unmarshal(v.JSON, &view)
+	view["id"], view["hash"], view["team_id"], view["app_id"], view["bot_id"] = v.ID, v.Hash, TeamID, AppID, BotID
+	return view
 }
 
 func rawOrNil(s string) json.RawMessage {

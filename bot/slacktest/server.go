@@ -1,6 +1,6 @@
 // Package slacktest is a strict fake of the Slack Web API, for the methods
 // ClustroPG's bot uses (auth.test, chat.postMessage, chat.update,
-// chat.postEphemeral, views.open, conversations.open,
+// chat.postEphemeral, views.open, views.update, conversations.open,
 // usergroups.users.list, apps.connections.open and Socket Mode), plus the
 // response_url of slash commands and interactions.
 //
@@ -8,10 +8,16 @@
 // or the token form field where Slack accepts one) and the arguments each
 // method requires, records every call for assertions, can answer 429 with
 // Retry-After or 5xx for the next calls, and fails the test on any method
-// it does not know. Its Signer builds requests signed the way Slack signs
-// them (slash commands, interaction payloads, event callbacks), and
-// ClickButton and SubmitView build the interactions Slack would send for
-// the messages and views the bot made.
+// it does not know. Every message and view is checked against Block Kit's
+// limits with the bot's own checker (package blockkit) and refused the
+// way Slack refuses it: invalid_blocks, msg_too_long or
+// msg_blocks_too_long for messages (a 400 on a response_url),
+// invalid_arguments for views, with the problems and their JSON pointers
+// in errors and response_metadata.messages. Its Signer builds requests
+// signed the way Slack signs them (slash commands, interaction payloads,
+// event callbacks), and ClickButton, ClickInResponse, SelectInView and
+// SubmitView build the interactions Slack would send for the messages and
+// views the bot made.
 //
 // slack-go's own slacktest lacks views.open, chat.update and
 // conversations.open and does not expose what was posted.
@@ -24,6 +30,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -33,6 +40,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clustropg/clustro/bot/blockkit"
 )
 
 // The fake workspace's identities.
@@ -106,12 +115,19 @@ type Message struct {
 	Updates int
 }
 
-// View is a modal the bot opened.
+// View is a modal the bot opened, as it now stands.
 type View struct {
 	ID        string
 	TriggerID string
-	// JSON is the view as sent.
+	// JSON is the view as last sent (views.open, then views.update).
 	JSON json.RawMessage
+	// Hash changes with every update, as Slack's does.
+	Hash string
+	// Updates counts the views.update calls on it.
+	Updates int
+	// State holds what the user picked in the view's inputs so far (see
+	// SelectInView), by block_id.
+	State map[string]string
 }
 
 type trigger struct {
@@ -285,7 +301,9 @@ func (s *Server) Views() []View {
 	defer s.mu.Unlock()
 	var out []View
 	for _, v := range s.views {
-		out = append(out, *v)
+		c := *v
+		c.State = maps.Clone(v.State)
+		out = append(out, c)
 	}
 	return out
 }
@@ -316,6 +334,7 @@ var methods = map[string]method{
 	"conversations.open":    {handler: (*Server).conversationsOpen},
 	"usergroups.users.list": {handler: (*Server).usergroupsUsersList},
 	"views.open":            {json: true, handler: (*Server).viewsOpen},
+	"views.update":          {json: true, handler: (*Server).viewsUpdate},
 	"apps.connections.open": {json: true, app: true, handler: (*Server).appsConnectionsOpen},
 }
 
@@ -327,7 +346,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		call.Error = slackErr
 		s.record(call)
 		if slackErr != "" {
-			v = map[string]any{"ok": false, "error": slackErr}
+			v = errorBody(slackErr, v)
 		}
 		writeJSON(w, http.StatusOK, v)
 	}
@@ -497,8 +516,26 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "invalid_response_type")
 		return
 	}
+	if ps := blockkit.CheckMessage(args.Get("text"), rawOrNil(args.Get("blocks"))); len(ps) > 0 {
+		call.Status, call.Error = http.StatusBadRequest, ps.Code()
+		s.record(call)
+		writeJSON(w, http.StatusBadRequest, errorBody(ps.Code(), refusal(ps)))
+		return
+	}
 	s.record(call)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// errorBody is Slack's answer for an error, with its details (a map of
+// more fields, or nil).
+func errorBody(slackErr string, detail any) map[string]any {
+	body := map[string]any{"ok": false, "error": slackErr}
+	if m, ok := detail.(map[string]any); ok {
+		for k, v := range m {
+			body[k] = v
+		}
+	}
+	return body
 }
 
 func isArray(s string) bool {
