@@ -2,176 +2,16 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/clustropg/clustro/engine"
-	"github.com/clustropg/clustro/gitops"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
-	"github.com/clustropg/clustro/templates"
 	"github.com/clustropg/clustro/terraform"
 )
-
-// plan verifies the workspace at the pushed commit again (the trust gate
-// right before terraform runs) and plans it in the base branch's tree, so
-// nothing but the workspace comes from the pull request: one comment per
-// workspace, edited in place, and the clustro/plan status.
-func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
-	pl, err := decode(job)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := p.store.GetRequest(ctx, pl.Request)
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	if rec.State != request.PROpen && rec.State != request.Planned {
-		return nil, nil // merged, cancelled or failed since: nothing to review any more
-	}
-	if pr, err := p.github.GetPR(ctx, pl.PR); err != nil {
-		return nil, err
-	} else if pr.GetHead().GetSHA() != pl.SHA {
-		return nil, nil // a newer push is verified and planned on its own
-	}
-	var (
-		result *terraform.Plan
-		root   string
-		clean  func()
-	)
-	start := time.Now()
-	pushed := request.Event{Actor: pl.Actor, Origin: "github", Ref: pl.Ref}
-	if rec.Request.Kind == request.Destroy {
-		// The PR removes the workspace: check it is gone from the pushed
-		// commit, then plan its destruction from the base branch.
-		head, cleanHead, err := p.checkout(ctx, pl.SHA)
-		if err != nil {
-			return nil, err
-		}
-		_, statErr := os.Stat(filepath.Join(head, filepath.FromSlash(pl.Dir), templates.MainFile))
-		cleanHead()
-		if statErr == nil {
-			return nil, p.refuse(ctx, rec, pl.SHA, pushed, []string{"`" + pl.Dir + "`: a deletion must remove the workspace"})
-		}
-		base, err := p.github.BaseHead(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if root, clean, err = p.checkout(ctx, base); err != nil {
-			return nil, err
-		}
-		defer clean()
-		if _, err := p.verifyIn(root, pl.Dir); err != nil {
-			return nil, engine.Permanent(fmt.Errorf("the workspace to delete failed verification on the base branch: %w", err))
-		}
-		result, err = p.runner.PlanDestroy(ctx, terraform.Workspace{Root: root, Dir: pl.Dir})
-		if err != nil {
-			return nil, p.planFailed(ctx, rec, pl, err)
-		}
-	} else {
-		var (
-			spec request.Spec
-			verr error
-		)
-		root, spec, clean, verr = p.planTree(ctx, pl.SHA, pl.Dir)
-		if verr != nil {
-			var vs templates.Violations
-			if errors.As(verr, &vs) {
-				refused := make([]string, len(vs))
-				for i, v := range vs {
-					refused[i] = "`" + v.String() + "`"
-				}
-				return nil, p.refuse(ctx, rec, pl.SHA, pushed, refused)
-			}
-			return nil, verr
-		}
-		defer clean()
-		if err := p.recordEdit(ctx, rec, spec, pushed); err != nil {
-			return nil, err
-		}
-		result, err = p.runner.Plan(ctx, terraform.Workspace{Root: root, Dir: pl.Dir})
-		if err != nil {
-			return nil, p.planFailed(ctx, rec, pl, err)
-		}
-	}
-	p.observe("plan", time.Since(start))
-	summary := result.Summary.String()
-	body := fmt.Sprintf("### Plan for `%s`\n\n**%s**\n\n<details><summary>Show plan</summary>\n\n```diff\n%s\n```\n\n</details>\n\nCommit %s. Merging applies exactly this workspace.",
-		pl.Dir, summary, p.redact(strings.TrimSpace(result.Text)), shortSHA(pl.SHA))
-	if err := p.github.UpsertComment(ctx, pl.PR, "plan:"+pl.Dir, body); err != nil {
-		return nil, err
-	}
-	if err := p.github.SetStatus(ctx, pl.SHA, gitops.StatusSuccess, summary, rec.PR.URL); err != nil {
-		return nil, err
-	}
-	ev := event(job, summary)
-	if _, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{PlanSummary: &summary}, ev); err != nil {
-		return nil, err
-	}
-	_, err = p.transition(ctx, rec.ID(), request.Planned, ev,
-		&Notice{Kind: NoticePlanned, PRURL: rec.PR.URL, Plan: summary, Text: fmt.Sprintf("Planned %s: %s Waiting for a reviewer to merge pull request #%d.", rec.Request.Key(), summary, rec.PR.Number)})
-	return nil, ignoreIllegal(err) // merged meanwhile: the plan comment is all that is left to do
-}
-
-// recordEdit stores a reviewer's edit of the workspace (size M to L, say)
-// on the request and tells the requester.
-func (p *Pipeline) recordEdit(ctx context.Context, rec store.Record, spec request.Spec, by request.Event) error {
-	if sameSpec(spec, rec.Request.Spec) {
-		return nil
-	}
-	change := diffSpec(rec.Request.Spec, spec)
-	by.Detail = "reviewer edit: " + change
-	_, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{Spec: &spec}, by,
-		store.AndEnqueue(notifyJob(rec.ID(), Notice{Kind: NoticeEdited, Actor: by.Actor, PRURL: rec.PR.URL,
-			Text: fmt.Sprintf("%s edited the pull request: %s.", by.Actor, change)})))
-	if err != nil {
-		return fmt.Errorf("record reviewer edit: %w", err)
-	}
-	p.wake()
-	return nil
-}
-
-// planFailed reports a failed plan on the pull request. A plan error is
-// the workspace's or the cluster's: it is not retried; a push or
-// `/clustro plan` plans again.
-func (p *Pipeline) planFailed(ctx context.Context, rec store.Record, pl jobPayload, err error) error {
-	if ctx.Err() != nil {
-		return err // shutting down: the job is given back
-	}
-	body := fmt.Sprintf("### Plan failed for `%s`\n\n```\n%s\n```\n\nPush a fix or comment `/clustro plan` to plan again.", pl.Dir, p.excerpt(err))
-	if cerr := p.github.UpsertComment(ctx, pl.PR, "plan:"+pl.Dir, body); cerr != nil {
-		return cerr
-	}
-	if serr := p.github.SetStatus(ctx, pl.SHA, gitops.StatusFailure, "terraform plan failed", rec.PR.URL); serr != nil {
-		return serr
-	}
-	return engine.Permanent(err)
-}
-
-// merged queues the apply of a merged pull request.
-func (p *Pipeline) merged(ctx context.Context, rec store.Record, ev gitops.Event, origin request.Event) error {
-	if rec.State == request.Cancelled {
-		// Reopened after the cancel and merged: the workspace is on the base
-		// branch but nothing was verified for this merge. Say so rather than
-		// apply it silently, or ignore it silently.
-		return p.github.Comment(ctx, ev.PR, fmt.Sprintf("This pull request was merged after its request was cancelled: ClustroPG applied nothing. "+
-			"Revert the merge, or ask for %s anew so that it is planned and applied.", rec.Request.Key()))
-	}
-	if rec.State != request.PROpen && rec.State != request.Planned {
-		return nil // a redelivered merge
-	}
-	origin.Detail = fmt.Sprintf("PR #%d merged by %s at %s", ev.PR, ev.Sender, shortSHA(ev.MergeSHA))
-	dir := templates.WorkspaceDir(rec.Request.Spec)
-	_, err := p.transition(ctx, rec.ID(), request.Merged, origin,
-		&Notice{Kind: NoticeMerged, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s merged pull request #%d: applying %s.", ev.Sender, ev.PR, rec.Request.Key())},
-		store.AndEnqueue(newJob(JobApply, rec.ID(), dir, jobPayload{SHA: ev.MergeSHA, BaseSHA: ev.BaseSHA, PR: ev.PR, Dir: dir})))
-	return ignoreIllegal(err)
-}
 
 // apply applies (or, for a deletion, destroys) the workspace at the merge
 // commit, after verifying it once more.
@@ -275,135 +115,6 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 	return nil, err
 }
 
-// waitReady waits for the cluster, checks its credentials by connecting,
-// and tells the requester where it is.
-func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error) {
-	pl, err := decode(job)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := p.store.GetRequest(ctx, pl.Request)
-	if err != nil {
-		return nil, fmt.Errorf("wait for ready: %w", err)
-	}
-	if rec.State != request.Provisioning {
-		return nil, nil
-	}
-	ns, name := p.policy.NamespaceFor(rec.Request.Spec), rec.Request.Name
-	start := time.Now()
-	err = p.clusters.WaitReady(ctx, ns, name, func(phase string) {
-		// Progress is best effort: a lost notice must not fail the wait.
-		p.enqueue(context.WithoutCancel(ctx), notifyJob(rec.ID(), Notice{Kind: NoticeProgress, Text: fmt.Sprintf("%s: %s", rec.Request.Key(), phase)}))
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, p.fail(ctx, job, rec, request.Provisioning, true, err)
-	}
-	info, err := p.clusters.Check(ctx, ns, name)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, p.fail(ctx, job, rec, request.Provisioning, true, fmt.Errorf("connection check: %w", err))
-	}
-	p.observeReady(time.Since(start))
-	_, err = p.transition(ctx, rec.ID(), request.Ready, event(job, "ready; connection checked"),
-		&Notice{Kind: NoticeReady, PRURL: rec.PR.URL, Ready: &info,
-			Text: fmt.Sprintf("%s is ready: %s (read-write), %s (read-only).", rec.Request.Key(), info.RWHost, info.ROHost)})
-	return nil, err
-}
-
-// fail records a failed step, tells the pull request and the requester,
-// and ends the job.
-func (p *Pipeline) fail(ctx context.Context, job store.Job, rec store.Record, step request.State, retryable bool, cause error) error {
-	reason := p.excerpt(cause)
-	next := "Fix the cause, then retry with `/pg retry " + rec.Request.Name + "` in Slack or `/clustro apply` on the pull request."
-	if step == request.Submitted {
-		next = "Retry with `/pg retry " + rec.Request.Name + "`."
-	}
-	if !retryable {
-		next = "This cannot be retried as is: the request is closed; ask again with a new request."
-	}
-	f := request.Failure{Step: string(step), Reason: reason, Retryable: retryable}
-	_, err := p.transition(ctx, rec.ID(), request.Failed, event(job, string(step)+" failed: "+reason),
-		&Notice{Kind: NoticeFailed, PRURL: rec.PR.URL, Next: next, Text: fmt.Sprintf("%s failed while %s: %s", rec.Request.Key(), step, reason)},
-		store.WithFailure(f))
-	if err != nil {
-		return fmt.Errorf("record failure of %s (%v): %w", rec.ID(), cause, err)
-	}
-	if rec.PR.Number != 0 && step != request.Submitted {
-		p.github.Comment(ctx, rec.PR.Number, fmt.Sprintf("### ClustroPG: %s failed\n\n```\n%s\n```\n\n%s", step, reason, next))
-	}
-	return engine.Permanent(cause)
-}
-
-// checkoutFailed fails the step at once when the tree is over the checkout
-// limits (a retry fetches the same tree), and lets the engine retry any
-// other checkout error.
-func (p *Pipeline) checkoutFailed(ctx context.Context, job store.Job, rec store.Record, step request.State, err error) error {
-	var le *gitops.CheckoutLimitError
-	if errors.As(err, &le) {
-		return p.fail(ctx, job, rec, step, false, fmt.Errorf("%w: nothing was applied", err))
-	}
-	return p.retryOrFail(ctx, job, rec, step, err)
-}
-
-// retryOrFail lets the engine retry a transient error, and records the
-// failure on the last attempt.
-func (p *Pipeline) retryOrFail(ctx context.Context, job store.Job, rec store.Record, step request.State, cause error) error {
-	if job.Attempts < job.MaxAttempts {
-		return cause
-	}
-	return p.fail(ctx, job, rec, step, true, cause)
-}
-
-func (p *Pipeline) observe(cmd string, d time.Duration) {
-	if p.observer != nil {
-		p.observer.ObserveTerraform(cmd, d)
-	}
-}
-
-func (p *Pipeline) observeReady(d time.Duration) {
-	if p.observer != nil {
-		p.observer.ObserveReadiness(d)
-	}
-}
-
-// excerpt is the end of an error's text, where terraform puts the cause,
-// with the configured secrets removed.
-func (p *Pipeline) excerpt(err error) string {
-	s := err.Error()
-	var te *terraform.Error
-	if errors.As(err, &te) && te.Output != "" {
-		s = te.Output
-	}
-	const max = 2000
-	if len(s) > max {
-		s = "..." + s[len(s)-max:]
-	}
-	return p.redact(strings.TrimSpace(s))
-}
-
-// redact removes the configured secrets from text bound for a comment, a
-// notice or an audit event.
-func (p *Pipeline) redact(s string) string {
-	for _, secret := range p.cfg.Secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	return s
-}
-
-func shortSHA(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
-}
-
 func titleCase(s string) string {
 	if s == "" {
 		return s
@@ -411,45 +122,52 @@ func titleCase(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func sameSpec(a, b request.Spec) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
-}
-
-// diffSpec says in words what changed between two specs ("size M -> L").
-func diffSpec(old, new request.Spec) string {
-	var parts []string
-	add := func(what string, a, b any) {
-		if fmt.Sprint(a) != fmt.Sprint(b) {
-			parts = append(parts, fmt.Sprintf("%s %v -> %v", what, a, b))
+// mergedOutside lists the files a merged pull request changed outside its
+// workspace dir. The merge commit's parents are given, and prev and root
+// are checkouts of its first parent and of itself.
+//
+// What the pull request changed is GitHub's list of its files: the change
+// from where its branch left the base branch to its head, all its commits
+// together. Whatever the merge method, nothing a commit changed is missing
+// from it (a rebase merge writes one commit per pull request commit, so the
+// merge commit alone can hide an earlier commit's change), and nothing
+// other pull requests merged meanwhile is in it.
+//
+// A merge commit (two parents) can also hold more than the pull request:
+// one pushed by hand. Its tree is compared with its first parent's, the
+// base branch before the merge. A squash or rebase merge has one parent,
+// which for a rebase is the pull request's previous commit, not the base
+// branch: there, the file list is the whole account.
+//
+// A merge that is not the pull request's, or a file list GitHub cut short
+// (it lists at most 3000 files), cannot be checked: a permanent error.
+func (p *Pipeline) mergedOutside(ctx context.Context, pl jobPayload, parents []string, prev, root string) ([]string, error) {
+	pr, err := p.github.GetPR(ctx, pl.PR)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !pr.GetMerged():
+		return nil, engine.Permanent(fmt.Errorf("pull request #%d is not merged: nothing was applied", pl.PR))
+	case pr.GetMergeCommitSHA() != pl.SHA:
+		return nil, engine.Permanent(fmt.Errorf("pull request #%d was merged as %s, not %s: nothing was applied", pl.PR, shortSHA(pr.GetMergeCommitSHA()), shortSHA(pl.SHA)))
+	}
+	files, err := p.github.ChangedFiles(ctx, pl.PR)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) < pr.GetChangedFiles() {
+		return nil, engine.Permanent(fmt.Errorf("GitHub lists %d of the %d files pull request #%d changed, so they cannot all be checked: nothing was applied",
+			len(files), pr.GetChangedFiles(), pl.PR))
+	}
+	outside := filesOutside(files, pl.Dir)
+	if len(parents) > 1 {
+		landed, err := changedOutside(prev, root, pl.Dir)
+		if err != nil {
+			return nil, err
 		}
+		outside = append(outside, landed...)
 	}
-	add("size", old.Size, new.Size)
-	add("instances", old.Instances, new.Instances)
-	add("PostgreSQL", old.PostgresVersion, new.PostgresVersion)
-	add("storage", orDefault(old.Storage), orDefault(new.Storage))
-	add("backups", old.Backups.Schedule, new.Backups.Schedule)
-	add("backup hour", hourOf(old.Backups), hourOf(new.Backups))
-	add("retention", old.Backups.Retention, new.Backups.Retention)
-	add("logical backup", old.LogicalBackup, new.LogicalBackup)
-	add("databases", old.Databases, new.Databases)
-	if len(parts) == 0 {
-		return "no change"
-	}
-	return strings.Join(parts, ", ")
-}
-
-func orDefault(s string) string {
-	if s == "" {
-		return "preset"
-	}
-	return s
-}
-
-func hourOf(b request.Backups) string {
-	if b.Hour == nil {
-		return "-"
-	}
-	return fmt.Sprint(*b.Hour)
+	slices.Sort(outside)
+	return slices.Compact(outside), nil
 }

@@ -200,3 +200,9 @@ func (p *Pipeline) enqueue(ctx context.Context, jobs ...store.NewJob) error {
 	p.wake()
 	return nil
 }
+
+func (p *Pipeline) observe(cmd string, d time.Duration) {
+	if p.observer != nil {
+		p.observer.ObserveTerraform(cmd, d)
+	}
+}

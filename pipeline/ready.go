@@ -1,0 +1,56 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+)
+
+// waitReady waits for the cluster, checks its credentials by connecting,
+// and tells the requester where it is.
+func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error) {
+	pl, err := decode(job)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := p.store.GetRequest(ctx, pl.Request)
+	if err != nil {
+		return nil, fmt.Errorf("wait for ready: %w", err)
+	}
+	if rec.State != request.Provisioning {
+		return nil, nil
+	}
+	ns, name := p.policy.NamespaceFor(rec.Request.Spec), rec.Request.Name
+	start := time.Now()
+	err = p.clusters.WaitReady(ctx, ns, name, func(phase string) {
+		// Progress is best effort: a lost notice must not fail the wait.
+		p.enqueue(context.WithoutCancel(ctx), notifyJob(rec.ID(), Notice{Kind: NoticeProgress, Text: fmt.Sprintf("%s: %s", rec.Request.Key(), phase)}))
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, p.fail(ctx, job, rec, request.Provisioning, true, err)
+	}
+	info, err := p.clusters.Check(ctx, ns, name)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, p.fail(ctx, job, rec, request.Provisioning, true, fmt.Errorf("connection check: %w", err))
+	}
+	p.observeReady(time.Since(start))
+	_, err = p.transition(ctx, rec.ID(), request.Ready, event(job, "ready; connection checked"),
+		&Notice{Kind: NoticeReady, PRURL: rec.PR.URL, Ready: &info,
+			Text: fmt.Sprintf("%s is ready: %s (read-write), %s (read-only).", rec.Request.Key(), info.RWHost, info.ROHost)})
+	return nil, err
+}
+
+func (p *Pipeline) observeReady(d time.Duration) {
+	if p.observer != nil {
+		p.observer.ObserveReadiness(d)
+	}
+}
