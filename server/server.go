@@ -37,6 +37,8 @@ type Deps struct {
 	GitHub Integration
 	// API serves /api/v1/.
 	API Integration
+	// Limits bound what unauthenticated clients may cost (zero: defaults).
+	Limits Limits
 }
 
 // New returns the HTTP handler of `clustro serve`.

@@ -101,7 +101,8 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	}
 	pipe.Register(eng)
 
-	deps := server.Deps{Log: log, Store: st, Registry: reg, Metrics: metrics}
+	limits := server.Limits{BodyBudget: cfg.Server.BodyBudget.Bytes(), ReadTimeout: cfg.Server.ReadTimeout.D(), MaxConnections: cfg.Server.MaxConnections}
+	deps := server.Deps{Log: log, Store: st, Registry: reg, Metrics: metrics, Limits: limits}
 	deps.Slack = server.Integration{Name: "slack"}
 	if on, missing := cfg.Slack.Enabled(); !on {
 		deps.Slack.Missing = missing
@@ -130,7 +131,8 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	srv := &http.Server{Handler: server.New(deps), ReadHeaderTimeout: 10 * time.Second}
+	ln = limits.Listener(ln)
+	srv := limits.HTTPServer(server.New(deps))
 	log.Info().Str("addr", ln.Addr().String()).Object("server", &cfg.Server).
 		Bool("slack", deps.Slack.On()).Bool("github", deps.GitHub.On()).Bool("api", deps.API.On()).Msg("clustro serve listening")
 
