@@ -31,7 +31,7 @@ func (p *Pipeline) merged(ctx context.Context, rec store.Record, ev gitops.Event
 	dir := templates.WorkspaceDir(rec.Request.Spec)
 	_, err := p.transition(ctx, rec.ID(), request.Merged, origin,
 		&Notice{Kind: NoticeMerged, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s merged pull request #%d: applying %s.", ev.Sender, ev.PR, rec.Request.Key())},
-		store.AndEnqueue(newJob(JobApply, rec.ID(), dir, jobPayload{SHA: ev.MergeSHA, BaseSHA: ev.BaseSHA, PR: ev.PR, Dir: dir})))
+		store.AndEnqueue(newJob(JobApply, rec.ID(), dir, jobPayload{SHA: ev.MergeSHA, PR: ev.PR, Dir: dir})))
 	return ignoreIllegal(err)
 }
 

@@ -131,12 +131,10 @@ func (p *Pipeline) guard(step request.State, h engine.Handler) engine.Handler {
 // jobPayload is the input of the pipeline's jobs.
 type jobPayload struct {
 	Request string `json:"request"`
-	// SHA is the commit to plan or apply; BaseSHA the base a deletion
-	// destroys from.
-	SHA     string `json:"sha,omitempty"`
-	BaseSHA string `json:"baseSha,omitempty"`
-	PR      int    `json:"pr,omitempty"`
-	Dir     string `json:"dir,omitempty"`
+	// SHA is the commit to plan or apply.
+	SHA string `json:"sha,omitempty"`
+	PR  int    `json:"pr,omitempty"`
+	Dir string `json:"dir,omitempty"`
 	// Actor and Ref say who pushed the commit a plan job verifies, and
 	// through which delivery, for the audit of a reviewer's edit.
 	Actor string `json:"actor,omitempty"`

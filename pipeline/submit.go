@@ -133,7 +133,7 @@ func (p *Pipeline) Retry(ctx context.Context, id string, who request.Requester, 
 		if err != nil {
 			return store.Record{}, fmt.Errorf("retry %s: %w", id, err)
 		}
-		job = newJob(JobApply, id, templates.WorkspaceDir(rec.Request.Spec), jobPayload{SHA: pr.GetMergeCommitSHA(), BaseSHA: pr.GetBase().GetSHA(), PR: rec.PR.Number, Dir: templates.WorkspaceDir(rec.Request.Spec)})
+		job = newJob(JobApply, id, templates.WorkspaceDir(rec.Request.Spec), jobPayload{SHA: pr.GetMergeCommitSHA(), PR: rec.PR.Number, Dir: templates.WorkspaceDir(rec.Request.Spec)})
 	case request.Provisioning:
 		job = newJob(JobWaitReady, id, "", jobPayload{})
 	default:
