@@ -3,6 +3,7 @@ package bot
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 
@@ -11,36 +12,64 @@ import (
 	"github.com/slack-go/slack/slackevents"
 )
 
-// maxBody caps what Slack may post (its payloads are a few KB).
+// maxBody caps what Slack may post. Commands and interactions are form
+// posts of a few KB, a view submission tens of KB; the largest is a
+// message event (40,000 characters, sent as text and as rich_text blocks),
+// under 1 MiB. The server bounds the Slack routes the same way.
 const maxBody = 1 << 20
 
 // verifySlack checks Slack's v0 signature (X-Slack-Signature over
 // "v0:<timestamp>:<raw body>" with the signing secret, timestamp within 5
 // minutes, constant-time compare) before the handler runs, then restores
-// the body for it. Any failure is a 401 and nothing else happens.
+// the body for it. A request without the headers or with a stale timestamp
+// is refused before its body is read; the body is hashed as it is read,
+// into one buffer of its Content-Length. A bad signature is a 401, a body
+// over maxBody a 413, one that does not arrive whole a 400, and nothing
+// else happens.
 func verifySlack(secret string, log zerolog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-			if err != nil {
-				http.Error(w, "unreadable body", http.StatusUnauthorized)
-				return
-			}
-			sv, err := slack.NewSecretsVerifier(r.Header, secret)
-			if err == nil {
-				if _, err = sv.Write(body); err == nil {
-					err = sv.Ensure()
-				}
-			}
-			if err != nil {
+			refuse := func(err error) {
 				log.Warn().Str("path", r.URL.Path).Str("reason", err.Error()).Msg("slack request refused: bad signature")
 				http.Error(w, "invalid Slack signature", http.StatusUnauthorized)
+			}
+			sv, err := slack.NewSecretsVerifier(r.Header, secret)
+			if err != nil {
+				refuse(err)
+				return
+			}
+			body, err := readHashed(http.MaxBytesReader(w, r.Body, maxBody), r.ContentLength, &sv)
+			if err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+					return
+				}
+				http.Error(w, "unreadable body", http.StatusBadRequest)
+				return
+			}
+			if err := sv.Ensure(); err != nil {
+				refuse(err)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// readHashed reads body, writing it to hash as it goes. With a known length
+// (Slack always sends one) the buffer is allocated once, at that size.
+func readHashed(body io.Reader, length int64, hash io.Writer) ([]byte, error) {
+	body = io.TeeReader(body, hash)
+	if length < 0 || length > maxBody {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, length)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // handleCommands serves /slack/commands: the answer is the acknowledgement
