@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -17,6 +16,7 @@ import (
 	"github.com/clustropg/clustro/api"
 	"github.com/clustropg/clustro/api/apitest"
 	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/internal/syncbuf"
 	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
@@ -69,24 +69,6 @@ func testTokens() []config.APIToken {
 
 func secrets() []string { return []string{backstageToken, readerToken, requesterToken, opsToken} }
 
-// lockedBuffer collects log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // harness is the API on a real SQLite store, with the real pipeline
 // (without GitHub: requests and their jobs are stored, no worker runs).
 type harness struct {
@@ -96,7 +78,7 @@ type harness struct {
 	pl   *pipeline.Pipeline
 	cfg  *config.Config
 	deps api.Deps
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 }
 
 func newHarness(t *testing.T) *harness {
@@ -112,7 +94,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	pl := newPipeline(t, cfg, st)
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	deps := api.Deps{
 		Store: st, Pipeline: pl, Policy: &cfg.Policy, Catalog: cfg.Catalog, Grafana: cfg.Grafana,
 		Namespace: cfg.Policy.NamespaceFor, Log: zerolog.New(logs), Tokens: testTokens(),

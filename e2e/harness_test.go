@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"path"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/clustropg/clustro/gitops"
 	"github.com/clustropg/clustro/gitops/githubtest"
 	"github.com/clustropg/clustro/internal/controlplane"
+	"github.com/clustropg/clustro/internal/syncbuf"
 	"github.com/clustropg/clustro/internal/testutil"
 	"github.com/clustropg/clustro/internal/testutil/pgtest"
 	"github.com/clustropg/clustro/kube"
@@ -51,7 +51,7 @@ type world struct {
 	kube     *kube.Client
 	dyn      dynamic.Interface
 	notices  *recorder
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 	cfg      *config.Config
 	applied  *durations
 }
@@ -83,7 +83,7 @@ func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	w := &world{t: t, ctx: ctx, cp: sharedCP, notices: &recorder{}, logs: &syncBuffer{}, applied: &durations{}}
+	w := &world{t: t, ctx: ctx, cp: sharedCP, notices: &recorder{}, logs: &syncbuf.Buffer{}, applied: &durations{}}
 	log := zerolog.New(w.logs).With().Timestamp().Logger()
 
 	op, err := sharedCP.RunOperator(ctx, controlplane.OperatorOptions{PostgresDSN: sharedPG.DSN(), Logf: t.Logf})
@@ -291,23 +291,6 @@ func (d *durations) last(cmd string) time.Duration {
 		return 0
 	}
 	return l[len(l)-1]
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func withLogger(log zerolog.Logger, h http.Handler) http.Handler {

@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
+	"github.com/clustropg/clustro/internal/syncbuf"
 	"github.com/clustropg/clustro/request"
 )
 
@@ -148,7 +147,7 @@ func (c *Client) forward(ctx context.Context, namespace, pod string, port int) (
 	}
 
 	fctx, cancel := context.WithCancel(ctx)
-	var errOut lockedBuffer
+	var errOut syncbuf.Buffer
 	ready := make(chan struct{})
 	pf, err := portforward.NewOnAddressesWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, ready, io.Discard, &errOut)
 	if err != nil {
@@ -181,24 +180,4 @@ func (c *Client) forward(ctx context.Context, namespace, pod string, port int) (
 		return 0, nil, fmt.Errorf("port-forward to pod %s: no local port (%v)", pod, err)
 	}
 	return ports[0].Local, stop, nil
-}
-
-// lockedBuffer collects what the port-forwarder's goroutines write.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String is everything written so far.
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

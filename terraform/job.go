@@ -1,7 +1,6 @@
 package terraform
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -13,9 +12,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/clustropg/clustro/internal/syncbuf"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/rs/zerolog"
 )
@@ -203,7 +202,7 @@ func (j *job) cleanup() {
 // the job's log. With quiet its stdout is left out: it is JSON holding
 // sensitive values in the clear. A failure is returned as an *Error.
 func (j *job) exec(ctx context.Context, command string, quiet bool, call func() error) error {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	if quiet {
 		j.tf.SetStdout(nil)
 	} else {
@@ -253,23 +252,4 @@ func (j *job) cause(ctx context.Context, err error) error {
 		return errors.New(msg)
 	}
 	return err
-}
-
-// syncBuffer is a buffer that terraform-exec's stdout and stderr copiers
-// can write at the same time.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
