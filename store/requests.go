@@ -284,13 +284,7 @@ func (s *sqlStore) UpdateRequest(ctx context.Context, id string, ch Change, ev r
 		if ev.Detail == "" {
 			ev.Detail = ch.describe()
 		}
-		if err := s.insertEvent(ctx, tx, id, now, ev); err != nil {
-			return err
-		}
-		if err := s.enqueueFor(ctx, tx, id, c.jobs, now); err != nil {
-			return err
-		}
-		rec, err = s.getRecord(ctx, tx, id, false)
+		rec, err = s.record(ctx, tx, id, now, ev, c.jobs)
 		return err
 	})
 	if err != nil {
@@ -365,19 +359,25 @@ func (s *sqlStore) Transition(ctx context.Context, id string, to request.State, 
 		if ev.Detail == "" && c.failure != nil {
 			ev.Detail = c.failure.Step + ": " + c.failure.Reason
 		}
-		if err := s.insertEvent(ctx, tx, id, now, ev); err != nil {
-			return err
-		}
-		if err := s.enqueueFor(ctx, tx, id, c.jobs, now); err != nil {
-			return err
-		}
-		rec, err = s.getRecord(ctx, tx, id, false)
+		rec, err = s.record(ctx, tx, id, now, ev, c.jobs)
 		return err
 	})
 	if err != nil {
 		return Record{}, fmt.Errorf("store: transition request %s to %s: %w", id, to, err)
 	}
 	return rec, nil
+}
+
+// record ends a write of request id inside its transaction: the audit
+// event, the jobs queued with it, and the record as it now is.
+func (s *sqlStore) record(ctx context.Context, tx *sql.Tx, id string, now time.Time, ev request.Event, jobs []NewJob) (Record, error) {
+	if err := s.insertEvent(ctx, tx, id, now, ev); err != nil {
+		return Record{}, err
+	}
+	if err := s.enqueueFor(ctx, tx, id, jobs, now); err != nil {
+		return Record{}, err
+	}
+	return s.getRecord(ctx, tx, id, false)
 }
 
 func checkVersion(cur Record, want *int64) error {
