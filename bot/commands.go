@@ -17,8 +17,19 @@ import (
 // ephemeral reply, or nil for an empty 200. It answers within Slack's 3 s:
 // anything that calls Slack or reads the store runs afterwards and answers
 // on the response_url; a modal is opened here, with the trigger_id, right
-// after the command is claimed.
+// after the command is claimed. A reply leaves through send, as every
+// message does.
 func (b *Bot) command(ctx context.Context, cmd slack.SlashCommand) any {
+	ack := b.answerCommand(ctx, cmd)
+	if r, ok := ack.(reply); ok {
+		m := b.send(message{Text: r.Text, Blocks: r.Blocks})
+		r.Text, r.Blocks = m.Text, m.Blocks
+		return r
+	}
+	return ack
+}
+
+func (b *Bot) answerCommand(ctx context.Context, cmd slack.SlashCommand) any {
 	fields := strings.Fields(cmd.Text)
 	if len(fields) == 0 {
 		return ephemeralReply(helpMessage())
@@ -172,47 +183,6 @@ func notPostedText(err error) string {
 	return "Slack did not take my message; try again in a minute."
 }
 
-// commandList lists databases: every one, mine, or a team's.
-func (b *Bot) commandList(cmd slack.SlashCommand, rest []string) any {
-	f := store.Filter{Limit: 500}
-	title := "Databases"
-	switch {
-	case len(rest) == 0:
-	case len(rest) == 1 && strings.EqualFold(rest[0], "mine"):
-		f.RequesterID, title = cmd.UserID, "Your databases"
-	case len(rest) == 2 && strings.EqualFold(rest[0], "team"):
-		f.Team = strings.ToLower(strings.TrimPrefix(rest[1], "@"))
-		title = "Databases of team " + f.Team
-	default:
-		return ephemeralReply(text("Usage: `/pg list`, `/pg list mine` or `/pg list team <team>`."))
-	}
-	b.later("list", func(ctx context.Context) error {
-		recs, err := b.store.ListRequests(ctx, f)
-		if err != nil {
-			return errors.Join(err, b.respond(ctx, cmd.ResponseURL, text("I could not read the requests; try again in a minute.")))
-		}
-		latest := latestPerDatabase(recs)
-		var lines []string
-		for _, rec := range latest {
-			if rec.State == request.Deleted || (rec.State == request.Cancelled && rec.Request.Kind == request.Create) {
-				continue
-			}
-			lines = append(lines, listLine(rec))
-		}
-		if len(lines) == 0 {
-			return b.respond(ctx, cmd.ResponseURL, text(title+": none yet. Ask with `/pg new`."))
-		}
-		const max = 40
-		more := ""
-		if len(lines) > max {
-			more = fmt.Sprintf("\n…and %d more: narrow with `/pg list team <team>`.", len(lines)-max)
-			lines = lines[:max]
-		}
-		return b.respond(ctx, cmd.ResponseURL, text("*"+title+"*\n"+strings.Join(lines, "\n")+more))
-	})
-	return nil
-}
-
 // latestPerDatabase keeps the newest record of each database (records come
 // newest first), in that order.
 func latestPerDatabase(recs []store.Record) []store.Record {
@@ -278,6 +248,21 @@ func (b *Bot) findDatabase(ctx context.Context, sub string, t target) (rec store
 	first := latest[0].Request
 	return store.Record{}, fmt.Sprintf("`%s` exists in several places: %s. Say which, like `/pg %s %s env=%s team=%s`.",
 		t.name, strings.Join(keys, ", "), sub, t.name, first.Environment, first.Team), nil
+}
+
+// cannotExist says when a command names a database that no request could
+// have made (a name or team longer than the policy allows, an unknown
+// environment), before it is quoted in a form.
+func (b *Bot) cannotExist(t target) string {
+	if t.env != "" {
+		if _, ok := b.policy.Environments[normalizeEnv(b.policy, t.env)]; !ok {
+			return fmt.Sprintf("`%s` is not an environment; allowed: %s.", clip(t.env, 40), strings.Join(b.policy.EnvironmentNames(), ", "))
+		}
+	}
+	if len(t.name) > request.MaxNameLength() || len(t.team) > request.MaxTeamLength {
+		return fmt.Sprintf("There is no database called `%s`%s. `/pg list` shows them.", clip(t.name, 60), where(target{team: clip(t.team, 40)}))
+	}
+	return ""
 }
 
 func where(t target) string {
@@ -483,6 +468,9 @@ func (b *Bot) commandDelete(ctx context.Context, cmd slack.SlashCommand, rest []
 	t, problem := parseTarget(parseArgs(rest))
 	if problem != "" {
 		return ephemeralReply(text("Usage: `/pg delete <name> [env=<env>] [team=<team>]`."))
+	}
+	if msg := b.cannotExist(t); msg != "" {
+		return ephemeralReply(text(msg))
 	}
 	v := deleteView(viewMeta{Channel: cmd.ChannelID, Name: t.name, Env: t.env, Team: t.team})
 	if err := b.openView(ctx, cmd.TriggerID, v); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/clustropg/clustro/bot/blockkit"
 	"github.com/clustropg/clustro/bot/slacktest"
 	"github.com/clustropg/clustro/config"
 	"github.com/clustropg/clustro/request"
@@ -36,7 +37,8 @@ func TestCommandsAnsweredAtOnce(t *testing.T) {
 		{"new ledger env=dev team=billing colour=blue", []string{`"colour" is not a setting; allowed: name, team, env`}},
 		{"new ledger env=dev team=billing instances=three", []string{`"three" is not a number of instances`}},
 		{"new ledger prod please", []string{`I did not understand "prod please"`}},
-		{"list everything", []string{"Usage: `/pg list`"}},
+		{"list everything", []string{"Usage: `/pg list [mine] [team <team>] [env <env>]`"}},
+		{"list env moon", []string{`"moon" is not an environment; allowed: dev, prod, staging`}},
 		{"status", []string{"Usage: `/pg status <name>"}},
 		{"resize ledger", []string{"Say what to change", "/pg resize <name> size=L"}},
 		{"resize ledger colour=red", []string{"takes no `colour=`"}},
@@ -71,6 +73,8 @@ func TestCommandsReadingTheStore(t *testing.T) {
 		{"list", []string{"*Databases*", "`prod/billing/ledger` ready", "`dev/billing/ledger` ready", "`dev/search/index` ready", "`staging/search/broken` failed"}},
 		{"list mine", []string{"*Your databases*", "prod/billing/ledger", "dev/billing/ledger"}},
 		{"list team search", []string{"*Databases of team search*", "dev/search/index", "staging/search/broken"}},
+		{"list env=dev", []string{"*Databases in dev*", "dev/billing/ledger", "dev/search/index"}},
+		{"list mine environment production", []string{"*Your databases in prod*", "prod/billing/ledger"}},
 		{"list team nobody", []string{"Databases of team nobody: none yet"}},
 		{"status index", []string{"*dev/search/index* is *ready*", "*Size*: S"}},
 		{"status ledger", []string{"`ledger` exists in several places", "`prod/billing/ledger`", "`dev/billing/ledger`", "/pg status ledger env="}},
@@ -249,7 +253,7 @@ func TestModalInlineErrors(t *testing.T) {
 		} `json:"blocks"`
 	}
 	json.Unmarshal(v.JSON, &view)
-	if len(view.Title.Text) > maxTitle || len(view.Blocks) > maxBlocks || len(view.PrivateMetadata) > maxMetadata {
+	if len(view.Title.Text) > blockkit.MaxViewTitle || len(view.Blocks) > blockkit.MaxViewBlocks || len(view.PrivateMetadata) > blockkit.MaxPrivateMetadata {
 		t.Errorf("modal over Slack's limits: title %q, %d blocks, metadata %d", view.Title.Text, len(view.Blocks), len(view.PrivateMetadata))
 	}
 	for _, f := range modalFields {

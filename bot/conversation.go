@@ -13,6 +13,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/clustropg/clustro/bot/blockkit"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
 )
@@ -121,9 +122,6 @@ func (c *conversation) cardThread() string {
 	return c.CardTS
 }
 
-// choice is one button of a question.
-type choice struct{ label, value string }
-
 // question is one thing the bot asks in a thread.
 type question struct {
 	id string
@@ -150,42 +148,35 @@ var questions = []question{
 	{id: "environment", fields: []string{"environment"},
 		prompt: func(*Bot, *conversation) string { return "Which environment?" },
 		choices: func(b *Bot, _ *conversation) []choice {
-			var cs []choice
-			for _, env := range b.policy.EnvironmentNames() {
-				label := env
-				if d := b.policy.Environments[env].Description; d != "" {
-					label = fmt.Sprintf("%s (%s)", env, d)
-				}
-				cs = append(cs, choice{label, env})
-			}
-			return cs
+			return environmentChoices(b.policy, "%s (%s)")
 		}},
 	{id: "clientType", fields: []string{"clientType"},
 		prompt: func(*Bot, *conversation) string {
 			return "Who is it for? This sets the number of instances and the backup defaults."
 		},
-		choices: func(*Bot, *conversation) []choice {
-			return []choice{{"Startup", "startup"}, {"SME", "sme"}, {"Enterprise", "enterprise"}}
-		}},
+		choices: func(*Bot, *conversation) []choice { return clientTypeChoices() }},
+	// The load and the backups come after the environment: their buttons
+	// are what it allows.
 	{id: "load", fields: []string{"load", "size"},
 		prompt: func(*Bot, *conversation) string { return "What load do you expect? (`/pg sizes` shows the presets)" },
-		choices: func(b *Bot, _ *conversation) []choice {
-			var cs []choice
-			for _, l := range request.Loads() {
-				cs = append(cs, choice{fmt.Sprintf("%s (%s)", strings.ReplaceAll(string(l), "-", " "), b.policy.Loads[l]), string(l)})
-			}
-			return cs
+		choices: func(b *Bot, c *conversation) []choice {
+			a, _ := allowedIn(b.policy, c.Draft.Environment)
+			return loadChoices(b.policy, a)
 		}},
 	{id: "backups", fields: []string{"backups.schedule", "backups.hour", "backups.retention"},
 		prompt: func(b *Bot, c *conversation) string {
 			s := "Backups: how often? (WAL archiving plus a base backup at that pace)"
+			if e, ok := b.policy.Environments[c.Draft.Environment]; ok && e.BackupsRequired {
+				s += fmt.Sprintf(" %s requires backups.", c.Draft.Environment)
+			}
 			if prof, ok := b.policy.ClientTypes[c.Draft.ClientType][c.Draft.Environment]; ok {
 				s += fmt.Sprintf(" The default for %s in %s is *%s*.", c.Draft.ClientType, c.Draft.Environment, prof.Backups)
 			}
 			return s
 		},
-		choices: func(*Bot, *conversation) []choice {
-			return []choice{{"No backups", "none"}, {"Hourly", "hourly"}, {"Daily", "daily"}, {"Weekly", "weekly"}}
+		choices: func(b *Bot, c *conversation) []choice {
+			a, _ := allowedIn(b.policy, c.Draft.Environment)
+			return scheduleChoices(a)
 		}},
 	{id: "dbcount", fields: []string{"databases"},
 		prompt: func(*Bot, *conversation) string {
@@ -492,33 +483,50 @@ func (b *Bot) askNext(ctx context.Context, c *conversation, intro string) error 
 
 // ask posts a question (with its buttons) in the thread and remembers it.
 func (b *Bot) ask(ctx context.Context, c *conversation, q question, intro string) error {
-	prompt := q.prompt(b, c)
-	if intro != "" {
-		prompt = intro + "\n" + prompt
-	} else {
-		prompt = fmt.Sprintf("<@%s> %s", c.User, prompt)
-	}
-	m := message{Text: prompt, Blocks: []slack.Block{section(prompt)}}
-	if q.choices != nil {
-		var buttons []slack.BlockElement
-		for i, ch := range q.choices(b, c) {
-			buttons = append(buttons, slack.NewButtonBlockElement(actionAnswer+strconv.Itoa(i), q.id+"="+ch.value, plain(ch.label)))
-		}
-		m.Blocks = append(m.Blocks, slack.NewActionBlock(answerBlockID(c.ID, q.id), buttons...))
-		m.Blocks = append(m.Blocks, contextText("Pick one, or type it. Say *cancel* to stop."))
-	} else {
-		m.Blocks = append(m.Blocks, contextText("Type your answer in this thread. Say *cancel* to stop."))
-	}
-	if _, err := b.post(ctx, c.Channel, c.Thread, m); err != nil {
+	if _, err := b.post(ctx, c.Channel, c.Thread, b.questionMessage(c, q, intro)); err != nil {
 		return err
 	}
 	c.Asked = q.id
 	return b.saveConversation(ctx, c)
 }
 
+// questionMessage is a question with its buttons, after intro.
+func (b *Bot) questionMessage(c *conversation, q question, intro string) message {
+	prompt := q.prompt(b, c)
+	if intro != "" {
+		prompt = intro + "\n" + prompt
+	} else {
+		prompt = fmt.Sprintf("<@%s> %s", c.User, prompt)
+	}
+	m := text(prompt)
+	if q.choices != nil {
+		// At most blockkit.MaxActionsElements buttons per actions block.
+		var buttons []slack.BlockElement
+		for i, ch := range q.choices(b, c) {
+			buttons = append(buttons, button(actionAnswer+strconv.Itoa(i), q.id+"="+ch.value, ch.label))
+		}
+		k := 0
+		for part := range slices.Chunk(buttons, blockkit.MaxActionsElements) {
+			id := answerBlockID(c.ID, q.id)
+			if k > 0 {
+				id += "/" + strconv.Itoa(k)
+			}
+			m.Blocks = append(m.Blocks, slack.NewActionBlock(id, part...))
+			k++
+		}
+		m.Blocks = append(m.Blocks, contextText("Pick one, or type it. Say *cancel* to stop."))
+	} else {
+		m.Blocks = append(m.Blocks, contextText("Type your answer in this thread. Say *cancel* to stop."))
+	}
+	return m
+}
+
 func answerBlockID(convID, qid string) string { return "conv." + convID + "." + qid }
 
+// parseAnswerBlockID reads an answer block's id, and ignores the "/<n>"
+// that tells apart the blocks of a question with many buttons.
 func parseAnswerBlockID(id string) (convID, qid string, ok bool) {
+	id, _, _ = strings.Cut(id, "/")
 	rest, ok := strings.CutPrefix(id, "conv.")
 	if !ok {
 		return "", "", false

@@ -15,8 +15,17 @@
 //
 // The bot translates and never decides policy: a request is validated by
 // request.Policy, whose Problems are shown field by field (inline in the
-// modal, as a list in a reply). The bot implements pipeline.Notifier.
+// modal, as a list in a reply), and the thread's buttons and the form's
+// selects offer only what the chosen environment allows (choices.go). The
+// bot implements pipeline.Notifier.
+//
+// Every message is built with the helpers of blocks.go, which split long
+// texts into sections and cut labels to Slack's limits, and leaves through
+// one function (send) that checks it with package blockkit, the checker
+// the fake Slack refuses with; views are checked the same way. Long lists
+// are pages (/pg list: 25 databases a page, with Previous and Next).
 //
 // Package slacktest is a strict fake of the Slack Web API for the methods
-// the bot uses, with helpers that sign requests the way Slack does.
+// the bot uses, with helpers that sign requests the way Slack does;
+// package blockkit holds Slack's Block Kit limits and their checker.
 package bot

@@ -42,6 +42,10 @@ func (b *Bot) interaction(ctx context.Context, cb slack.InteractionCallback) any
 			b.later("cancel draft", func(ctx context.Context) error { return b.cancelDraft(ctx, cb, act.Value) })
 		case strings.HasPrefix(act.ActionID, actionAnswer):
 			b.later("answer", func(ctx context.Context) error { return b.onAnswerButton(ctx, cb, act) })
+		case act.ActionID == "environment" && cb.View.CallbackID == callbackNew:
+			b.later("form environment", func(ctx context.Context) error { return b.onFormEnvironment(ctx, cb, act) })
+		case act.ActionID == actionListNext || act.ActionID == actionListPrev:
+			b.later("list page", func(ctx context.Context) error { return b.onListPage(ctx, cb, act) })
 		}
 		return nil
 	case slack.InteractionTypeViewSubmission:

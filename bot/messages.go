@@ -22,20 +22,6 @@ func ephemeralReply(m message) reply {
 	return reply{ResponseType: slack.ResponseTypeEphemeral, Text: m.Text, Blocks: m.Blocks}
 }
 
-func text(s string) message { return message{Text: s, Blocks: []slack.Block{section(s)}} }
-
-func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
-}
-
-func plain(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
-}
-
-func section(s string) *slack.SectionBlock { return slack.NewSectionBlock(mrkdwn(s), nil, nil) }
-
-func contextText(s string) *slack.ContextBlock { return slack.NewContextBlock("", mrkdwn(s)) }
-
 // usage is the help of every command.
 const usage = "*Usage*\n" +
 	"`/pg new` opens the request form\n" +
@@ -167,10 +153,10 @@ const (
 // draftCard is the summary of a request with Confirm, Edit and Cancel.
 func draftCard(p *request.Policy, convID, user string, r request.DatabaseRequest) message {
 	head := fmt.Sprintf("<@%s> asks for a PostgreSQL database:", user)
-	confirm := slack.NewButtonBlockElement(actionConfirm, convID, plain("Confirm"))
+	confirm := button(actionConfirm, convID, "Confirm")
 	confirm.Style = slack.StylePrimary
-	edit := slack.NewButtonBlockElement(actionEdit, convID, plain("Edit"))
-	cancel := slack.NewButtonBlockElement(actionCancel, convID, plain("Cancel"))
+	edit := button(actionEdit, convID, "Edit")
+	cancel := button(actionCancel, convID, "Cancel")
 	cancel.Style = slack.StyleDanger
 	return message{
 		Text: fmt.Sprintf("%s %s", head, r.Key()),
@@ -187,6 +173,10 @@ func draftCard(p *request.Policy, convID, user string, r request.DatabaseRequest
 func closedCard(p *request.Policy, r request.DatabaseRequest, outcome string) message {
 	return message{Text: outcome, Blocks: []slack.Block{section(specLines(p, r)), contextText(outcome)}}
 }
+
+// maxDetail bounds what a message quotes from elsewhere (a failure's
+// reason, a plan summary): the rest is in the pull request and the logs.
+const maxDetail = 1500
 
 // stateEmoji marks a state in messages.
 func stateEmoji(s request.State) string {
@@ -217,16 +207,16 @@ func statusMessage(p *request.Policy, rec store.Record) message {
 		fmt.Fprintf(&b, " · <%s|pull request #%d>", rec.PR.URL, rec.PR.Number)
 	}
 	if rec.PlanSummary != "" {
-		fmt.Fprintf(&b, "\nPlan: %s", rec.PlanSummary)
+		fmt.Fprintf(&b, "\nPlan: %s", clip(rec.PlanSummary, maxDetail))
 	}
 	if rec.Failure != nil {
-		fmt.Fprintf(&b, "\nFailed while %s: %s", rec.Failure.Step, rec.Failure.Reason)
+		fmt.Fprintf(&b, "\nFailed while %s: %s", rec.Failure.Step, clip(rec.Failure.Reason, maxDetail))
 		if rec.Failure.Retryable {
 			fmt.Fprintf(&b, "\nNext: `/pg retry %s env=%s team=%s`", r.Name, r.Environment, r.Team)
 		}
 	}
 	spec := specLines(p, r)
-	return message{Text: b.String() + "\n" + spec, Blocks: []slack.Block{section(b.String()), section(spec)}}
+	return message{Text: b.String() + "\n" + spec, Blocks: append(sections(b.String()), sections(spec)...)}
 }
 
 // who names a requester: a Slack mention for Slack users.
@@ -238,17 +228,4 @@ func who(r request.Requester, o request.Origin) string {
 		return r.Name
 	}
 	return r.ID
-}
-
-// listLine is one database in /pg list.
-func listLine(rec store.Record) string {
-	r := rec.Request
-	line := fmt.Sprintf("%s `%s` %s · %s, %d×", stateEmoji(rec.State), r.Key(), rec.State, r.Size, r.Instances)
-	if r.Kind != request.Create {
-		line += " · " + string(r.Kind)
-	}
-	if rec.PR.URL != "" {
-		line += fmt.Sprintf(" · <%s|#%d>", rec.PR.URL, rec.PR.Number)
-	}
-	return line
 }

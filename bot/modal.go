@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/clustropg/clustro/bot/blockkit"
 	"github.com/clustropg/clustro/request"
 )
 
@@ -16,13 +18,6 @@ import (
 const (
 	callbackNew    = "pg.new"
 	callbackDelete = "pg.delete"
-)
-
-// Slack's limits on a modal.
-const (
-	maxTitle    = 24
-	maxBlocks   = 100
-	maxMetadata = 3000
 )
 
 // viewMeta is a modal's private_metadata: where it was opened from.
@@ -68,6 +63,14 @@ func blockOf(field string) string {
 // instances and backups from the client type) stays empty, its default
 // named in the hint, so that changing the environment or load still
 // changes them.
+//
+// Its choices are those of the environment it shows (the draft's, else
+// the first): the sizes and loads it allows, its instance range (the
+// number input's bounds) and backup schedules without "none" where
+// backups are required. Changing the environment sends a block_actions
+// (dispatch_action), and the form is rebuilt for the new one (see
+// onFormEnvironment); a value the new environment does not allow is left
+// empty rather than prefilled.
 func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalViewRequest {
 	p := b.policy
 	def := func(v, fallback string) string {
@@ -76,32 +79,12 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 		}
 		return fallback
 	}
-	envs := p.EnvironmentNames()
-	env := def(d.Environment, envs[0])
-	var envOpts []choice
-	for _, e := range envs {
-		label := e
-		if desc := p.Environments[e].Description; desc != "" {
-			label = e + ": " + desc
-		}
-		envOpts = append(envOpts, choice{label, e})
-	}
-	var loadOpts, sizeOpts, versionOpts []choice
-	for _, l := range request.Loads() {
-		loadOpts = append(loadOpts, choice{fmt.Sprintf("%s (%s)", l, p.Loads[l]), string(l)})
-	}
-	for _, s := range request.Sizes() {
-		label := string(s)
-		if sp, ok := p.Preset(s); ok {
-			label = fmt.Sprintf("%s: %s CPU, %s memory, %s", s, sp.CPU.Request, sp.Memory.Request, sp.Storage)
-		}
-		sizeOpts = append(sizeOpts, choice{label, string(s)})
-	}
+	env := def(d.Environment, p.EnvironmentNames()[0])
+	a, _ := allowedIn(p, env)
+	var versionOpts []choice
 	for _, v := range p.Versions() {
 		versionOpts = append(versionOpts, choice{strconv.Itoa(v), strconv.Itoa(v)})
 	}
-	clientOpts := []choice{{"Startup", "startup"}, {"SME", "sme"}, {"Enterprise", "enterprise"}}
-	schedOpts := []choice{{"No backups", "none"}, {"Hourly", "hourly"}, {"Daily", "daily"}, {"Weekly", "weekly"}}
 	version := strconv.Itoa(p.Postgres.Default)
 	if d.PostgresVersion != 0 {
 		version = strconv.Itoa(d.PostgresVersion)
@@ -111,21 +94,28 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 		hour = strconv.Itoa(*d.Backups.Hour)
 	}
 	instances := ""
-	if d.Instances != 0 {
+	if d.Instances >= a.MinInstances && d.Instances <= a.MaxInstances {
 		instances = strconv.Itoa(d.Instances)
 	}
+	instancesHint := fmt.Sprintf("%d to %d in %s. Empty: the client type's default for the environment.", a.MinInstances, a.MaxInstances, env)
+	backupsHint := "Empty: the client type's default for the environment."
+	if e, ok := p.Environments[env]; ok && e.BackupsRequired {
+		backupsHint = env + " requires backups. " + backupsHint
+	}
+	envInput := selectInput("environment", "Environment", "The choices below are what it allows.", environmentChoices(p, "%s: %s"), env, false)
+	envInput.DispatchAction = true
 	blocks := []slack.Block{
 		textInput("name", "Name", fmt.Sprintf("Lowercase letters, digits and '-', at most %d characters.", request.MaxNameLength()), d.Name, "ledger", false),
 		textInput("team", "Team", "The owning team; the namespace is derived from it.", d.Team, "billing", false),
-		selectInput("environment", "Environment", "", envOpts, env, false),
-		selectInput("clientType", "Client type", "Sets the default instances and backups.", clientOpts, def(string(d.ClientType), string(p.Defaults.ClientType)), false),
-		selectInput("load", "Expected load", "Picks the size, unless you pick one below.", loadOpts, def(string(d.Load), string(p.Defaults.Load)), false),
-		selectInput("size", "Size (optional)", "Overrides the load. /pg sizes shows the presets.", sizeOpts, string(d.Size), true),
-		numberInput("instances", "Instances (optional)", "Empty: the client type's default for the environment.", instances, true),
+		envInput,
+		selectInput("clientType", "Client type", "Sets the default instances and backups.", clientTypeChoices(), def(string(d.ClientType), string(p.Defaults.ClientType)), false),
+		selectInput("load", "Expected load", "Picks the size, unless you pick one below.", loadChoices(p, a), def(string(d.Load), string(p.Defaults.Load)), false),
+		selectInput("size", "Size (optional)", "Overrides the load. /pg sizes shows the presets.", sizeChoices(p, a), string(d.Size), true),
+		numberInput("instances", "Instances (optional)", instancesHint, instances, a.MinInstances, a.MaxInstances, true),
 		selectInput("postgresVersion", "PostgreSQL version", "", versionOpts, version, false),
 		textInput("storage", "Storage (optional)", "Overrides the preset's volume, like 100Gi (max "+p.MaxStorage+").", d.Storage, "100Gi", true),
-		selectInput("backups.schedule", "Backups (optional)", "Empty: the client type's default for the environment.", schedOpts, string(d.Backups.Schedule), true),
-		numberInput("backups.hour", "Backup hour, UTC (optional)", fmt.Sprintf("Daily and weekly backups; default %d.", p.Defaults.BackupHour), hour, true),
+		selectInput("backups.schedule", "Backups (optional)", backupsHint, scheduleChoices(a), string(d.Backups.Schedule), true),
+		numberInput("backups.hour", "Backup hour, UTC (optional)", fmt.Sprintf("Daily and weekly backups; default %d.", p.Defaults.BackupHour), hour, 0, 23, true),
 		textInput("backups.retention", "Backup retention (optional)", "Like 14d, 4w or 3m; empty: the default for the client type.", d.Backups.Retention, "14d", true),
 		checkboxInput("logicalBackup", "Logical backup", "Also take a nightly pg_dump.", d.LogicalBackup),
 		textInput("databases", "Extra databases (optional)", fmt.Sprintf("Comma-separated, at most %d, like reports, audit.", p.MaxDatabases), strings.Join(d.Databases, ", "), "reports, audit", true),
@@ -142,43 +132,49 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 }
 
 func textInput(id, label, hint, initial, placeholder string, optional bool) *slack.InputBlock {
-	el := slack.NewPlainTextInputBlockElement(plain(placeholder), id).WithInitialValue(initial)
-	return slack.NewInputBlock(id, plain(label), hintText(hint), el).WithOptional(optional)
+	el := slack.NewPlainTextInputBlockElement(plainClipped(placeholder, blockkit.MaxPlaceholder), id).WithInitialValue(clip(initial, blockkit.MaxInputLength))
+	return slack.NewInputBlock(id, plainClipped(label, blockkit.MaxLabel), hintText(hint), el).WithOptional(optional)
 }
 
-func numberInput(id, label, hint, initial string, optional bool) *slack.InputBlock {
-	el := slack.NewNumberInputBlockElement(nil, id, false).WithInitialValue(initial)
-	return slack.NewInputBlock(id, plain(label), hintText(hint), el).WithOptional(optional)
+// numberInput is a whole number from min to max (Slack's client refuses
+// others).
+func numberInput(id, label, hint, initial string, min, max int, optional bool) *slack.InputBlock {
+	el := slack.NewNumberInputBlockElement(nil, id, false).WithInitialValue(initial).
+		WithMinValue(strconv.Itoa(min)).WithMaxValue(strconv.Itoa(max))
+	return slack.NewInputBlock(id, plainClipped(label, blockkit.MaxLabel), hintText(hint), el).WithOptional(optional)
 }
 
+// selectInput is a static select of choices (at most
+// blockkit.MaxSelectOptions), initial selected when it is one of them.
 func selectInput(id, label, hint string, choices []choice, initial string, optional bool) *slack.InputBlock {
+	choices = choices[:min(len(choices), blockkit.MaxSelectOptions)]
 	opts := make([]*slack.OptionBlockObject, len(choices))
 	var initialOpt *slack.OptionBlockObject
 	for i, c := range choices {
-		opts[i] = slack.NewOptionBlockObject(c.value, plain(c.label), nil)
+		opts[i] = slack.NewOptionBlockObject(c.value, plainClipped(c.label, blockkit.MaxOptionText), nil)
 		if c.value == initial {
 			initialOpt = opts[i]
 		}
 	}
 	el := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose"), id, opts...)
 	el.InitialOption = initialOpt
-	return slack.NewInputBlock(id, plain(label), hintText(hint), el).WithOptional(optional)
+	return slack.NewInputBlock(id, plainClipped(label, blockkit.MaxLabel), hintText(hint), el).WithOptional(optional)
 }
 
 func checkboxInput(id, label, option string, checked bool) *slack.InputBlock {
-	opt := slack.NewOptionBlockObject("yes", plain(option), nil)
+	opt := slack.NewOptionBlockObject("yes", plainClipped(option, blockkit.MaxOptionText), nil)
 	el := slack.NewCheckboxGroupsBlockElement(id, opt)
 	if checked {
 		el.InitialOptions = []*slack.OptionBlockObject{opt}
 	}
-	return slack.NewInputBlock(id, plain(label), nil, el).WithOptional(true)
+	return slack.NewInputBlock(id, plainClipped(label, blockkit.MaxLabel), nil, el).WithOptional(true)
 }
 
 func hintText(s string) *slack.TextBlockObject {
 	if s == "" {
 		return nil
 	}
-	return plain(s)
+	return plainClipped(s, blockkit.MaxHint)
 }
 
 // readRequestView reads a submitted request form into a request; values
@@ -211,6 +207,19 @@ func (b *Bot) readRequestView(state *slack.ViewState) (request.DatabaseRequest, 
 	return r, pr
 }
 
+// onFormEnvironment rebuilds the request form for the environment just
+// picked: its choices become that environment's, and what was entered
+// stays (Slack keeps the inputs' state across views.update; the rebuilt
+// form is also prefilled from it, without what the new environment does
+// not allow). It runs after the acknowledgement; the newest pick wins.
+func (b *Bot) onFormEnvironment(ctx context.Context, cb slack.InteractionCallback, act *slack.BlockAction) error {
+	d, _ := b.readRequestView(cb.View.State)
+	if env := act.SelectedOption.Value; env != "" {
+		d.Environment = env
+	}
+	return b.updateView(ctx, cb.View.ID, b.requestView(d, decodeMeta(cb.View.PrivateMetadata)))
+}
+
 // viewErrors maps problems to the form's blocks, for Slack to show inline.
 func viewErrors(pr request.Problems) *slack.ViewSubmissionResponse {
 	errs := map[string]string{}
@@ -230,7 +239,7 @@ func viewErrors(pr request.Problems) *slack.ViewSubmissionResponse {
 
 // deleteView asks to type the database's name to delete it.
 func deleteView(meta viewMeta) slack.ModalViewRequest {
-	el := slack.NewPlainTextInputBlockElement(plain(meta.Name), "confirm")
+	el := slack.NewPlainTextInputBlockElement(plainClipped(meta.Name, blockkit.MaxPlaceholder), "confirm")
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
 		CallbackID: callbackDelete,

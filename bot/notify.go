@@ -150,15 +150,18 @@ func progressMessage(rec store.Record, n pipeline.Notice) message {
 	if rec.PR.URL != "" {
 		facts += fmt.Sprintf(" · <%s|pull request #%d>", rec.PR.URL, rec.PR.Number)
 	}
-	latest := n.Text
+	latest := clip(n.Text, maxDetail)
 	if rec.State == request.Failed && rec.Failure != nil && n.Kind != pipeline.NoticeFailed {
-		latest = "Failed while " + rec.Failure.Step + ": " + rec.Failure.Reason
+		latest = "Failed while " + rec.Failure.Step + ": " + clip(rec.Failure.Reason, maxDetail)
 	}
 	return message{
 		Text:   fmt.Sprintf("%s: %s. %s", r.Key(), rec.State, latest),
 		Blocks: []slack.Block{section(head), contextText(facts), contextText("Latest: " + latest)},
 	}
 }
+
+// maxPlan bounds the plan a thread reply quotes.
+const maxPlan = 2500
 
 // stepMessage is the thread reply for one notice.
 func stepMessage(rec store.Record, n pipeline.Notice, credentials string) message {
@@ -179,7 +182,11 @@ func stepMessage(rec store.Record, n pipeline.Notice, credentials string) messag
 		fmt.Fprintf(&b, "\n<%s|Open the pull request>", n.PRURL)
 	}
 	if n.Kind == pipeline.NoticePlanned && n.Plan != "" {
-		fmt.Fprintf(&b, "\n```%s```", n.Plan)
+		plan, cut := clipLines(n.Plan, maxPlan)
+		fmt.Fprintf(&b, "\n```%s```", plan)
+		if cut > 0 {
+			b.WriteString("\nThe whole plan is on the pull request.")
+		}
 	}
 	if n.Kind == pipeline.NoticeFailed && n.Next != "" {
 		fmt.Fprintf(&b, "\n*Next*: %s", n.Next)

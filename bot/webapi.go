@@ -62,25 +62,10 @@ func slackError(err error) string {
 	return ""
 }
 
-// message is a Slack message as the bot writes it: blocks with a text
-// fallback (notifications and screen readers use the text).
-type message struct {
-	Text   string
-	Blocks []slack.Block
-}
-
-func (m message) options() []slack.MsgOption {
-	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
-	if len(m.Blocks) > 0 {
-		opts = append(opts, slack.MsgOptionBlocks(m.Blocks...))
-	}
-	return opts
-}
-
 // post sends a message to a channel (in a thread when thread is set) and
 // returns its ts.
 func (b *Bot) post(ctx context.Context, channel, thread string, m message) (string, error) {
-	opts := m.options()
+	opts := b.options(m)
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
@@ -96,7 +81,7 @@ func (b *Bot) post(ctx context.Context, channel, thread string, m message) (stri
 // update replaces a message in place.
 func (b *Bot) update(ctx context.Context, channel, ts string, m message) error {
 	return b.call(ctx, "chat.update", func(ctx context.Context) error {
-		_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, m.options()...)
+		_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, b.options(m)...)
 		return err
 	})
 }
@@ -104,7 +89,7 @@ func (b *Bot) update(ctx context.Context, channel, ts string, m message) error {
 // ephemeral shows a message to one user in a channel (or thread). Only for
 // notes to that user, never for anything they must keep.
 func (b *Bot) ephemeral(ctx context.Context, channel, thread, user string, m message) error {
-	opts := m.options()
+	opts := b.options(m)
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
@@ -119,7 +104,20 @@ func (b *Bot) respond(ctx context.Context, responseURL string, m message) error 
 	if responseURL == "" {
 		return errors.New("no response_url to answer on")
 	}
-	opts := append(m.options(), slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral))
+	opts := append(b.options(m), slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral))
+	return b.call(ctx, "response_url", func(ctx context.Context) error {
+		_, _, err := b.api.PostMessageContext(ctx, "", opts...)
+		return err
+	})
+}
+
+// replace answers on an interaction's response_url by replacing the
+// message that was clicked (ephemeral ones included).
+func (b *Bot) replace(ctx context.Context, responseURL string, m message) error {
+	if responseURL == "" {
+		return errors.New("no response_url to answer on")
+	}
+	opts := append(b.options(m), slack.MsgOptionReplaceOriginal(responseURL))
 	return b.call(ctx, "response_url", func(ctx context.Context) error {
 		_, _, err := b.api.PostMessageContext(ctx, "", opts...)
 		return err
@@ -130,12 +128,28 @@ func (b *Bot) respond(ctx context.Context, responseURL string, m message) error 
 // trigger_id (valid 3 s, once), before anything slow, and not retried: a
 // retry would come too late.
 func (b *Bot) openView(ctx context.Context, triggerID string, v slack.ModalViewRequest) error {
+	if err := checkView(v); err != nil {
+		b.log.Error().Err(err).Msg("form not opened")
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancel()
 	if _, err := b.api.OpenViewContext(ctx, triggerID, v); err != nil {
 		return fmt.Errorf("slack views.open: %w", err)
 	}
 	return nil
+}
+
+// updateView replaces an open modal (after the acknowledgement of the
+// interaction that asked for it). Without a hash, the newest update wins.
+func (b *Bot) updateView(ctx context.Context, viewID string, v slack.ModalViewRequest) error {
+	if err := checkView(v); err != nil {
+		return err
+	}
+	return b.call(ctx, "views.update", func(ctx context.Context) error {
+		_, err := b.api.UpdateViewContext(ctx, v, "", "", viewID)
+		return err
+	})
 }
 
 // openDM opens (or finds) the direct message channel with a user.

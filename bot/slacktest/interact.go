@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -160,6 +161,8 @@ type viewInput struct {
 		Type          string `json:"type"`
 		ActionID      string `json:"action_id"`
 		InitialValue  string `json:"initial_value"`
+		MinValue      string `json:"min_value"`
+		MaxValue      string `json:"max_value"`
 		InitialOption *struct {
 			Value string `json:"value"`
 		} `json:"initial_option"`
@@ -304,7 +307,8 @@ func option(in viewInput, value string) slack.OptionBlockObject {
 // (the option's value for a select, "yes" to tick a checkbox); inputs not
 // in values keep what was picked with SelectInView, else their initial
 // value. Like Slack's client, it refuses a submission with a required
-// input empty or a select value not offered.
+// input empty, a select value not offered, or a number outside its
+// input's bounds.
 func (s *Server) SubmitView(viewID string, user User, values map[string]string) (slack.InteractionCallback, error) {
 	v, err := s.view(viewID)
 	if err != nil {
@@ -354,11 +358,30 @@ func viewState(viewID string, inputs []viewInput, picked, values map[string]stri
 		case el.Type == "checkboxes":
 			act.SelectedOptions = []slack.OptionBlockObject{}
 		case !in.offers():
+			if el.Type == "number_input" && value != "" && !inRange(value, el.MinValue, el.MaxValue) {
+				return nil, fmt.Errorf("view %s: %s is outside %s's %s to %s (Slack's client refuses it)", viewID, value, in.BlockID, el.MinValue, el.MaxValue)
+			}
 			act.Value = value
 		}
 		state.Values[in.BlockID] = map[string]slack.BlockAction{el.ActionID: act}
 	}
 	return state, nil
+}
+
+// inRange reports whether a number input's value is a number within its
+// bounds (each optional).
+func inRange(value, lo, hi string) bool {
+	v, err := strconv.ParseFloat(value, 64)
+	if err != nil {
+		return false
+	}
+	if l, err := strconv.ParseFloat(lo, 64); err == nil && v < l {
+		return false
+	}
+	if h, err := strconv.ParseFloat(hi, 64); err == nil && v > h {
+		return false
+	}
+	return true
 }
 
 // interaction is what every interaction payload carries.

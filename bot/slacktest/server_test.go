@@ -143,12 +143,18 @@ func TestRefusesOverLimitPayloads(t *testing.T) {
 	}
 	const want = "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
 	for name, call := range map[string]func() error{
-		"chat.postMessage": func() error { _, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("t", false), long); return err },
+		"chat.postMessage": func() error {
+			_, _, err := api.PostMessageContext(ctx, "C1", slack.MsgOptionText("t", false), long)
+			return err
+		},
 		"chat.update": func() error {
 			_, _, _, err := api.UpdateMessageContext(ctx, "C1", ts, slack.MsgOptionText("t", false), long)
 			return err
 		},
-		"chat.postEphemeral": func() error { _, err := api.PostEphemeralContext(ctx, "C1", "U1", slack.MsgOptionText("t", false), long); return err },
+		"chat.postEphemeral": func() error {
+			_, err := api.PostEphemeralContext(ctx, "C1", "U1", slack.MsgOptionText("t", false), long)
+			return err
+		},
 	} {
 		err := call()
 		var se slack.SlackErrorResponse
