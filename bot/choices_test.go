@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -27,6 +28,7 @@ var allowedByDefault = map[string]struct {
 // formInput is an input block of a view, as the tests read it.
 type formInput struct {
 	BlockID        string `json:"block_id"`
+	Optional       bool   `json:"optional"`
 	DispatchAction bool   `json:"dispatch_action"`
 	Element        struct {
 		MinValue      string `json:"min_value"`
@@ -287,5 +289,46 @@ func TestFormFollowsEnvironment(t *testing.T) {
 	}
 	if got := form["environment"].Element.InitialOption; got == nil || got.Value != "prod" {
 		t.Errorf("the form of a prod draft shows %+v", got)
+	}
+}
+
+// TestNoLoadFits: where no expected load picks a size the environment
+// allows (a policy may say so), the thread offers the sizes instead, and
+// the form asks for the size and has no load to choose.
+func TestNoLoadFits(t *testing.T) {
+	h := newHarness(t)
+	p := h.policy
+	p.Loads[request.VeryBig] = request.SizeL
+	p.Environments["huge"] = request.EnvironmentPolicy{Description: "Only XL", AllowedSizes: []request.Size{request.SizeXL}, MinInstances: 1, MaxInstances: 3}
+	for ct := range p.ClientTypes {
+		p.ClientTypes[ct]["huge"] = request.Profile{Instances: 1, Backups: request.Daily}
+	}
+	if err := p.Check(); err != nil {
+		t.Fatal(err)
+	}
+	v := h.bot.requestView(request.DatabaseRequest{Spec: request.Spec{Environment: "huge"}}, viewMeta{})
+	if err := checkView(v); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(v)
+	form := formInputs(t, raw)
+	if _, ok := form["load"]; ok {
+		t.Error("the form offers loads, none of which fits huge")
+	}
+	if got := form["size"].options(); !slices.Equal(got, []string{"XL"}) || form["size"].Optional {
+		t.Errorf("size offers %v, optional %v; want XL alone, required", got, form["size"].Optional)
+	}
+
+	th := h.mention(alice, billing, "a postgres called vast in huge")
+	th.pick(alice, "SME")
+	th.expect("What load do you expect?")
+	if labels := h.slack.ButtonLabels(billing, th.last().TS); len(labels) != 1 || !strings.HasPrefix(labels[0], "XL") {
+		t.Fatalf("load buttons in huge: %v", labels)
+	}
+	th.pick(alice, h.slack.ButtonLabels(billing, th.last().TS)[0])
+	th.expect("Backups: how often?")
+	c, err := h.bot.findConversation(context.Background(), billing, th.ts, alice.ID)
+	if err != nil || c.Draft.Size != request.SizeXL {
+		t.Errorf("draft %+v, %v", c, err)
 	}
 }

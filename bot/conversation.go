@@ -161,6 +161,10 @@ var questions = []question{
 		prompt: func(*Bot, *conversation) string { return "What load do you expect? (`/pg sizes` shows the presets)" },
 		choices: func(b *Bot, c *conversation) []choice {
 			a, _ := allowedIn(b.policy, c.Draft.Environment)
+			if len(a.Loads) == 0 {
+				// No load picks a size allowed here: the sizes are the choice.
+				return sizeChoices(b.policy, a)
+			}
 			return loadChoices(b.policy, a)
 		}},
 	{id: "backups", fields: []string{"backups.schedule", "backups.hour", "backups.retention"},
@@ -384,6 +388,9 @@ func (b *Bot) applyAnswer(c *conversation, q question, raw string, typed bool) s
 			default:
 				value = strings.Fields(lower + " ")[0]
 			}
+		}
+		if q.id == "load" && !typed && slices.Contains(request.Sizes(), request.Size(strings.ToUpper(value))) {
+			field = "size" // a size's button, where no load fits (see the question)
 		}
 		if msg := setField(b.policy, &c.Draft, field, value); msg != "" {
 			return msg

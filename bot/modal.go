@@ -120,6 +120,15 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 		checkboxInput("logicalBackup", "Logical backup", "Also take a nightly pg_dump.", d.LogicalBackup),
 		textInput("databases", "Extra databases (optional)", fmt.Sprintf("Comma-separated, at most %d, like reports, audit.", p.MaxDatabases), strings.Join(d.Databases, ", "), "reports, audit", true),
 	}
+	if len(a.Loads) == 0 {
+		// No load picks a size allowed here: the size is asked instead.
+		blocks = slices.DeleteFunc(blocks, func(b slack.Block) bool { return b.(*slack.InputBlock).BlockID == "load" })
+		for _, bl := range blocks {
+			if in := bl.(*slack.InputBlock); in.BlockID == "size" {
+				in.Label, in.Hint, in.Optional = plain("Size"), plain("No expected load picks a size allowed in "+clip(env, 20)+": pick one. /pg sizes shows the presets."), false
+			}
+		}
+	}
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
 		CallbackID:      callbackNew,
