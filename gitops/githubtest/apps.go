@@ -47,27 +47,23 @@ func parseAppKey(pemBytes []byte) (*rsa.PublicKey, error) {
 
 func (s *Server) handleCreateInstallationToken() http.Handler {
 	const doc = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(doc, http.StatusCreated, func(r *http.Request) (installationToken, error) {
 		if s.opts.App == nil {
 			markUnexpected(r, "GitHub App authentication is not configured (Options.App)")
-			writeError(w, r, notFound(), doc)
-			return
+			return installationToken{}, notFound()
 		}
 		scheme, jwt, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "bearer") || jwt == "" {
-			writeError(w, r, newError(http.StatusUnauthorized, "A JSON web token could not be decoded"), doc)
-			return
+			return installationToken{}, newError(http.StatusUnauthorized, "A JSON web token could not be decoded")
 		}
 		if err := verifyAppJWT(jwt, s.appKey, s.opts.App.ID, s.now()); err != nil {
-			writeError(w, r, err, doc)
-			return
+			return installationToken{}, err
 		}
 		id, err := strconv.ParseInt(r.PathValue("installation_id"), 10, 64)
 		if err != nil || id != s.opts.App.InstallationID {
-			writeError(w, r, notFound(), doc)
-			return
+			return installationToken{}, notFound()
 		}
-		writeJSON(w, http.StatusCreated, s.createInstallationToken())
+		return s.createInstallationToken(), nil
 	})
 }
 

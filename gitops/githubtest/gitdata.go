@@ -19,13 +19,8 @@ import (
 
 func (s *Server) handleGetRef() http.Handler {
 	const doc = "https://docs.github.com/rest/git/refs#get-a-reference"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ref, err := s.getRef("refs/" + r.PathValue("ref"))
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, ref)
+	return handle(doc, http.StatusOK, func(r *http.Request) (*github.Reference, error) {
+		return s.getRef("refs/" + r.PathValue("ref"))
 	})
 }
 
@@ -48,26 +43,17 @@ func (s *Server) handleCreateRef() http.Handler {
 		Ref *string `json:"ref"`
 		SHA *string `json:"sha"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
+	return handle(doc, http.StatusCreated, func(r *http.Request) (*github.Reference, error) {
+		req, err := decode[request](r)
 		switch {
+		case err != nil:
+			return nil, err
 		case req.Ref == nil:
-			writeError(w, r, missing("ref"), doc)
-			return
+			return nil, missing("ref")
 		case req.SHA == nil:
-			writeError(w, r, missing("sha"), doc)
-			return
+			return nil, missing("sha")
 		}
-		ref, err := s.createRef(actorFrom(r.Context()), *req.Ref, *req.SHA)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusCreated, ref)
+		return s.createRef(actorFrom(r.Context()), *req.Ref, *req.SHA)
 	})
 }
 
@@ -103,22 +89,15 @@ func (s *Server) handleUpdateRef() http.Handler {
 		SHA   *string `json:"sha"`
 		Force bool    `json:"force"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
+	return handle(doc, http.StatusOK, func(r *http.Request) (*github.Reference, error) {
+		req, err := decode[request](r)
+		switch {
+		case err != nil:
+			return nil, err
+		case req.SHA == nil:
+			return nil, missing("sha")
 		}
-		if req.SHA == nil {
-			writeError(w, r, missing("sha"), doc)
-			return
-		}
-		ref, err := s.updateRef(actorFrom(r.Context()), "refs/"+r.PathValue("ref"), *req.SHA, req.Force)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, ref)
+		return s.updateRef(actorFrom(r.Context()), "refs/"+r.PathValue("ref"), *req.SHA, req.Force)
 	})
 }
 
@@ -239,35 +218,25 @@ func (s *Server) handleCreateBlob() http.Handler {
 		Content  *string `json:"content"`
 		Encoding string  `json:"encoding"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		if req.Content == nil {
-			writeError(w, r, missing("content"), doc)
-			return
+	return handle(doc, http.StatusCreated, func(r *http.Request) (*github.Blob, error) {
+		req, err := decode[request](r)
+		switch {
+		case err != nil:
+			return nil, err
+		case req.Content == nil:
+			return nil, missing("content")
 		}
 		data := []byte(*req.Content)
 		switch req.Encoding {
 		case "", "utf-8":
 		case "base64":
-			var err error
 			if data, err = base64.StdEncoding.DecodeString(strings.NewReplacer("\n", "", "\r", "").Replace(*req.Content)); err != nil {
-				writeError(w, r, invalid(FieldError{Resource: "Blob", Field: "content", Code: "invalid"}), doc)
-				return
+				return nil, invalid(FieldError{Resource: "Blob", Field: "content", Code: "invalid"})
 			}
 		default:
-			writeError(w, r, invalid(FieldError{Resource: "Blob", Field: "encoding", Code: "invalid"}), doc)
-			return
+			return nil, invalid(FieldError{Resource: "Blob", Field: "encoding", Code: "invalid"})
 		}
-		blob, err := s.createBlob(data)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusCreated, blob)
+		return s.createBlob(data)
 	})
 }
 
@@ -407,30 +376,21 @@ func (s *Server) handleCreateTree() http.Handler {
 		BaseTree string              `json:"base_tree"`
 		Tree     *[]treeEntryRequest `json:"tree"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		if req.Tree == nil {
-			writeError(w, r, missing("tree"), doc)
-			return
+	return handle(doc, http.StatusCreated, func(r *http.Request) (*github.Tree, error) {
+		req, err := decode[request](r)
+		switch {
+		case err != nil:
+			return nil, err
+		case req.Tree == nil:
+			return nil, missing("tree")
 		}
 		edits := make([]treeEdit, len(*req.Tree))
 		for i, e := range *req.Tree {
-			var err error
 			if edits[i], err = e.edit(i); err != nil {
-				writeError(w, r, err, doc)
-				return
+				return nil, err
 			}
 		}
-		tree, err := s.createTree(req.BaseTree, edits)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusCreated, tree)
+		return s.createTree(req.BaseTree, edits)
 	})
 }
 
@@ -486,13 +446,8 @@ func (s *Server) createTree(base string, edits []treeEdit) (*github.Tree, error)
 
 func (s *Server) handleGetTree() http.Handler {
 	const doc = "https://docs.github.com/rest/git/trees#get-a-tree"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tree, err := s.getTree(r.PathValue("sha"), r.URL.Query().Has("recursive"))
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, tree)
+	return handle(doc, http.StatusOK, func(r *http.Request) (*github.Tree, error) {
+		return s.getTree(r.PathValue("sha"), r.URL.Query().Has("recursive"))
 	})
 }
 
@@ -541,28 +496,18 @@ func (s *Server) handleCreateCommit() http.Handler {
 		Committer *github.CommitAuthor `json:"committer"`
 		Signature string               `json:"signature"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
+	return handle(doc, http.StatusCreated, func(r *http.Request) (*github.Commit, error) {
+		req, err := decode[request](r)
 		switch {
+		case err != nil:
+			return nil, err
 		case req.Message == nil:
-			writeError(w, r, missing("message"), doc)
-			return
+			return nil, missing("message")
 		case req.Tree == nil:
-			writeError(w, r, missing("tree"), doc)
-			return
+			return nil, missing("tree")
 		}
-		who := actorFrom(r.Context())
 		c := commitObject{Tree: *req.Tree, Parents: req.Parents, Message: *req.Message, Signature: req.Signature}
-		commit, err := s.createCommit(who, c, req.Author, req.Committer)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusCreated, commit)
+		return s.createCommit(actorFrom(r.Context()), c, req.Author, req.Committer)
 	})
 }
 
@@ -619,13 +564,8 @@ func commitSignature(a *github.CommitAuthor, def signature, field string) (signa
 
 func (s *Server) handleGetCommit() http.Handler {
 	const doc = "https://docs.github.com/rest/git/commits#get-a-commit-object"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		commit, err := s.getCommit(r.PathValue("sha"))
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, commit)
+	return handle(doc, http.StatusOK, func(r *http.Request) (*github.Commit, error) {
+		return s.getCommit(r.PathValue("sha"))
 	})
 }
 

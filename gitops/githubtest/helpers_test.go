@@ -160,6 +160,28 @@ func openPull(t *testing.T, c *github.Client, gh *githubtest.Server, branch stri
 	return pr
 }
 
+// newWithPull starts an emulator with opts and opens pull request #1 from
+// the branch feature, which adds a.txt.
+func newWithPull(t *testing.T, opts githubtest.Options) (*githubtest.Server, *github.Client) {
+	t.Helper()
+	gh := githubtest.NewT(t, opts)
+	c := gh.Client()
+	commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
+	openPull(t, c, gh, "feature")
+	return gh, c
+}
+
+// pushCommit commits files on branch as the reviewer (Server.PushCommit)
+// and returns the commit.
+func pushCommit(t *testing.T, gh *githubtest.Server, branch string, files map[string][]byte, message string) string {
+	t.Helper()
+	sha, err := gh.PushCommit(branch, files, nil, message)
+	if err != nil {
+		t.Fatalf("PushCommit: %v", err)
+	}
+	return sha
+}
+
 // apiStatus returns the HTTP status of a go-github error (0 if none).
 func apiStatus(err error) int {
 	var er *github.ErrorResponse

@@ -19,27 +19,19 @@ const maxCommentLength = 65536
 
 func (s *Server) handleCreateComment() http.Handler {
 	const doc = "https://docs.github.com/rest/issues/comments#create-an-issue-comment"
+	return handleWriteComment(doc, http.StatusCreated, pathNumber, s.createComment)
+}
+
+// handleWriteComment makes the two endpoints that write a comment, which
+// take the same body, {"body": "..."}, and answer the comment: path reads
+// the pull request's number (create) or the comment's ID (update) for write.
+func handleWriteComment[ID any](doc string, status int, path func(*http.Request) (ID, error), write func(user string, id ID, body *string) (*github.IssueComment, error)) http.Handler {
 	type request struct {
 		Body *string `json:"body"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := pathNumber(r)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		c, err := s.createComment(actorFrom(r.Context()).login, n, req.Body)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusCreated, c)
-	})
+	return handle(doc, status, withPathAndBody(path, func(r *http.Request, id ID, req request) (*github.IssueComment, error) {
+		return write(actorFrom(r.Context()).login, id, req.Body)
+	}))
 }
 
 // checkCommentBody applies GitHub's rules: present, not blank, at most
@@ -58,66 +50,50 @@ func checkCommentBody(body *string) error {
 // createComment adds a comment by user to pull request n and sends
 // issue_comment "created".
 func (s *Server) createComment(user string, n int, body *string) (*github.IssueComment, error) {
-	var out outbox
-	defer s.deliver(&out) // deferred calls run last-in first-out: after the unlock
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := s.pull(n)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkCommentBody(body); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	c := &comment{id: s.newID(commentBase), number: n, user: user, body: *body, created: now, updated: now}
-	s.comments = append(s.comments, c)
-	p.updated = now
-	if err := s.emitComment(&out, "created", c, p, user, nil); err != nil {
-		return nil, err
-	}
-	return s.commentJSON(c), nil
+	return changePull(s, n, func(out *outbox, p *pull) (*github.IssueComment, error) {
+		if err := checkCommentBody(body); err != nil {
+			return nil, err
+		}
+		now := s.now()
+		c := &comment{id: s.newID(commentBase), number: n, user: user, body: *body, created: now, updated: now}
+		s.comments = append(s.comments, c)
+		p.updated = now
+		if err := s.emitComment(out, "created", c, p, user, nil); err != nil {
+			return nil, err
+		}
+		return s.commentJSON(c), nil
+	})
 }
 
 func (s *Server) handleListComments() http.Handler {
 	const doc = "https://docs.github.com/rest/issues/comments#list-issue-comments"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handleList(doc, s.baseURL, func(r *http.Request) ([]*github.IssueComment, error) {
 		n, err := pathNumber(r)
 		if err != nil {
-			writeError(w, r, err, doc)
-			return
+			return nil, err
 		}
 		var since time.Time
 		if v := r.URL.Query().Get("since"); v != "" {
 			if since, err = time.Parse(time.RFC3339, v); err != nil {
-				writeError(w, r, invalid(FieldError{Resource: "IssueComment", Field: "since", Code: "invalid"}), doc)
-				return
+				return nil, invalid(FieldError{Resource: "IssueComment", Field: "since", Code: "invalid"})
 			}
 		}
-		comments, err := s.listComments(n, since)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, paginate(w, r, s.baseURL, comments))
+		return s.listComments(n, since)
 	})
 }
 
 // listComments lists pull request n's comments, oldest first, updated at or
 // after since.
 func (s *Server) listComments(n int, since time.Time) ([]*github.IssueComment, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.pull(n); err != nil {
-		return nil, err
-	}
-	out := []*github.IssueComment{}
-	for _, c := range s.comments {
-		if c.number == n && !c.updated.Before(since) {
-			out = append(out, s.commentJSON(c))
+	return withPull(s, n, func(*pull) ([]*github.IssueComment, error) {
+		out := []*github.IssueComment{}
+		for _, c := range s.comments {
+			if c.number == n && !c.updated.Before(since) {
+				out = append(out, s.commentJSON(c))
+			}
 		}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // pathCommentID reads the {comment_id} path value.
@@ -141,19 +117,7 @@ func (s *Server) findComment(id int64) (*comment, error) {
 
 func (s *Server) handleGetComment() http.Handler {
 	const doc = "https://docs.github.com/rest/issues/comments#get-an-issue-comment"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathCommentID(r)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		c, err := s.getComment(id)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, c)
-	})
+	return handle(doc, http.StatusOK, withPath(pathCommentID, s.getComment))
 }
 
 func (s *Server) getComment(id int64) (*github.IssueComment, error) {
@@ -168,27 +132,7 @@ func (s *Server) getComment(id int64) (*github.IssueComment, error) {
 
 func (s *Server) handleUpdateComment() http.Handler {
 	const doc = "https://docs.github.com/rest/issues/comments#update-an-issue-comment"
-	type request struct {
-		Body *string `json:"body"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathCommentID(r)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		c, err := s.updateComment(actorFrom(r.Context()).login, id, req.Body)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, c)
-	})
+	return handleWriteComment(doc, http.StatusOK, pathCommentID, s.updateComment)
 }
 
 // updateComment replaces a comment's body and sends issue_comment "edited"
@@ -218,29 +162,13 @@ func (s *Server) updateComment(user string, id int64, body *string) (*github.Iss
 
 func (s *Server) handleAddLabels() http.Handler {
 	const doc = "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := pathNumber(r)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		var raw json.RawMessage
-		if err := decodeBody(r, &raw); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
+	return handle(doc, http.StatusOK, withPathAndBody(pathNumber, func(r *http.Request, n int, raw json.RawMessage) ([]*github.Label, error) {
 		names, ok := labelNames(raw)
 		if !ok {
-			writeError(w, r, invalid(FieldError{Resource: "Label", Field: "labels", Code: "invalid"}), doc)
-			return
+			return nil, invalid(FieldError{Resource: "Label", Field: "labels", Code: "invalid"})
 		}
-		labels, err := s.addLabels(actorFrom(r.Context()).login, n, names)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, labels)
-	})
+		return s.addLabels(actorFrom(r.Context()).login, n, names)
+	}))
 }
 
 // labelNames reads any of the bodies GitHub accepts: ["a", "b"],
@@ -272,36 +200,30 @@ func labelNames(raw json.RawMessage) ([]string, bool) {
 // lacks), sends pull_request "labeled" for each new one, and returns all of
 // the pull request's labels.
 func (s *Server) addLabels(user string, n int, names []string) ([]*github.Label, error) {
-	var out outbox
-	defer s.deliver(&out) // deferred calls run last-in first-out: after the unlock
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := s.pull(n)
-	if err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		if strings.TrimSpace(name) == "" {
-			return nil, invalid(FieldError{Resource: "Label", Field: "name", Code: "missing_field"})
+	return changePull(s, n, func(out *outbox, p *pull) ([]*github.Label, error) {
+		for _, name := range names {
+			if strings.TrimSpace(name) == "" {
+				return nil, invalid(FieldError{Resource: "Label", Field: "name", Code: "missing_field"})
+			}
 		}
-	}
-	for _, name := range names {
-		l, ok := s.labels[strings.ToLower(name)]
-		if !ok {
-			l = &label{id: s.newID(labelBase), name: name, color: "ededed"}
-			s.labels[strings.ToLower(name)] = l
+		for _, name := range names {
+			l, ok := s.labels[strings.ToLower(name)]
+			if !ok {
+				l = &label{id: s.newID(labelBase), name: name, color: "ededed"}
+				s.labels[strings.ToLower(name)] = l
+			}
+			if hasLabel(p, l.name) {
+				continue
+			}
+			p.labels = append(p.labels, l.name)
+			p.updated = s.now()
+			err := s.emitPull(out, "labeled", p, user, func(e *github.PullRequestEvent) { e.Label = s.labelJSON(l) })
+			if err != nil {
+				return nil, err
+			}
 		}
-		if hasLabel(p, l.name) {
-			continue
-		}
-		p.labels = append(p.labels, l.name)
-		p.updated = s.now()
-		err := s.emitPull(&out, "labeled", p, user, func(e *github.PullRequestEvent) { e.Label = s.labelJSON(l) })
-		if err != nil {
-			return nil, err
-		}
-	}
-	return s.pullLabels(p), nil
+		return s.pullLabels(p), nil
+	})
 }
 
 func hasLabel(p *pull, name string) bool {

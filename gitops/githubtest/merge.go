@@ -28,26 +28,19 @@ func (s *Server) handleMergePull() http.Handler {
 		SHA           string  `json:"sha"`
 		MergeMethod   string  `json:"merge_method"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handle(doc, http.StatusOK, func(r *http.Request) (*github.PullRequestMergeResult, error) {
 		n, err := pathNumber(r)
 		if err != nil {
-			writeError(w, r, err, doc)
-			return
+			return nil, err
 		}
 		var req request
 		if r.ContentLength != 0 {
-			if err := decodeBody(r, &req); err != nil {
-				writeError(w, r, err, doc)
-				return
+			if req, err = decode[request](r); err != nil {
+				return nil, err
 			}
 		}
 		in := mergeInput{title: req.CommitTitle, message: req.CommitMessage, sha: req.SHA, method: req.MergeMethod}
-		res, err := s.mergePull(actorFrom(r.Context()), n, in)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
+		return s.mergePull(actorFrom(r.Context()), n, in)
 	})
 }
 
@@ -66,56 +59,50 @@ func (s *Server) mergePull(who actor, n int, in mergeInput) (*github.PullRequest
 		// The endpoint's JSON schema refuses it before anything else is looked at.
 		return nil, newError(http.StatusUnprocessableEntity, fmt.Sprintf("Invalid request.\n\nFor 'properties/merge_method', %q is not a member of [\"merge\", \"squash\", \"rebase\"].", in.method))
 	}
-	var out outbox
-	defer s.deliver(&out) // deferred calls run last-in first-out: after the unlock
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := s.pull(n)
-	if err != nil {
-		return nil, err
-	}
-	if p.state != "open" {
-		return nil, newError(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
-	}
-	if err := s.refreshPull(p); err != nil {
-		return nil, err
-	}
-	if in.sha != "" && in.sha != p.headSHA {
-		return nil, newError(http.StatusConflict, "Head branch was modified. Review and try the merge again.")
-	}
-	if p.draft {
-		return nil, newError(http.StatusMethodNotAllowed, "Pull Request is still a draft")
-	}
-	tree, clean, err := s.git.mergeTree(p.baseSHA, p.headSHA)
-	if err != nil {
-		return nil, err
-	}
-	if !clean {
-		return nil, newError(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
-	}
-	var sha string
-	if in.method == "rebase" {
-		sha, err = s.rebase(p)
-	} else {
-		sha, err = s.mergeCommit(p, who, tree, in)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.moveRef(&out, who.login, "refs/heads/"+p.base, sha, p.baseSHA); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	p.state, p.closed, p.merged, p.updated = "closed", now, now, now
-	p.mergedBy, p.mergeCommitSHA = who.login, sha
-	if err := s.emitPull(&out, "closed", p, who.login, nil); err != nil {
-		return nil, err
-	}
-	return &github.PullRequestMergeResult{
-		SHA:     ptr(sha),
-		Merged:  ptr(true),
-		Message: ptr("Pull Request successfully merged"),
-	}, nil
+	return changePull(s, n, func(out *outbox, p *pull) (*github.PullRequestMergeResult, error) {
+		if p.state != "open" {
+			return nil, newError(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
+		}
+		if err := s.refreshPull(p); err != nil {
+			return nil, err
+		}
+		if in.sha != "" && in.sha != p.headSHA {
+			return nil, newError(http.StatusConflict, "Head branch was modified. Review and try the merge again.")
+		}
+		if p.draft {
+			return nil, newError(http.StatusMethodNotAllowed, "Pull Request is still a draft")
+		}
+		tree, clean, err := s.git.mergeTree(p.baseSHA, p.headSHA)
+		if err != nil {
+			return nil, err
+		}
+		if !clean {
+			return nil, newError(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
+		}
+		var sha string
+		if in.method == "rebase" {
+			sha, err = s.rebase(p)
+		} else {
+			sha, err = s.mergeCommit(p, who, tree, in)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.moveRef(out, who.login, "refs/heads/"+p.base, sha, p.baseSHA); err != nil {
+			return nil, err
+		}
+		now := s.now()
+		p.state, p.closed, p.merged, p.updated = "closed", now, now, now
+		p.mergedBy, p.mergeCommitSHA = who.login, sha
+		if err := s.emitPull(out, "closed", p, who.login, nil); err != nil {
+			return nil, err
+		}
+		return &github.PullRequestMergeResult{
+			SHA:     ptr(sha),
+			Merged:  ptr(true),
+			Message: ptr("Pull Request successfully merged"),
+		}, nil
+	})
 }
 
 // mergeCommit writes the commit of a "merge" (base and head as parents)

@@ -30,27 +30,20 @@ func (s *Server) handleCreatePull() http.Handler {
 		Draft               bool   `json:"draft"`
 		MaintainerCanModify *bool  `json:"maintainer_can_modify"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		if req.Issue != nil {
-			writeError(w, r, invalid(FieldError{Resource: "PullRequest", Field: "issue", Code: "invalid",
-				Message: "githubtest: converting an issue is not emulated"}), doc)
-			return
+	return handle(doc, http.StatusCreated, func(r *http.Request) (*github.PullRequest, error) {
+		req, err := decode[request](r)
+		switch {
+		case err != nil:
+			return nil, err
+		case req.Issue != nil:
+			return nil, invalid(FieldError{Resource: "PullRequest", Field: "issue", Code: "invalid",
+				Message: "githubtest: converting an issue is not emulated"})
 		}
 		in := newPull{title: req.Title, head: req.Head, base: req.Base, body: req.Body, draft: req.Draft, canModify: true}
 		if req.MaintainerCanModify != nil {
 			in.canModify = *req.MaintainerCanModify
 		}
-		pr, err := s.createPull(actorFrom(r.Context()), in)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusCreated, pr)
+		return s.createPull(actorFrom(r.Context()), in)
 	})
 }
 
@@ -160,36 +153,39 @@ func (s *Server) pull(n int) (*pull, error) {
 	return p, nil
 }
 
-func (s *Server) handleGetPull() http.Handler {
-	const doc = "https://docs.github.com/rest/pulls/pulls#get-a-pull-request"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := pathNumber(r)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		pr, err := s.getPull(n)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, pr)
-	})
-}
-
-func (s *Server) getPull(n int) (*github.PullRequest, error) {
+// withPull runs f on pull request n (GitHub's 404 if there is none), holding
+// s.mu.
+func withPull[T any](s *Server, n int, f func(p *pull) (T, error)) (T, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.pull(n)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return s.pullJSON(p)
+	return f(p)
+}
+
+// changePull is withPull for a change that sends webhooks: f emits them into
+// out, and they are delivered once s.mu is released.
+func changePull[T any](s *Server, n int, f func(out *outbox, p *pull) (T, error)) (T, error) {
+	var out outbox
+	defer s.deliver(&out) // deferred calls run last-in first-out: after withPull unlocked
+	return withPull(s, n, func(p *pull) (T, error) { return f(&out, p) })
+}
+
+func (s *Server) handleGetPull() http.Handler {
+	const doc = "https://docs.github.com/rest/pulls/pulls#get-a-pull-request"
+	return handle(doc, http.StatusOK, withPath(pathNumber, s.getPull))
+}
+
+func (s *Server) getPull(n int) (*github.PullRequest, error) {
+	return withPull(s, n, s.pullJSON)
 }
 
 func (s *Server) handleListPulls() http.Handler {
 	const doc = "https://docs.github.com/rest/pulls/pulls#list-pull-requests"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return handleList(doc, s.baseURL, func(r *http.Request) ([]*github.PullRequest, error) {
 		q := r.URL.Query()
 		state := q.Get("state")
 		switch state {
@@ -197,15 +193,9 @@ func (s *Server) handleListPulls() http.Handler {
 			state = "open"
 		case "open", "closed", "all":
 		default:
-			writeError(w, r, invalid(FieldError{Resource: "PullRequest", Field: "state", Code: "invalid"}), doc)
-			return
+			return nil, invalid(FieldError{Resource: "PullRequest", Field: "state", Code: "invalid"})
 		}
-		prs, err := s.listPulls(state, q.Get("head"), q.Get("base"), q.Get("direction") == "asc")
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, paginate(w, r, s.baseURL, prs))
+		return s.listPulls(state, q.Get("head"), q.Get("base"), q.Get("direction") == "asc")
 	})
 }
 
@@ -242,19 +232,7 @@ func (s *Server) listPulls(state, head, base string, ascending bool) ([]*github.
 
 func (s *Server) handleListPullFiles() http.Handler {
 	const doc = "https://docs.github.com/rest/pulls/pulls#list-pull-requests-files"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := pathNumber(r)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		files, err := s.listPullFiles(n)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, paginate(w, r, s.baseURL, files))
-	})
+	return handleList(doc, s.baseURL, withPath(pathNumber, s.listPullFiles))
 }
 
 // fileStatus is GitHub's name for a git diff status letter.
@@ -273,47 +251,43 @@ func fileStatus(letter byte) string {
 // listPullFiles lists the files the pull request changes: the diff from the
 // merge base to its head, as GitHub shows it, cut at Options.PullFilesLimit.
 func (s *Server) listPullFiles(n int) ([]*github.CommitFile, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := s.pull(n)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.refreshPull(p); err != nil {
-		return nil, err
-	}
-	st, err := s.stats(p)
-	if err != nil {
-		return nil, err
-	}
-	changed := st.files[:min(len(st.files), s.opts.PullFilesLimit)]
-	files := make([]*github.CommitFile, 0, len(changed))
-	for _, f := range changed {
-		sha := f.NewSHA
-		if f.Status == 'D' {
-			sha = f.OldSHA
+	return withPull(s, n, func(p *pull) ([]*github.CommitFile, error) {
+		if err := s.refreshPull(p); err != nil {
+			return nil, err
 		}
-		cf := &github.CommitFile{
-			SHA:         ptr(sha),
-			Filename:    ptr(f.Path),
-			Status:      ptr(fileStatus(f.Status)),
-			Additions:   ptr(f.Additions),
-			Deletions:   ptr(f.Deletions),
-			Changes:     ptr(f.Additions + f.Deletions),
-			BlobURL:     ptr(s.webURL("/blob/" + p.headSHA + "/" + f.Path)),
-			RawURL:      ptr(s.webURL("/raw/" + p.headSHA + "/" + f.Path)),
-			ContentsURL: ptr(s.apiURL("/contents/" + f.Path + "?ref=" + p.headSHA)),
+		st, err := s.stats(p)
+		if err != nil {
+			return nil, err
 		}
-		if !f.Binary {
-			patch, err := s.git.patch(st.mergeBase, p.headSHA, f.Path)
-			if err != nil {
-				return nil, err
+		changed := st.files[:min(len(st.files), s.opts.PullFilesLimit)]
+		files := make([]*github.CommitFile, 0, len(changed))
+		for _, f := range changed {
+			sha := f.NewSHA
+			if f.Status == 'D' {
+				sha = f.OldSHA
 			}
-			cf.Patch = optional(patch)
+			cf := &github.CommitFile{
+				SHA:         ptr(sha),
+				Filename:    ptr(f.Path),
+				Status:      ptr(fileStatus(f.Status)),
+				Additions:   ptr(f.Additions),
+				Deletions:   ptr(f.Deletions),
+				Changes:     ptr(f.Additions + f.Deletions),
+				BlobURL:     ptr(s.webURL("/blob/" + p.headSHA + "/" + f.Path)),
+				RawURL:      ptr(s.webURL("/raw/" + p.headSHA + "/" + f.Path)),
+				ContentsURL: ptr(s.apiURL("/contents/" + f.Path + "?ref=" + p.headSHA)),
+			}
+			if !f.Binary {
+				patch, err := s.git.patch(st.mergeBase, p.headSHA, f.Path)
+				if err != nil {
+					return nil, err
+				}
+				cf.Patch = optional(patch)
+			}
+			files = append(files, cf)
 		}
-		files = append(files, cf)
-	}
-	return files, nil
+		return files, nil
+	})
 }
 
 func (s *Server) handleUpdatePull() http.Handler {
@@ -325,25 +299,10 @@ func (s *Server) handleUpdatePull() http.Handler {
 		Base                *string `json:"base"`
 		MaintainerCanModify *bool   `json:"maintainer_can_modify"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := pathNumber(r)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
+	return handle(doc, http.StatusOK, withPathAndBody(pathNumber, func(r *http.Request, n int, req request) (*github.PullRequest, error) {
 		in := pullUpdate{title: req.Title, body: req.Body, state: req.State, base: req.Base, canModify: req.MaintainerCanModify}
-		pr, err := s.updatePull(actorFrom(r.Context()), n, in)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, pr)
-	})
+		return s.updatePull(actorFrom(r.Context()), n, in)
+	}))
 }
 
 // pullUpdate is what PATCH /pulls/{n} asks to change (nil: unchanged).
@@ -355,70 +314,65 @@ type pullUpdate struct {
 // updatePull edits, closes or reopens a pull request, sending "edited",
 // "closed" or "reopened" as GitHub does.
 func (s *Server) updatePull(who actor, n int, in pullUpdate) (*github.PullRequest, error) {
-	var out outbox
-	defer s.deliver(&out) // deferred calls run last-in first-out: after the unlock
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := s.pull(n)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.refreshPull(p); err != nil {
-		return nil, err
-	}
-	if in.state != nil && *in.state != "open" && *in.state != "closed" {
-		return nil, invalid(FieldError{Resource: "PullRequest", Field: "state", Code: "invalid"})
-	}
-	changes := &github.EditChange{}
-	edited := false
-	if in.title != nil && *in.title != p.title {
-		if strings.TrimSpace(*in.title) == "" {
-			return nil, invalid(FieldError{Resource: "PullRequest", Field: "title", Code: "missing_field"})
-		}
-		changes.Title = &github.EditTitle{From: ptr(p.title)}
-		p.title, edited = *in.title, true
-	}
-	if in.body != nil && *in.body != p.body {
-		changes.Body = &github.EditBody{From: ptr(p.body)}
-		p.body, edited = *in.body, true
-	}
-	if in.base != nil && *in.base != p.base {
-		if p.state != "open" {
-			return nil, invalid(FieldError{Resource: "PullRequest", Field: "base", Code: "invalid",
-				Message: "Cannot change the base branch of a closed pull request."})
-		}
-		sha, err := s.git.refSHA("refs/heads/" + *in.base)
-		if err != nil {
+	return changePull(s, n, func(out *outbox, p *pull) (*github.PullRequest, error) {
+		if err := s.refreshPull(p); err != nil {
 			return nil, err
 		}
-		if sha == "" {
-			return nil, invalid(FieldError{Resource: "PullRequest", Field: "base", Code: "invalid",
-				Message: fmt.Sprintf("Proposed base branch '%s' was not found", *in.base)})
+		if in.state != nil && *in.state != "open" && *in.state != "closed" {
+			return nil, invalid(FieldError{Resource: "PullRequest", Field: "state", Code: "invalid"})
 		}
-		changes.Base = &github.EditBase{Ref: &github.EditRef{From: ptr(p.base)}, SHA: &github.EditSHA{From: ptr(p.baseSHA)}}
-		p.base, p.baseSHA, edited = *in.base, sha, true
-	}
-	if in.canModify != nil {
-		p.maintainerCanModify = *in.canModify
-	}
-	if edited {
-		p.updated = s.now()
-		err := s.emitPull(&out, "edited", p, who.login, func(e *github.PullRequestEvent) { e.Changes = changes })
-		if err != nil {
-			return nil, err
+		changes := &github.EditChange{}
+		edited := false
+		if in.title != nil && *in.title != p.title {
+			if strings.TrimSpace(*in.title) == "" {
+				return nil, invalid(FieldError{Resource: "PullRequest", Field: "title", Code: "missing_field"})
+			}
+			changes.Title = &github.EditTitle{From: ptr(p.title)}
+			p.title, edited = *in.title, true
 		}
-	}
-	if in.state != nil && *in.state != p.state {
-		if *in.state == "closed" {
-			err = s.closePull(&out, p, who.login)
-		} else {
-			err = s.reopenPull(&out, p, who.login)
+		if in.body != nil && *in.body != p.body {
+			changes.Body = &github.EditBody{From: ptr(p.body)}
+			p.body, edited = *in.body, true
 		}
-		if err != nil {
-			return nil, err
+		if in.base != nil && *in.base != p.base {
+			if p.state != "open" {
+				return nil, invalid(FieldError{Resource: "PullRequest", Field: "base", Code: "invalid",
+					Message: "Cannot change the base branch of a closed pull request."})
+			}
+			sha, err := s.git.refSHA("refs/heads/" + *in.base)
+			if err != nil {
+				return nil, err
+			}
+			if sha == "" {
+				return nil, invalid(FieldError{Resource: "PullRequest", Field: "base", Code: "invalid",
+					Message: fmt.Sprintf("Proposed base branch '%s' was not found", *in.base)})
+			}
+			changes.Base = &github.EditBase{Ref: &github.EditRef{From: ptr(p.base)}, SHA: &github.EditSHA{From: ptr(p.baseSHA)}}
+			p.base, p.baseSHA, edited = *in.base, sha, true
 		}
-	}
-	return s.pullJSON(p)
+		if in.canModify != nil {
+			p.maintainerCanModify = *in.canModify
+		}
+		if edited {
+			p.updated = s.now()
+			err := s.emitPull(out, "edited", p, who.login, func(e *github.PullRequestEvent) { e.Changes = changes })
+			if err != nil {
+				return nil, err
+			}
+		}
+		if in.state != nil && *in.state != p.state {
+			var err error
+			if *in.state == "closed" {
+				err = s.closePull(out, p, who.login)
+			} else {
+				err = s.reopenPull(out, p, who.login)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		return s.pullJSON(p)
+	})
 }
 
 // closePull closes p unmerged and sends "closed". Callers hold s.mu.

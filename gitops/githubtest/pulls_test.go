@@ -17,10 +17,7 @@ import (
 // requests.
 func TestCreatePullErrors(t *testing.T) {
 	ctx := context.Background()
-	gh := githubtest.NewT(t, githubtest.Options{})
-	c := gh.Client()
-	commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
-	openPull(t, c, gh, "feature")
+	gh, c := newWithPull(t, githubtest.Options{})
 	main, _ := gh.Resolve("main")
 	if _, _, err := c.Git.CreateRef(ctx, gh.Owner(), gh.Repo(), &github.Reference{Ref: github.String("refs/heads/same"), Object: &github.GitObject{SHA: github.String(main)}}); err != nil {
 		t.Fatal(err)
@@ -71,14 +68,10 @@ func TestMergeErrors(t *testing.T) {
 	// #4 changes conf.tf and changes it back: merged whole it is clean, but
 	// its first commit does not apply on the moved main.
 	commitBranch(t, c, gh, "main", "flipflop", map[string]*string{"conf.tf": github.String("size = 2\n")})
-	if _, err := gh.PushCommit("flipflop", map[string][]byte{"conf.tf": []byte("size = 1\n")}, nil, "Back to 1"); err != nil {
-		t.Fatal(err)
-	}
+	pushCommit(t, gh, "flipflop", map[string][]byte{"conf.tf": []byte("size = 1\n")}, "Back to 1")
 	openPull(t, c, gh, "flipflop")
 	// main moves so that #1 conflicts.
-	if _, err := gh.PushCommit("main", map[string][]byte{"conf.tf": []byte("size = 3\n")}, nil, "Resize"); err != nil {
-		t.Fatal(err)
-	}
+	pushCommit(t, gh, "main", map[string][]byte{"conf.tf": []byte("size = 3\n")}, "Resize")
 
 	tests := []struct {
 		name        string
@@ -121,10 +114,7 @@ func TestMergeErrors(t *testing.T) {
 // request's title as the subject.
 func TestSquashMerge(t *testing.T) {
 	ctx := context.Background()
-	gh := githubtest.NewT(t, githubtest.Options{})
-	c := gh.Client()
-	commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
-	openPull(t, c, gh, "feature")
+	gh, c := newWithPull(t, githubtest.Options{})
 	main, _ := gh.Resolve("main")
 	res, _, err := c.PullRequests.Merge(ctx, gh.Owner(), gh.Repo(), 1, "", &github.PullRequestOptions{MergeMethod: "squash"})
 	if err != nil {
@@ -182,13 +172,9 @@ func TestMergeMethods(t *testing.T) {
 			gh := githubtest.NewT(t, githubtest.Options{Files: map[string][]byte{"other.tf": []byte("x\n")}})
 			c := gh.Client()
 			commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
-			if _, err := gh.PushCommit("feature", map[string][]byte{"b.txt": []byte("b\n")}, nil, "Add b"); err != nil {
-				t.Fatal(err)
-			}
+			pushCommit(t, gh, "feature", map[string][]byte{"b.txt": []byte("b\n")}, "Add b")
 			openPull(t, c, gh, "feature")
-			if _, err := gh.PushCommit("main", map[string][]byte{"other.tf": []byte("y\n")}, nil, "Another change"); err != nil {
-				t.Fatal(err)
-			}
+			pushCommit(t, gh, "main", map[string][]byte{"other.tf": []byte("y\n")}, "Another change")
 			before, _ := gh.Resolve("main")
 			branch, _ := gh.Log("feature")
 			commits := [2]githubtest.Commit{branch[1], branch[0]}
@@ -230,10 +216,7 @@ func TestMergeMethods(t *testing.T) {
 func TestCloseReopenAndEdit(t *testing.T) {
 	ctx := context.Background()
 	rcv := newReceiver(t, hookSecret)
-	gh := githubtest.NewT(t, githubtest.Options{WebhookURL: rcv.URL, WebhookSecret: hookSecret, SyncWebhooks: true})
-	c := gh.Client()
-	commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
-	openPull(t, c, gh, "feature")
+	gh, c := newWithPull(t, githubtest.Options{WebhookURL: rcv.URL, WebhookSecret: hookSecret, SyncWebhooks: true})
 
 	steps := []struct {
 		name string
@@ -334,10 +317,7 @@ func TestListPulls(t *testing.T) {
 // GitHub's 65,536-character limit.
 func TestComments(t *testing.T) {
 	ctx := context.Background()
-	gh := githubtest.NewT(t, githubtest.Options{})
-	c := gh.Client()
-	commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
-	openPull(t, c, gh, "feature")
+	gh, c := newWithPull(t, githubtest.Options{})
 	for i := range 5 {
 		if _, err := gh.Comment(1, "alice", fmt.Sprintf("comment %d", i)); err != nil {
 			t.Fatal(err)

@@ -117,12 +117,73 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, doc string) {
 	}{e.Message, e.Errors, doc, strconv.Itoa(e.StatusCode)})
 }
 
-// decodeBody decodes the JSON body into v; a malformed body is GitHub's 400.
-func decodeBody(r *http.Request, v any) error {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		return newError(http.StatusBadRequest, "Problems parsing JSON")
+// handle makes the handler of a route whose own work is op: op's error is
+// answered as GitHub would (writeError, with doc as the documentation_url),
+// its result as JSON with status.
+func handle[T any](doc string, status int, op func(r *http.Request) (T, error)) http.Handler {
+	return serve(doc, op, func(w http.ResponseWriter, _ *http.Request, v T) { writeJSON(w, status, v) })
+}
+
+// handleList is handle for a list endpoint: 200 with the page of op's items
+// the request asks for, and the Link header (under base, the server's URL)
+// to the others.
+func handleList[T any](doc, base string, op func(r *http.Request) ([]T, error)) http.Handler {
+	return serve(doc, op, func(w http.ResponseWriter, r *http.Request, items []T) {
+		writeJSON(w, http.StatusOK, paginate(w, r, base, items))
+	})
+}
+
+// serve runs op and answers its error as GitHub would (with doc as the
+// documentation_url), or its result with write.
+func serve[T any](doc string, op func(r *http.Request) (T, error), write func(http.ResponseWriter, *http.Request, T)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := op(r)
+		if err != nil {
+			writeError(w, r, err, doc)
+			return
+		}
+		write(w, r, v)
+	})
+}
+
+// decode reads the JSON body as a T; a malformed body is GitHub's 400.
+func decode[T any](r *http.Request) (T, error) {
+	var v T
+	if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
+		return v, newError(http.StatusBadRequest, "Problems parsing JSON")
 	}
-	return nil
+	return v, nil
+}
+
+// withPath is op on the value path reads from the request's path ({number},
+// {comment_id}); a value path refuses is its error (GitHub's 404).
+func withPath[V, T any](path func(r *http.Request) (V, error), op func(V) (T, error)) func(r *http.Request) (T, error) {
+	return func(r *http.Request) (T, error) {
+		v, err := path(r)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return op(v)
+	}
+}
+
+// withPathAndBody is withPath for a route that also takes a JSON body,
+// decoded as a Req. GitHub reads the path first: a value path refuses is its
+// 404 whatever the body.
+func withPathAndBody[V, Req, T any](path func(r *http.Request) (V, error), op func(r *http.Request, v V, req Req) (T, error)) func(r *http.Request) (T, error) {
+	return func(r *http.Request) (T, error) {
+		var zero T
+		v, err := path(r)
+		if err != nil {
+			return zero, err
+		}
+		req, err := decode[Req](r)
+		if err != nil {
+			return zero, err
+		}
+		return op(r, v, req)
+	}
 }
 
 // paginate returns the page of items the request asks for (page, per_page:

@@ -26,24 +26,17 @@ func (s *Server) handleCreateStatus() http.Handler {
 		Description string `json:"description"`
 		Context     string `json:"context"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decodeBody(r, &req); err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		if !validState(req.State) {
-			writeError(w, r, invalid(FieldError{Resource: "Status", Field: "state", Code: "custom",
-				Message: "state is not included in the list"}), doc)
-			return
+	return handle(doc, http.StatusCreated, func(r *http.Request) (*github.RepoStatus, error) {
+		req, err := decode[request](r)
+		switch {
+		case err != nil:
+			return nil, err
+		case !validState(req.State):
+			return nil, invalid(FieldError{Resource: "Status", Field: "state", Code: "custom",
+				Message: "state is not included in the list"})
 		}
 		st := status{state: req.State, targetURL: req.TargetURL, description: req.Description, context: req.Context}
-		out, err := s.createStatus(actorFrom(r.Context()).login, r.PathValue("sha"), st)
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusCreated, out)
+		return s.createStatus(actorFrom(r.Context()).login, r.PathValue("sha"), st)
 	})
 }
 
@@ -69,13 +62,8 @@ func (s *Server) createStatus(creator, sha string, st status) (*github.RepoStatu
 
 func (s *Server) handleCombinedStatus() http.Handler {
 	const doc = "https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		combined, err := s.combinedStatus(r.PathValue("ref"))
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, combined)
+	return handle(doc, http.StatusOK, func(r *http.Request) (*github.CombinedStatus, error) {
+		return s.combinedStatus(r.PathValue("ref"))
 	})
 }
 
@@ -152,13 +140,8 @@ func (s *Server) combinedState(sha string) string {
 
 func (s *Server) handleListStatuses() http.Handler {
 	const doc = "https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		statuses, err := s.listStatuses(r.PathValue("ref"))
-		if err != nil {
-			writeError(w, r, err, doc)
-			return
-		}
-		writeJSON(w, http.StatusOK, paginate(w, r, s.baseURL, statuses))
+	return handleList(doc, s.baseURL, func(r *http.Request) ([]*github.RepoStatus, error) {
+		return s.listStatuses(r.PathValue("ref"))
 	})
 }
 

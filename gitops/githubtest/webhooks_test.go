@@ -26,10 +26,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 // TestWebhookHeaders checks a delivery carries GitHub's headers.
 func TestWebhookHeaders(t *testing.T) {
 	rcv := newReceiver(t, hookSecret)
-	gh := githubtest.NewT(t, githubtest.Options{WebhookURL: rcv.URL, WebhookSecret: hookSecret, SyncWebhooks: true})
-	c := gh.Client()
-	commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
-	openPull(t, c, gh, "feature")
+	gh, _ := newWithPull(t, githubtest.Options{WebhookURL: rcv.URL, WebhookSecret: hookSecret, SyncWebhooks: true})
 
 	got := rcv.received()
 	if len(got) != 1 {
@@ -104,10 +101,7 @@ func TestDeliverRaw(t *testing.T) {
 // TestDeliveriesWithoutURL records deliveries when no receiver is set, and
 // redelivers them once one is.
 func TestDeliveriesWithoutURL(t *testing.T) {
-	gh := githubtest.NewT(t, githubtest.Options{WebhookEvents: []string{"issue_comment"}})
-	c := gh.Client()
-	commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
-	openPull(t, c, gh, "feature") // pull_request: not subscribed
+	gh, _ := newWithPull(t, githubtest.Options{WebhookEvents: []string{"issue_comment"}}) // pull_request: not subscribed
 	if _, err := gh.Comment(1, "alice", "hello"); err != nil {
 		t.Fatal(err)
 	}
@@ -151,9 +145,7 @@ func TestPayloadShapes(t *testing.T) {
 	c := gh.Client()
 	commitBranch(t, c, gh, "main", "feature", map[string]*string{"a.txt": github.String("a\n")})
 	openPull(t, c, gh, "feature")
-	if _, err := gh.PushCommit("feature", map[string][]byte{"b.txt": []byte("b\n")}, nil, "More"); err != nil {
-		t.Fatal(err)
-	}
+	pushCommit(t, gh, "feature", map[string][]byte{"b.txt": []byte("b\n")}, "More")
 	if err := gh.ClosePull(1, "alice"); err != nil {
 		t.Fatal(err)
 	}
