@@ -273,7 +273,7 @@ func (s *Server) SelectInView(viewID, blockID, value string, user User) (slack.I
 	if !in.DispatchAction {
 		return slack.InteractionCallback{}, fmt.Errorf("view %s: input %s has no dispatch_action, so Slack sends nothing when it changes", viewID, blockID)
 	}
-	state, err := viewState(viewID, inputs, v.State, nil)
+	state, err := viewState(viewID, inputs, v.State, nil, false)
 	if err != nil {
 		return slack.InteractionCallback{}, err
 	}
@@ -318,7 +318,7 @@ func (s *Server) SubmitView(viewID string, user User, values map[string]string) 
 	if err != nil {
 		return slack.InteractionCallback{}, fmt.Errorf("view %s: %w", viewID, err)
 	}
-	state, err := viewState(viewID, inputs, v.State, values)
+	state, err := viewState(viewID, inputs, v.State, values, true)
 	if err != nil {
 		return slack.InteractionCallback{}, err
 	}
@@ -329,8 +329,9 @@ func (s *Server) SubmitView(viewID string, user User, values map[string]string) 
 }
 
 // viewState is a view's state as Slack sends it: for each input, what
-// values gives, else what was picked, else the initial value.
-func viewState(viewID string, inputs []viewInput, picked, values map[string]string) (*slack.ViewState, error) {
+// values gives, else what was picked, else the initial value. A
+// submission needs every required input filled.
+func viewState(viewID string, inputs []viewInput, picked, values map[string]string, submit bool) (*slack.ViewState, error) {
 	state := &slack.ViewState{Values: map[string]map[string]slack.BlockAction{}}
 	for _, in := range inputs {
 		el := in.Element
@@ -341,7 +342,7 @@ func viewState(viewID string, inputs []viewInput, picked, values map[string]stri
 		if !given {
 			value = in.initial()
 		}
-		if value == "" && !in.Optional && values != nil {
+		if value == "" && !in.Optional && submit {
 			return nil, fmt.Errorf("view %s: the required input %s is empty (Slack would not send it)", viewID, in.BlockID)
 		}
 		act := slack.BlockAction{ActionID: el.ActionID, BlockID: in.BlockID, Type: slack.ActionType(el.Type)}
