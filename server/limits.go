@@ -23,7 +23,10 @@ type Limits struct {
 	// hundreds of ordinary ones). A request is charged its Content-Length,
 	// or its route's limit when it has none, from before its body is read
 	// until it is answered; one that does not fit is answered 503 with
-	// Retry-After at once, unread.
+	// Retry-After at once, unread. Memory: while attackers keep the budget
+	// full, RSS stays under about RSS at rest plus twice the budget (Go's
+	// collector lets the heap grow to twice what is live); see
+	// server/bodyload.
 	BodyBudget int64
 	// ReadTimeout is how long a client has to send a whole request,
 	// headers and body (default 20s). GitHub gives up on a delivery after
