@@ -11,7 +11,7 @@ PKGS    := ./...
 export TF_CLI_CONFIG_FILE := $(TOOLS)/terraformrc
 export CLUSTRO_TOOLS      := $(TOOLS)
 
-.PHONY: all build tools test lint unit bench fuzz clean demo
+.PHONY: all build tools test lint unit bench fuzz load clean demo
 
 all: build
 
@@ -35,10 +35,13 @@ test: tools lint ## lint, then every test (unit, integration, end-to-end)
 bench: ## benchmarks quoted in the README
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+load: build ## load tools against a real clustro serve (not part of make test): unauthenticated bodies, peak RSS
+	$(GO) run ./server/bodyload -clustro $(BIN)/clustro
+
 fuzz: ## run the fuzz targets, a minute each: render/verify, hostile edits of workspaces, signed webhooks
 	$(GO) test -run '^$$' -fuzz '^FuzzRenderVerify$$' -fuzztime 60s ./templates
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyHostile$$' -fuzztime 60s -fuzzminimizetime 0 ./templates
-	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime 60s ./gitops
+	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime 60s -fuzzminimizetime 5s ./gitops
 
 clean:
 	rm -rf $(BIN)
