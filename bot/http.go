@@ -125,7 +125,11 @@ func (b *Bot) handleEvents() http.Handler {
 			io.WriteString(w, v.Challenge)
 			return
 		}
-		b.event(r.Context(), ev)
+		if b.event(r.Context(), ev) {
+			// Not recorded, so not handled: Slack sends it again.
+			http.Error(w, "event not recorded; send it again", http.StatusServiceUnavailable)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 	})
 }

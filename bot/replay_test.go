@@ -353,7 +353,9 @@ func TestUnclaimedPayloadsAreNotActedOn(t *testing.T) {
 
 	answers := len(h.channelMessages(platform))
 	ev := h.keep(h.signer.Event(PathEvents, "EvDOWN", slacktest.AppMention(bob.ID, platform, h.slack.NextTS(), "", "postgres for search")))
-	h.serve(ev.replay())
+	if w := h.serve(ev.replay()); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("an unrecorded event answered %d, want 503 so that Slack sends it again", w.Code)
+	}
 	if n := len(h.channelMessages(platform)); n != answers {
 		t.Errorf("an unrecorded event was answered")
 	}
