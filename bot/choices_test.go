@@ -51,9 +51,10 @@ func formInputs(t *testing.T, raw []byte) map[string]formInput {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]formInput{}
+	out := map[string]formInput{} // by field
 	for _, b := range v.Blocks {
-		out[b.BlockID] = b
+		field, _, _ := strings.Cut(b.BlockID, "@")
+		out[field] = b
 	}
 	return out
 }
@@ -240,7 +241,7 @@ func TestFormFollowsEnvironment(t *testing.T) {
 	if got := formInputs(t, v.JSON)["backups.schedule"].options(); !slices.Contains(got, "none") {
 		t.Fatalf("the form opens on dev, which allows no backups: %v", got)
 	}
-	if _, err := h.slack.SubmitView(v.ID, alice, map[string]string{"name": "ledger", "size": "XL"}); err == nil {
+	if _, err := h.slack.SubmitView(v.ID, alice, h.formValues(v.ID, map[string]string{"name": "ledger", "size": "XL"})); err == nil {
 		t.Error("dev's form offered XL")
 	}
 
@@ -266,10 +267,10 @@ func TestFormFollowsEnvironment(t *testing.T) {
 	if in := form["instances"].Element; in.MinValue != "3" || in.MaxValue != "9" {
 		t.Errorf("prod's instances: %s to %s", in.MinValue, in.MaxValue)
 	}
-	if _, err := h.slack.SubmitView(v.ID, alice, map[string]string{"name": "ledger", "backups.schedule": "none"}); err == nil {
+	if _, err := h.slack.SubmitView(v.ID, alice, h.formValues(v.ID, map[string]string{"name": "ledger", "backups.schedule": "none"})); err == nil {
 		t.Error("prod's form let Slack's client submit no backups")
 	}
-	if _, err := h.slack.SubmitView(v.ID, alice, map[string]string{"name": "ledger", "instances": "1"}); err == nil {
+	if _, err := h.slack.SubmitView(v.ID, alice, h.formValues(v.ID, map[string]string{"name": "ledger", "instances": "1"})); err == nil {
 		t.Error("prod's form let Slack's client submit 1 instance")
 	}
 	if w := h.submitView(v.ID, alice, map[string]string{"name": "ledger", "size": "XL", "backups.schedule": "hourly"}); w.Body.Len() != 0 {
@@ -278,6 +279,32 @@ func TestFormFollowsEnvironment(t *testing.T) {
 	recs := h.pipe.requests(t)
 	if len(recs) != 1 || recs[0].Request.Key() != "prod/billing/ledger" || recs[0].Request.Size != request.SizeXL || recs[0].Request.Backups.Schedule != request.Hourly {
 		t.Errorf("submitted %+v", recs)
+	}
+
+	// What was picked stays picked where the new environment allows it:
+	// XL from staging to prod, not to dev.
+	h.command(alice, billing, "new")
+	v = h.lastView()
+	for _, step := range []struct{ env, size string }{{"staging", ""}, {"prod", "XL"}, {"dev", ""}} {
+		if step.env == "prod" {
+			for id := range h.formValues(v.ID, map[string]string{"size": "XL"}) {
+				// Slack sends nothing for a select without dispatch_action; the
+				// pick is in the view's state, which the next block_actions carries.
+				h.slack.SelectInView(v.ID, id, "XL", alice)
+			}
+		}
+		cb, err := h.slack.SelectInView(v.ID, "environment", step.env, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.serve(h.signer.Interaction(PathInteractions, cb))
+		size := formInputs(t, h.lastView().JSON)["size"].Element.InitialOption
+		switch {
+		case step.env == "dev" && size != nil:
+			t.Errorf("dev's form preselects size %s", size.Value)
+		case step.env == "prod" && (size == nil || size.Value != "XL"):
+			t.Errorf("prod's form lost the XL picked in staging: %+v", size)
+		}
 	}
 
 	// Editing a prod draft opens the form on prod's choices.

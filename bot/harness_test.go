@@ -195,13 +195,43 @@ func (h *harness) clickLabel(channel, ts, label string, u slacktest.User) *httpt
 	return h.click(channel, ts, id, u)
 }
 
+// submitView submits a form as u, with values by field: each goes to the
+// input of that field (block_id <field>, or <field>@<env>; see envFields).
 func (h *harness) submitView(viewID string, u slacktest.User, values map[string]string) *httptest.ResponseRecorder {
 	h.t.Helper()
-	cb, err := h.slack.SubmitView(viewID, u, values)
+	cb, err := h.slack.SubmitView(viewID, u, h.formValues(viewID, values))
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return h.serve(h.signer.Interaction(PathInteractions, cb))
+}
+
+// formValues maps values by field to the block_ids of a form's inputs.
+func (h *harness) formValues(viewID string, values map[string]string) map[string]string {
+	h.t.Helper()
+	var raw json.RawMessage
+	for _, v := range h.slack.Views() {
+		if v.ID == viewID {
+			raw = v.JSON
+		}
+	}
+	var view struct {
+		Blocks []struct {
+			BlockID string `json:"block_id"`
+		} `json:"blocks"`
+	}
+	json.Unmarshal(raw, &view)
+	out := map[string]string{}
+	for field, v := range values {
+		out[field] = v
+		for _, b := range view.Blocks {
+			if f, _, _ := strings.Cut(b.BlockID, "@"); f == field {
+				delete(out, field)
+				out[b.BlockID] = v
+			}
+		}
+	}
+	return out
 }
 
 var eventSeq int

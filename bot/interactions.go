@@ -196,21 +196,21 @@ func (b *Bot) submitRequestView(ctx context.Context, cb slack.InteractionCallbac
 	meta := decodeMeta(cb.View.PrivateMetadata)
 	r, pr := b.readRequestView(cb.View.State)
 	if len(pr) > 0 {
-		return viewErrors(pr)
+		return viewErrors(cb.View.State, pr)
 	}
 	r.Requester = request.Requester{ID: cb.User.ID, Name: cb.User.Name}
 	resolved, err := b.policy.Resolve(r)
 	if errors.As(err, &pr) {
-		return viewErrors(pr)
+		return viewErrors(cb.View.State, pr)
 	}
 	if err != nil {
-		return viewErrors(request.Problems{{Field: "name", Message: err.Error()}})
+		return viewErrors(cb.View.State, request.Problems{{Field: "name", Message: err.Error()}})
 	}
 	if msg, err := b.refusal(ctx, resolved.Environment, meta.Channel, cb.User.ID); msg != "" {
 		if err != nil {
 			b.log.Warn().Err(err).Msg("access not checked")
 		}
-		return viewErrors(request.Problems{{Field: "environment", Message: msg}})
+		return viewErrors(cb.View.State, request.Problems{{Field: "environment", Message: msg}})
 	}
 	c := &conversation{ID: "view" + cb.View.ID, User: cb.User.ID, Channel: meta.Channel}
 	c.Draft.Origin.SlackTeam = cb.Team.ID
@@ -221,11 +221,11 @@ func (b *Bot) submitRequestView(ctx context.Context, cb slack.InteractionCallbac
 	}
 	rec, err := b.submit(ctx, c, r)
 	if errors.As(err, &pr) {
-		return viewErrors(pr)
+		return viewErrors(cb.View.State, pr)
 	}
 	if err != nil {
 		b.log.Error().Err(err).Msg("form not submitted")
-		return viewErrors(request.Problems{{Field: "name", Message: "The service could not take the request (the error is logged); submit again in a minute."}})
+		return viewErrors(cb.View.State, request.Problems{{Field: "name", Message: "The service could not take the request (the error is logged); submit again in a minute."}})
 	}
 	if c.Kind != "" {
 		b.later("close draft", func(ctx context.Context) error {

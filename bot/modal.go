@@ -43,19 +43,41 @@ func decodeMeta(s string) viewMeta {
 }
 
 // modalFields are the request fields the form edits, in order. Each input
-// block's block_id (and its element's action_id) is the field's name as
-// request.Problems names it, so a problem lands on its block.
+// element's action_id is the field's name as request.Problems names it,
+// and so is its block's block_id, but for envFields.
 var modalFields = []string{
 	"name", "team", "environment", "clientType", "load", "size", "instances", "postgresVersion",
 	"storage", "backups.schedule", "backups.hour", "backups.retention", "logicalBackup", "databases",
 }
 
-// blockOf returns the block a problem is shown on.
-func blockOf(field string) string {
-	if slices.Contains(modalFields, field) {
-		return field
+// envFields are the inputs whose choices depend on the environment. Their
+// block_id is "<field>@<environment>": Slack keeps what a user entered in
+// an input across views.update only when its block_id stays the same, so
+// when the environment changes these inputs start afresh, showing what the
+// rebuilt form preselects (what was entered, if the new environment
+// allows it) and never a choice it does not offer.
+var envFields = []string{"load", "size", "instances", "backups.schedule"}
+
+// fieldBlock is the block_id of a field's input in a form for env.
+func fieldBlock(field, env string) string {
+	if slices.Contains(envFields, field) {
+		return field + "@" + env
 	}
-	return "name"
+	return field
+}
+
+// blockOfField returns the block_id, among a submitted form's, of a
+// field's input; "" if the form has none.
+func blockOfField(state *slack.ViewState, field string) string {
+	if state == nil {
+		return ""
+	}
+	for id := range state.Values {
+		if f, _, _ := strings.Cut(id, "@"); f == field {
+			return id
+		}
+	}
+	return ""
 }
 
 // requestView is the request form, prefilled from a draft and the
@@ -120,11 +142,15 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 		checkboxInput("logicalBackup", "Logical backup", "Also take a nightly pg_dump.", d.LogicalBackup),
 		textInput("databases", "Extra databases (optional)", fmt.Sprintf("Comma-separated, at most %d, like reports, audit.", p.MaxDatabases), strings.Join(d.Databases, ", "), "reports, audit", true),
 	}
+	for _, bl := range blocks {
+		in := bl.(*slack.InputBlock)
+		in.BlockID = fieldBlock(in.BlockID, env)
+	}
 	if len(a.Loads) == 0 {
 		// No load picks a size allowed here: the size is asked instead.
-		blocks = slices.DeleteFunc(blocks, func(b slack.Block) bool { return b.(*slack.InputBlock).BlockID == "load" })
+		blocks = slices.DeleteFunc(blocks, func(b slack.Block) bool { return b.(*slack.InputBlock).BlockID == fieldBlock("load", env) })
 		for _, bl := range blocks {
-			if in := bl.(*slack.InputBlock); in.BlockID == "size" {
+			if in := bl.(*slack.InputBlock); in.BlockID == fieldBlock("size", env) {
 				in.Label, in.Hint, in.Optional = plain("Size"), plain("No expected load picks a size allowed in "+clip(env, 20)+": pick one. /pg sizes shows the presets."), false
 			}
 		}
@@ -195,7 +221,7 @@ func (b *Bot) readRequestView(state *slack.ViewState) (request.DatabaseRequest, 
 		return r, request.Problems{{Field: "name", Message: "the form came back empty"}}
 	}
 	for _, field := range modalFields {
-		act, ok := state.Values[field][field]
+		act, ok := state.Values[blockOfField(state, field)][field]
 		if !ok {
 			continue
 		}
@@ -229,14 +255,19 @@ func (b *Bot) onFormEnvironment(ctx context.Context, cb slack.InteractionCallbac
 	return b.updateView(ctx, cb.View.ID, b.requestView(d, decodeMeta(cb.View.PrivateMetadata)))
 }
 
-// viewErrors maps problems to the form's blocks, for Slack to show inline.
-func viewErrors(pr request.Problems) *slack.ViewSubmissionResponse {
+// viewErrors maps problems to the blocks of the submitted form (state),
+// for Slack to show inline; a problem of a field the form has no input for
+// goes on the name, saying which field.
+func viewErrors(state *slack.ViewState, pr request.Problems) *slack.ViewSubmissionResponse {
 	errs := map[string]string{}
 	for _, p := range pr {
-		id := blockOf(p.Field)
+		id := blockOfField(state, p.Field)
 		msg := p.Message
-		if id != p.Field {
-			msg = p.Field + ": " + msg
+		if id == "" {
+			id, msg = blockOfField(state, "name"), p.Field+": "+msg
+		}
+		if id == "" {
+			id = "name"
 		}
 		if prev, ok := errs[id]; ok {
 			msg = prev + "; " + msg
