@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.AddCommand(serveCmd(e), renderCmd(e), verifyCmd(e), sizesCmd(e), bootstrapCmd(e), healthcheckCmd(e), demoCmd(e), devCmd(e))
+	root.AddCommand(serveCmd(e), renderCmd(e), verifyCmd(e), sizesCmd(e), bootstrapCmd(e), healthcheckCmd(e))
 	err := root.ExecuteContext(ctx)
 	var ee *exitError
 	if err != nil && !errors.As(err, &ee) {

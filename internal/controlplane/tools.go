@@ -1,41 +1,32 @@
 package controlplane
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/clustropg/clustro/internal/toolchain"
 )
 
-// modulePath identifies the repository's go.mod when looking for its root.
-const modulePath = "github.com/clustropg/clustro"
-
-// Environment variables that locate the toolchain and the CRDs.
-const (
-	// EnvTools is the toolchain directory `make tools` fills; binaries are in its bin/.
-	EnvTools = "CLUSTRO_TOOLS"
-	// EnvCRDs is a directory of CustomResourceDefinition manifests to install.
-	EnvCRDs = "CLUSTRO_CNPG_CRDS"
-)
+// EnvCRDs is a directory of CustomResourceDefinition manifests to install.
+const EnvCRDs = "CLUSTRO_CNPG_CRDS"
 
 // binaries the control plane runs, looked up in the bin directory.
 var binaries = []string{"etcd", "kube-apiserver"}
 
+// repoRoot is the repository, found as the toolchain finds it.
+var repoRoot = toolchain.RepoRoot
+
 // findBinDir returns the directory holding etcd and kube-apiserver:
-// override, else $CLUSTRO_TOOLS/bin, else .tools/bin in the repository.
+// override, else the toolchain's bin ($CLUSTRO_TOOLS/bin, else .tools/bin
+// in the repository).
 func findBinDir(override string) (string, error) {
 	dir := override
 	if dir == "" {
-		if tools := os.Getenv(EnvTools); tools != "" {
-			dir = filepath.Join(tools, "bin")
-		} else {
-			root, err := repoRoot()
-			if err != nil {
-				return "", fmt.Errorf("locate etcd and kube-apiserver: %w; set %s or run from the repository (run `make tools` to build them)", err, EnvTools)
-			}
-			dir = filepath.Join(root, ".tools", "bin")
+		var err error
+		if dir, err = toolchain.BinDir(os.Getenv); err != nil {
+			return "", fmt.Errorf("locate etcd and kube-apiserver: %w", err)
 		}
 	}
 	var missing []string
@@ -49,39 +40,6 @@ func findBinDir(override string) (string, error) {
 		return "", fmt.Errorf("%s not found in %s: run `make tools` to build them", strings.Join(missing, " and "), dir)
 	}
 	return dir, nil
-}
-
-// repoRoot walks up from the working directory to the go.mod of this module.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for {
-		if isModuleRoot(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.mod of " + modulePath + " above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func isModuleRoot(gomod string) bool {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if line := strings.TrimSpace(s.Text()); strings.HasPrefix(line, "module ") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "module ")) == modulePath
-		}
-	}
-	return false
 }
 
 // crdDir returns the directory of CRDs to install, or "" for the embedded

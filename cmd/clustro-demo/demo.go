@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clustropg/clustro/bot/slacktest"
+	"github.com/clustropg/clustro/gitops/githubtest"
+	"github.com/clustropg/clustro/internal/controlplane"
+	"github.com/clustropg/clustro/internal/testutil/pgtest"
+)
+
+// The demo's cast and places.
+const (
+	demoOwner       = "acme"
+	demoRepo        = "infra"
+	demoChannel     = "CPLATFORM"
+	demoChannelName = "platform"
+	// demoTeamChannel is team shop's channel (slack.teamChannels): where
+	// the progress of its requests made through the REST API goes.
+	demoTeamChannel     = "CSHOP"
+	demoTeamChannelName = "shop"
+	demoUserID          = "UADA"
+	demoUserName        = "ada"
+	demoReviewer        = "grace"
+	demoGrafana         = "https://grafana.example.com"
+)
+
+// Deadlines of the steps, generous for a loaded laptop.
+const (
+	demoReplyTimeout = 30 * time.Second
+	demoPRTimeout    = 90 * time.Second
+	demoPlanTimeout  = 3 * time.Minute
+	demoReadyTimeout = 4 * time.Minute
+	demoServeTimeout = 30 * time.Second
+)
+
+// demoCmd is the root command: the demo itself.
+func demoCmd(e *env, dir *string) *cobra.Command {
+	var keep bool
+	var clustroBin string
+	cmd := &cobra.Command{
+		Use:   "clustro-demo",
+		Short: "Run the whole ClustroPG loop on this machine: a Slack conversation to a working database",
+		Long: `clustro-demo starts everything ClustroPG talks to, on this machine and
+offline: a Kubernetes control plane (etcd and kube-apiserver with the
+CloudNativePG CRDs), a local PostgreSQL with a CloudNativePG stand-in, a
+Slack fake and a GitHub emulator holding an infra repository; then it runs
+clustro serve against them (the clustro binary next to clustro-demo, else
+on PATH, else --clustro).
+
+Then it plays a conversation as Slack would deliver it: someone asks the bot
+for a database in #platform, answers its questions with the buttons, and
+confirms. It prints the transcript, the pull request and its plan, merges it
+as a reviewer, waits until the database is ready, and connects to it with
+psql using the URI the bot sent by direct message.
+
+Without --keep everything is stopped at the end. With --keep it stays up
+until Ctrl-C, and the commands to go on by hand are printed (clustro-demo
+slash, clustro-demo merge, curl on the REST API). The directory (--dir,
+default .demo) is recreated each run and holds the store, the logs and
+state.json (the throwaway secrets slash and merge read).`,
+		Args: cobra.NoArgs,
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "leave everything running after the script, until Ctrl-C, and print how to go on by hand")
+	cmd.Flags().StringVar(&clustroBin, "clustro", "", "the clustro binary to run as serve (default: clustro next to clustro-demo, else on PATH)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runDemo(cmd.Context(), e, *dir, clustroBin, keep)
+	}
+	return cmd
+}
+
+// demo is one run of the demo: what it started, and the transcript.
+type demo struct {
+	e     *env
+	out   io.Writer
+	dir   string // absolute
+	shown string // as given, for the messages
+	began time.Time
+
+	stops []demoStop
+
+	clustroBin string // as given by --clustro, or ""
+	cp         *controlplane.ControlPlane
+	pg         *pgtest.Server
+	slack      *slacktest.Server
+	gh         *githubtest.Server
+	serve      *serveProcess
+	serveLog   string // clustro serve's log, once it is started
+	url        string // clustro serve's base URL
+	state      demoState
+	signer     slacktest.Signer
+	http       *http.Client
+	names      map[string]string
+
+	// The transcript: messages printed per channel, the thread, the
+	// bot's question waiting for an answer, and what the DM said.
+	seen    map[string]int
+	thread  string
+	pending *botMessage
+	events  int
+	uri     string
+	ready   bool
+	// card is the status message the bot keeps up to date in the thread.
+	card string
+	// asked is when the user mentioned the bot.
+	asked time.Time
+	// step is where the script is, for a report when it stops.
+	step string
+}
+
+// demoStop is one thing to stop at the end, newest first; what names it
+// in the report ("" for files).
+type demoStop struct {
+	what string
+	stop func()
+}
+
+// runDemo runs the demo in dir: start, the script's acts, then stop (or
+// wait, with keep).
+func runDemo(ctx context.Context, e *env, dir, clustroBin string, keep bool) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("demo directory: %w", err)
+	}
+	d := &demo{e: e, out: e.stdout, dir: abs, shown: dir, began: time.Now(), seen: map[string]int{},
+		clustroBin: clustroBin, http: &http.Client{Timeout: 30 * time.Second},
+		names: map[string]string{demoUserID: demoUserName, slacktest.BotUserID: "clustro",
+			demoChannel: demoChannelName, demoTeamChannel: demoTeamChannelName}}
+	if err := d.prepareDir(); err != nil {
+		return err
+	}
+	defer d.teardown()
+	fmt.Fprintf(d.out, "clustro-demo: everything runs on this machine, offline; files in %s\n", dir)
+	if err := d.start(ctx); err != nil {
+		return d.stopped(err)
+	}
+	fmt.Fprintln(d.out)
+	for _, act := range d.acts() {
+		if err := act(ctx); err != nil {
+			return d.stopped(err)
+		}
+	}
+	if err := d.fakesServedAll(); err != nil {
+		return d.stopped(err)
+	}
+	fmt.Fprintf(d.out, "\nFrom the Slack mention to a working database in %s (%s in all).\n", since(d.asked), since(d.began))
+	if !keep {
+		fmt.Fprintln(d.out, "Run `make demo ARGS=--keep` to keep it all running and try it by hand.")
+		return nil
+	}
+	d.printNextSteps()
+	d.watch(ctx)
+	return nil
+}
+
+// fakesServedAll checks that the Slack fake and the GitHub emulator
+// served every call clustro made: both are strict, and a call they do not
+// implement means the demo no longer shows what a real Slack and GitHub
+// would do.
+func (d *demo) fakesServedAll() error {
+	var bad []string
+	for _, m := range d.slack.Unknown() {
+		bad = append(bad, "Slack method "+m)
+	}
+	for _, r := range d.gh.Unexpected() {
+		bad = append(bad, fmt.Sprintf("GitHub %s -> %d (%s)", r, r.StatusCode, r.Reason))
+	}
+	if len(bad) > 0 {
+		d.step = "checking the fakes"
+		return fmt.Errorf("clustro made calls the fakes do not implement:\n  %s", strings.Join(bad, "\n  "))
+	}
+	return nil
+}
+
+// prepareDir recreates the demo directory, refusing one the demo did not
+// make and one where a demo still runs.
+func (d *demo) prepareDir() error {
+	if st, err := readDemoState(statePath(d.dir)); err == nil && answers(st.URL+"/healthz") {
+		return usagef("a demo is already running in %s (pid %d, %s): stop it first (Ctrl-C in its terminal)", d.shown, st.PID, st.URL)
+	}
+	entries, err := os.ReadDir(d.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("demo directory: %w", err)
+	case len(entries) == 0:
+	default:
+		if _, err := os.Stat(filepath.Join(d.dir, demoMarker)); err != nil {
+			return usagef("--dir %s exists and was not made by clustro-demo (no %s in it): pick another directory", d.shown, demoMarker)
+		}
+		if err := os.RemoveAll(d.dir); err != nil {
+			return fmt.Errorf("recreate %s: %w", d.shown, err)
+		}
+	}
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", d.shown, err)
+	}
+	marker := "Made by clustro-demo, which recreates this directory on each run.\n"
+	if err := os.WriteFile(filepath.Join(d.dir, demoMarker), []byte(marker), 0o600); err != nil {
+		return fmt.Errorf("create %s: %w", d.shown, err)
+	}
+	return nil
+}
+
+// onStop registers what teardown stops.
+func (d *demo) onStop(what string, stop func()) {
+	d.stops = append(d.stops, demoStop{what, stop})
+}
+
+// teardown stops everything the demo started, newest first, and removes
+// the state file: slash and merge then say that no demo runs.
+func (d *demo) teardown() {
+	if len(d.stops) == 0 {
+		return
+	}
+	began := time.Now()
+	var names []string
+	for i := len(d.stops) - 1; i >= 0; i-- {
+		d.stops[i].stop()
+		if d.stops[i].what != "" {
+			names = append(names, d.stops[i].what)
+		}
+	}
+	d.stops = nil
+	os.Remove(statePath(d.dir))
+	if len(names) > 0 {
+		fmt.Fprintf(d.out, "Stopped %s in %s; nothing is left running (logs stay in %s).\n",
+			strings.Join(names, ", "), since(began), d.shown)
+	}
+}
+
+// stopped reports where the script stopped, with the end of serve's log.
+func (d *demo) stopped(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return errors.New("demo interrupted")
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	if d.slack != nil {
+		d.flushSlack()
+	}
+	fmt.Fprintf(d.out, "\nThe demo stopped")
+	if d.step != "" {
+		fmt.Fprintf(d.out, " while %s", d.step)
+	}
+	fmt.Fprintf(d.out, ": %v\n", err)
+	if d.serveLog != "" {
+		fmt.Fprintf(d.out, "Last lines of %s:\n", filepath.Join(d.shown, filepath.Base(d.serveLog)))
+		for _, l := range tailLines(d.serveLog, 25) {
+			fmt.Fprintln(d.out, "  "+l)
+		}
+	}
+	return fmt.Errorf("demo stopped: %w", err)
+}
+
+// tailLines returns the last n lines of a file.
+func tailLines(p string, n int) []string {
+	f, err := os.Open(p)
+	if err != nil {
+		return []string{fmt.Sprintf("(%v)", err)}
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return lines
+}

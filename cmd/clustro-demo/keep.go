@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// --keep: everything stays up until Ctrl-C, for trying it by hand.
+
+// printNextSteps prints the URLs and the commands to go on by hand.
+func (d *demo) printNextSteps() {
+	self := "clustro-demo"
+	if fi, err := os.Stat(filepath.Join("bin", "clustro-demo")); err == nil && !fi.IsDir() {
+		self = "bin/clustro-demo"
+	}
+	dir := ""
+	if !samePath(d.dir, defaultDemoDir) {
+		dir = " --dir " + d.shown
+	}
+	tok := d.state.APIToken
+	fmt.Fprintf(d.out, `
+Everything keeps running until Ctrl-C:
+  clustro serve    %[1]s  (/healthz, /readyz, /metrics; logs in %[2]s)
+  pull request     %[3]s/%[4]s/%[5]s/pull/1  (its page has Merge and Close buttons, as %[6]s)
+  Slack fake       %[7]s/api/
+  kubeconfig       %[8]s
+  PostgreSQL       %[9]s
+
+Go on by hand; this terminal shows what the bot posts and what happens to pull requests:
+  %[10]s slash%[11]s "/pg list"
+  %[10]s slash%[11]s "/pg resize ledger size=L"
+      opens pull request #2 for the resize, and plans it
+  %[10]s merge%[11]s 2
+      merges it through the emulator's API: GitHub's webhook tells clustro to apply it
+  curl -H "Authorization: Bearer %[12]s" %[1]s/api/v1/databases
+  curl %[1]s/api/v1/openapi.json
+  curl -H "Authorization: Bearer %[12]s" -H "Content-Type: application/json" \
+       -d '{"name":"orders","team":"%[13]s","environment":"dev","load":"small"}' %[1]s/api/v1/databases
+      asks for a database as Backstage would: the next pull request, progress in #%[13]s; merge it with %[10]s merge
+  kubectl --kubeconfig %[8]s get clusters.postgresql.cnpg.io -A
+
+The secrets of this throwaway demo are in %[14]s (mode 0600).
+`, d.url, filepath.Join(d.shown, "clustro.log"), d.gh.URL(), demoOwner, demoRepo, demoReviewer, d.slack.URL,
+		d.cp.Kubeconfig(), d.pg.DSN(), self, dir, tok, demoTeamChannelName, filepath.Join(d.shown, demoStateFile))
+}
+
+// samePath reports whether two paths name the same place.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
+}
+
+// watch prints what the bot posts and what happens to pull requests until
+// ctx ends (Ctrl-C).
+func (d *demo) watch(ctx context.Context) {
+	prs := map[int]string{}
+	pulls := func(announce bool) {
+		all, err := d.gh.PullRequests()
+		if err != nil {
+			return
+		}
+		for _, pr := range all {
+			state := pr.GetState()
+			if pr.GetMerged() {
+				state = "merged"
+			}
+			if prs[pr.GetNumber()] == state {
+				continue
+			}
+			prs[pr.GetNumber()] = state
+			if announce {
+				fmt.Fprintf(d.out, "GitHub  PR #%d %q is %s  %s\n", pr.GetNumber(), pr.GetTitle(), state, pr.GetHTMLURL())
+			}
+		}
+	}
+	pulls(false)
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(d.out, "\nStopping the demo.")
+			return
+		case <-time.After(300 * time.Millisecond):
+		}
+		d.flushSlack()
+		pulls(true)
+	}
+}
