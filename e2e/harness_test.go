@@ -122,7 +122,9 @@ func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	}
 	t.Cleanup(func() { w.store.Close() })
 
-	hook := httptest.NewServer(withLogger(log, gitops.WebhookHandler([]byte(webhookSecret), "acme/infra", w.store)))
+	// The pipeline is made below, before any pull request (and delivery) exists.
+	receive := func(ctx context.Context, ev gitops.Event) (string, bool, error) { return w.pipe.Receive(ctx, ev) }
+	hook := httptest.NewServer(withLogger(log, gitops.WebhookHandler([]byte(webhookSecret), "acme/infra", receive)))
 	t.Cleanup(hook.Close)
 	w.gh = githubtest.NewT(t, githubtest.Options{Owner: "acme", Repo: "infra", Files: seed, Token: githubToken,
 		WebhookURL: hook.URL, WebhookSecret: webhookSecret, Associations: map[string]string{"reviewer": "MEMBER"}})

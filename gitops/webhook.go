@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -13,12 +12,7 @@ import (
 
 	"github.com/google/go-github/v62/github"
 	"github.com/rs/zerolog"
-
-	"github.com/clustropg/clustro/store"
 )
-
-// EventJob is the job kind of a stored webhook delivery.
-const EventJob = "github_event"
 
 // Event is what ClustroPG keeps of a webhook delivery: enough to act on
 // it, nothing else (the payload's other fields are not stored).
@@ -42,14 +36,11 @@ type Event struct {
 	Association string `json:"association,omitempty"`
 }
 
-// EventLane is the queue lane of a pull request's events: they are handled
-// one at a time, in the order they were stored.
-func EventLane(pr int) string { return fmt.Sprintf("github/pr/%d", pr) }
-
-// Enqueuer stores a job; the store implements it.
-type Enqueuer interface {
-	Enqueue(ctx context.Context, j store.NewJob) (store.Job, bool, error)
-}
+// Receiver keeps a verified delivery durably before the webhook answers:
+// it returns the id of what it stored, and duplicate true when the
+// delivery (X-GitHub-Delivery and action) was stored already. The pipeline
+// implements it; the webhook decides nothing about what happens next.
+type Receiver func(ctx context.Context, ev Event) (id string, duplicate bool, err error)
 
 // maxPayload is GitHub's own cap on a webhook payload.
 const maxPayload = 25 << 20
@@ -67,11 +58,12 @@ const signaturePrefix = "sha256="
 // header, Content-Length against GitHub's 25 MB cap (413) and the
 // Content-Type (415). The body is then read into one buffer of its declared
 // size, never more than the cap. Deliveries for repo that ClustroPG acts on
-// are stored as a job before the 202 answer, idempotently by
-// X-GitHub-Delivery and action, so a redelivery is a no-op and the work
-// happens after GitHub's 10 s; anything else answers 200 with a log line.
-// No payload, however malformed, makes it answer 5xx except a store error.
-func WebhookHandler(secret []byte, repo string, q Enqueuer) http.Handler {
+// are handed to receive before the 202 answer, which keeps them durably and
+// idempotently by X-GitHub-Delivery and action, so a redelivery is a no-op
+// and the work happens after GitHub's 10 s; anything else answers 200 with
+// a log line. No payload, however malformed, makes it answer 5xx except an
+// error of receive.
+func WebhookHandler(secret []byte, repo string, receive Receiver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log := zerolog.Ctx(r.Context())
 		if len(secret) == 0 {
@@ -130,23 +122,19 @@ func WebhookHandler(secret []byte, repo string, q Enqueuer) http.Handler {
 			http.Error(w, "missing X-GitHub-Delivery", http.StatusBadRequest)
 			return
 		}
-		encoded, _ := json.Marshal(ev)
-		job, created, err := q.Enqueue(r.Context(), store.NewJob{
-			Kind: EventJob, Payload: encoded, Workspace: EventLane(ev.PR),
-			Key: store.Idempotency{Scope: "github-delivery", Key: ev.Delivery + "/" + ev.Action},
-		})
+		id, duplicate, err := receive(r.Context(), ev)
 		if err != nil {
 			log.Error().Err(err).Str("delivery", ev.Delivery).Msg("store webhook delivery")
 			http.Error(w, "could not store the delivery; GitHub may redeliver it", http.StatusInternalServerError)
 			return
 		}
 		log.Info().Str("event", ev.Type).Str("action", ev.Action).Int("pr", ev.PR).Str("delivery", ev.Delivery).
-			Bool("duplicate", !created).Str("job", job.ID).Msg("webhook queued")
+			Bool("duplicate", duplicate).Str("job", id).Msg("webhook queued")
 		status := "queued"
-		if !created {
+		if duplicate {
 			status = "duplicate"
 		}
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": status, "job": job.ID})
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": status, "job": id})
 	})
 }
 

@@ -1,16 +1,11 @@
 package gitops
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/clustropg/clustro/store"
 )
 
 // FuzzWebhook signs arbitrary bodies with the secret and delivers them as
@@ -43,35 +38,11 @@ func FuzzWebhook(f *testing.F) {
 		f.Add("issue_comment", []byte(b))
 		f.Add("pull_request", []byte(b))
 	}
-	h := WebhookHandler([]byte(testSecret), testRepo, &queue{})
+	h := WebhookHandler([]byte(testSecret), testRepo, (&inbox{}).receive)
 	f.Fuzz(func(t *testing.T, event string, body []byte) {
 		w := deliver(h, event, "fuzz-delivery", body, map[string]string{"X-Hub-Signature-256": sign256(testSecret, body)})
 		if w.Code != http.StatusOK && w.Code != http.StatusAccepted {
 			t.Errorf("event %q: status %d %s, want 200 or 202", event, w.Code, w.Body)
 		}
 	})
-}
-
-// queue keeps jobs in memory, idempotently by key as the store does. The
-// fuzz target uses it rather than SQLite: coverage-guided fuzzing
-// instruments every package the target runs, and the SQLite engine's
-// counters slow each run by orders of magnitude (TestWebhookQueuesOnceAndIgnoresTheRest
-// covers the real store).
-type queue struct {
-	mu   sync.Mutex
-	keys map[store.Idempotency]store.Job
-}
-
-func (q *queue) Enqueue(_ context.Context, j store.NewJob) (store.Job, bool, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if job, ok := q.keys[j.Key]; ok {
-		return job, false, nil
-	}
-	if q.keys == nil {
-		q.keys = map[store.Idempotency]store.Job{}
-	}
-	job := store.Job{ID: fmt.Sprint(len(q.keys) + 1), Kind: j.Kind, Workspace: j.Workspace, Payload: j.Payload}
-	q.keys[j.Key] = job
-	return job, true, nil
 }

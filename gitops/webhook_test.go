@@ -10,16 +10,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
-
-	"github.com/clustropg/clustro/store"
 )
 
 const (
@@ -64,16 +65,6 @@ func sign512(secret string, body []byte) string {
 	return "sha512=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-func openStore(t testing.TB) store.Store {
-	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "clustro.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func deliver(h http.Handler, event, delivery string, body []byte, headers map[string]string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
@@ -87,20 +78,46 @@ func deliver(h http.Handler, event, delivery string, body []byte, headers map[st
 	return w
 }
 
-func jobs(t *testing.T, s store.Store) []store.Job {
-	t.Helper()
-	js, err := s.ListJobs(context.Background(), store.JobFilter{Kind: EventJob})
-	if err != nil {
-		t.Fatal(err)
+// inbox is a Receiver that keeps events in memory, once per delivery and
+// action, as the pipeline's Receive keeps them in the store (the pipeline's
+// tests cover that).
+type inbox struct {
+	mu   sync.Mutex
+	evs  []Event
+	seen map[string]string
+	fail error
+}
+
+func (in *inbox) receive(_ context.Context, ev Event) (string, bool, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.fail != nil {
+		return "", false, in.fail
 	}
-	return js
+	key := ev.Delivery + "/" + ev.Action
+	if id, ok := in.seen[key]; ok {
+		return id, true, nil
+	}
+	if in.seen == nil {
+		in.seen = map[string]string{}
+	}
+	id := fmt.Sprint(len(in.evs) + 1)
+	in.seen[key] = id
+	in.evs = append(in.evs, ev)
+	return id, false, nil
+}
+
+func (in *inbox) events() []Event {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return slices.Clone(in.evs)
 }
 
 // TestWebhookRefusesUnsigned: nothing is queued for a delivery that is not
 // signed with the secret, whatever else it carries.
 func TestWebhookRefusesUnsigned(t *testing.T) {
-	s := openStore(t)
-	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	in := &inbox{}
+	h := WebhookHandler([]byte(testSecret), testRepo, in.receive)
 	body := payload(t, "pull_request.opened.json", nil)
 	altered := bytes.Replace(body, []byte(`"opened"`), []byte(`"closed"`), 1)
 	tests := []struct {
@@ -128,18 +145,18 @@ func TestWebhookRefusesUnsigned(t *testing.T) {
 			}
 		})
 	}
-	if n := len(jobs(t, s)); n != 0 {
+	if n := len(in.events()); n != 0 {
 		t.Errorf("%d jobs queued from refused deliveries", n)
 	}
 	// No secret configured: everything is refused.
-	if w := deliver(WebhookHandler(nil, testRepo, s), "pull_request", "x", body, map[string]string{"X-Hub-Signature-256": sign256("", body)}); w.Code != http.StatusServiceUnavailable {
+	if w := deliver(WebhookHandler(nil, testRepo, in.receive), "pull_request", "x", body, map[string]string{"X-Hub-Signature-256": sign256("", body)}); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("no secret: status %d, want 503", w.Code)
 	}
 }
 
 func TestWebhookQueuesOnceAndIgnoresTheRest(t *testing.T) {
-	s := openStore(t)
-	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	in := &inbox{}
+	h := WebhookHandler([]byte(testSecret), testRepo, in.receive)
 	signed := func(b []byte) map[string]string {
 		return map[string]string{"X-Hub-Signature-256": sign256(testSecret, b)}
 	}
@@ -191,15 +208,9 @@ func TestWebhookQueuesOnceAndIgnoresTheRest(t *testing.T) {
 		}
 	}
 
-	js := jobs(t, s)
-	if len(js) != 3 {
-		t.Fatalf("%d jobs, want 3 (opened, merged, comment)", len(js))
-	}
-	var evs []Event
-	for _, j := range js {
-		var ev Event
-		json.Unmarshal(j.Payload, &ev)
-		evs = append(evs, ev)
+	evs := in.events()
+	if len(evs) != 3 {
+		t.Fatalf("%d events received, want 3 (opened, merged, comment)", len(evs))
 	}
 	if e := evs[0]; e.Action != "opened" || e.PR != 2 || e.HeadSHA == "" || e.HeadRef != "changes" || e.BaseRef != "master" || e.Sender != "Codertocat" {
 		t.Errorf("opened event: %+v", e)
@@ -224,8 +235,8 @@ func (b *unreadBody) Read([]byte) (int, error) {
 // answered without reading a byte of the body, so an unauthenticated
 // client cannot make the server hold what it sends.
 func TestWebhookRefusesBeforeReading(t *testing.T) {
-	s := openStore(t)
-	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	in := &inbox{}
+	h := WebhookHandler([]byte(testSecret), testRepo, in.receive)
 	signed := sign256(testSecret, []byte("{}"))
 	tests := []struct {
 		name        string
@@ -260,7 +271,7 @@ func TestWebhookRefusesBeforeReading(t *testing.T) {
 			}
 		})
 	}
-	if n := len(jobs(t, s)); n != 0 {
+	if n := len(in.events()); n != 0 {
 		t.Errorf("%d jobs queued from refused deliveries", n)
 	}
 }
@@ -269,8 +280,8 @@ func TestWebhookRefusesBeforeReading(t *testing.T) {
 // (413) even without a Content-Length; one that ends before its
 // Content-Length is a 400, not a signature failure.
 func TestWebhookBodies(t *testing.T) {
-	s := openStore(t)
-	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	in := &inbox{}
+	h := WebhookHandler([]byte(testSecret), testRepo, in.receive)
 	tests := []struct {
 		name   string
 		body   io.Reader
@@ -307,8 +318,8 @@ func (zeros) Read(p []byte) (int, error) {
 // whose payload is not what GitHub sends (a field missing, null, the wrong
 // type) is ignored with a 200 and queues nothing; it never panics.
 func TestWebhookSignedMalformedPayloads(t *testing.T) {
-	s := openStore(t)
-	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	in := &inbox{}
+	h := WebhookHandler([]byte(testSecret), testRepo, in.receive)
 	tests := []struct {
 		name, event string
 		body        []byte
@@ -344,7 +355,7 @@ func TestWebhookSignedMalformedPayloads(t *testing.T) {
 			}
 		})
 	}
-	if n := len(jobs(t, s)); n != 0 {
+	if n := len(in.events()); n != 0 {
 		t.Errorf("%d jobs queued from malformed payloads", n)
 	}
 }
@@ -352,12 +363,12 @@ func TestWebhookSignedMalformedPayloads(t *testing.T) {
 // TestWebhookFormEncoded: a webhook set to GitHub's form content type is
 // checked on the raw form body and queued from its payload field.
 func TestWebhookFormEncoded(t *testing.T) {
-	s := openStore(t)
-	h := WebhookHandler([]byte(testSecret), testRepo, s)
+	in := &inbox{}
+	h := WebhookHandler([]byte(testSecret), testRepo, in.receive)
 	form := []byte(url.Values{"payload": {string(payload(t, "pull_request.opened.json", nil))}}.Encode())
 	w := deliver(h, "pull_request", "form-1", form, map[string]string{
 		"Content-Type": "application/x-www-form-urlencoded", "X-Hub-Signature-256": sign256(testSecret, form)})
-	if w.Code != http.StatusAccepted || len(jobs(t, s)) != 1 {
+	if w.Code != http.StatusAccepted || len(in.events()) != 1 {
 		t.Errorf("status %d %s, want 202 and one job", w.Code, w.Body)
 	}
 }
@@ -390,5 +401,17 @@ func TestFitComment(t *testing.T) {
 	}
 	if small := "<!-- m -->\nshort"; FitComment(small, MaxCommentBytes) != small {
 		t.Error("a short comment was changed")
+	}
+}
+
+// TestWebhookReceiveFails: a delivery that could not be kept is a 500, so
+// that GitHub (or Sync) delivers it again; the error stays in the log.
+func TestWebhookReceiveFails(t *testing.T) {
+	in := &inbox{fail: errors.New("store down: dsn postgres://u:hunter2@db")}
+	h := WebhookHandler([]byte(testSecret), testRepo, in.receive)
+	body := payload(t, "pull_request.opened.json", nil)
+	w := deliver(h, "pull_request", "d-fail", body, map[string]string{"X-Hub-Signature-256": sign256(testSecret, body)})
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "hunter2") {
+		t.Errorf("status %d %q, want 500 without the error's text", w.Code, w.Body)
 	}
 }

@@ -7,5 +7,5 @@
 // applies it twice.
 //
 // The entry points (Slack, the REST API, the CLI) call Submit, Change and
-// Retry; GitHub's webhooks arrive as gitops.EventJob jobs.
+// Retry; GitHub's webhooks arrive through Receive as github_event jobs.
 package pipeline

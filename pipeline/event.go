@@ -35,6 +35,32 @@ func (p *Pipeline) merged(ctx context.Context, rec store.Record, ev gitops.Event
 	return ignoreIllegal(err)
 }
 
+// Receive stores a verified webhook delivery as a job, once per delivery
+// and action (a redelivery returns duplicate true): gitops.WebhookHandler
+// calls it before answering GitHub.
+func (p *Pipeline) Receive(ctx context.Context, ev gitops.Event) (id string, duplicate bool, err error) {
+	job, created, err := p.queueEvent(ctx, ev, "", store.Idempotency{Scope: "github-delivery", Key: ev.Delivery + "/" + ev.Action})
+	return job.ID, !created, err
+}
+
+// queueEvent queues a pull request's event in its lane: the events of one
+// pull request are handled one at a time, in the order they were stored.
+func (p *Pipeline) queueEvent(ctx context.Context, ev gitops.Event, requestID string, key store.Idempotency) (store.Job, bool, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return store.Job{}, false, fmt.Errorf("queue the event of PR #%d: %w", ev.PR, err)
+	}
+	job, created, err := p.store.Enqueue(ctx, store.NewJob{Kind: JobGitHubEvent, RequestID: requestID, Payload: body,
+		Workspace: fmt.Sprintf("github/pr/%d", ev.PR), Key: key})
+	if err != nil {
+		return store.Job{}, false, fmt.Errorf("queue the event of PR #%d: %w", ev.PR, err)
+	}
+	if created {
+		p.wake()
+	}
+	return job, created, nil
+}
+
 // githubEvent acts on a stored webhook delivery.
 func (p *Pipeline) githubEvent(ctx context.Context, job store.Job) ([]byte, error) {
 	var ev gitops.Event

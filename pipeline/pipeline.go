@@ -23,6 +23,8 @@ const (
 	JobApply     = "apply"
 	JobWaitReady = "wait_ready"
 	JobNotify    = "notify"
+	// JobGitHubEvent is a stored webhook delivery (see Receive).
+	JobGitHubEvent = "github_event"
 )
 
 // Clusters is what the pipeline asks of Kubernetes (package kube).
@@ -101,7 +103,7 @@ func (p *Pipeline) Register(e *engine.Engine) {
 		return
 	}
 	e.Handle(JobOpenPR, p.guard(request.Submitted, p.openPR))
-	e.Handle(gitops.EventJob, p.githubEvent)
+	e.Handle(JobGitHubEvent, p.githubEvent)
 	e.Handle(JobPlan, p.plan)
 	e.Handle(JobApply, p.guard("", p.apply))
 	e.Handle(JobWaitReady, p.guard(request.Provisioning, p.waitReady))

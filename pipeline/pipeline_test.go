@@ -13,6 +13,7 @@ import (
 	"github.com/clustropg/clustro/engine"
 	"github.com/clustropg/clustro/gitops"
 	"github.com/clustropg/clustro/gitops/githubtest"
+	"github.com/clustropg/clustro/store"
 	"github.com/clustropg/clustro/terraform"
 )
 
@@ -207,4 +208,38 @@ func (p *Pipeline) checkMerge(t *testing.T, pl jobPayload, edit ...func(root str
 	}
 	defer cleanPrev()
 	return p.mergedOutside(ctx, pl, parents, prev, root)
+}
+
+// TestReceiveStoresEachDeliveryOnce: the webhook's receiver stores a
+// delivery as one job in its pull request's lane; GitHub's redelivery (same
+// delivery and action) stores nothing more, another action of the same
+// delivery is its own job.
+func TestReceiveStoresEachDeliveryOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "clustro.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p := &Pipeline{store: st, wake: func() {}}
+	ev := gitops.Event{Delivery: "d-1", Type: "pull_request", Action: "closed", PR: 7, Merged: true, MergeSHA: "abc"}
+	first, dup, err := p.Receive(ctx, ev)
+	if err != nil || dup {
+		t.Fatalf("first delivery: %v, duplicate %v", err, dup)
+	}
+	again, dup, err := p.Receive(ctx, ev)
+	if err != nil || !dup || again != first {
+		t.Fatalf("redelivery: %v, duplicate %v, job %s (first %s)", err, dup, again, first)
+	}
+	ev.Action = "reopened"
+	if _, dup, err := p.Receive(ctx, ev); err != nil || dup {
+		t.Fatalf("another action: %v, duplicate %v", err, dup)
+	}
+	jobs, err := st.ListJobs(ctx, store.JobFilter{Kind: JobGitHubEvent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].Workspace != "github/pr/7" || !strings.Contains(string(jobs[0].Payload), `"mergeSha":"abc"`) {
+		t.Errorf("jobs = %+v, want two in lane github/pr/7 carrying the event", jobs)
+	}
 }

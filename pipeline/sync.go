@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -43,9 +42,7 @@ func (p *Pipeline) Sync(ctx context.Context) error {
 		if ev.Sender == "" {
 			ev.Sender = "github"
 		}
-		body, _ := json.Marshal(ev)
-		if err := p.enqueue(ctx, store.NewJob{Kind: gitops.EventJob, RequestID: rec.ID(), Payload: body, Workspace: gitops.EventLane(ev.PR),
-			Key: store.Idempotency{Scope: "pipeline", Key: fmt.Sprintf("sync/%d/closed", ev.PR)}}); err != nil {
+		if _, _, err := p.queueEvent(ctx, ev, rec.ID(), store.Idempotency{Scope: "pipeline", Key: fmt.Sprintf("sync/%d/closed", ev.PR)}); err != nil {
 			return err
 		}
 		p.log.Info().Int("pr", ev.PR).Bool("merged", ev.Merged).Str("request", rec.ID()).Msg("sync: queued a missed pull request event")

@@ -234,7 +234,7 @@ func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templat
 	deps.GitHub, deps.Runner = gh, runner
 	deps.Clusters = pipeline.KubeClusters{Client: kc, Timeout: cfg.Kubernetes.ReadyTimeout.D(), Mode: mode, Grafana: cfg.Grafana}
 	pipe := pipeline.New(deps, pipeline.Config{Commenters: cfg.GitHub.Commenters, Secrets: secrets})
-	return pipe, gitops.WebhookHandler([]byte(cfg.GitHub.WebhookSecret.Value()), cfg.GitHub.Repo, st), nil
+	return pipe, gitops.WebhookHandler([]byte(cfg.GitHub.WebhookSecret.Value()), cfg.GitHub.Repo, pipe.Receive), nil
 }
 
 // kubeClient connects to the Kubernetes API of CLUSTRO_KUBECONFIG, or the
