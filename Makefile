@@ -22,7 +22,8 @@ tools: ## build the offline toolchain into .tools/ (cached; see scripts/tools.sh
 	./scripts/tools.sh
 
 demo: tools build ## the whole loop on this machine, from a Slack mention to psql (ARGS=--keep leaves it running)
-	$(BIN)/clustro demo $(ARGS)
+	$(GO) build -o $(BIN)/clustro-demo ./cmd/clustro-demo
+	$(BIN)/clustro-demo $(ARGS)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
