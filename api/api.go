@@ -37,7 +37,7 @@ type Pipeline interface {
 	Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (rec store.Record, created bool, err error)
 	// Change asks for a resize, a backup change or a deletion of an
 	// existing, ready database.
-	Change(ctx context.Context, kind request.Kind, env, team, name string, edit func(*request.Spec), who request.Requester, origin request.Origin, key store.Idempotency) (rec store.Record, created bool, err error)
+	Change(ctx context.Context, c request.Change, key store.Idempotency) (rec store.Record, created bool, err error)
 	// Retry sends a failed request back to the step that failed.
 	Retry(ctx context.Context, id string, who request.Requester, origin string) (store.Record, error)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -162,36 +161,31 @@ func (b updateBody) kind() request.Kind {
 	return request.Backup
 }
 
-// edit applies the change to a Spec. Backups merge field by field; turning
-// them off drops the hour and retention, turning them on takes the
-// policy's defaults for what is not given (as a new request would).
-func (b updateBody) edit(p *request.Policy, prev request.DatabaseRequest) func(*request.Spec) {
-	return func(s *request.Spec) {
-		set(&s.Size, b.Size)
-		set(&s.Instances, b.Instances)
-		set(&s.Storage, b.Storage)
-		if b.Backups == nil {
-			return
+// change is the change the body asks for, as the domain takes it: the
+// policy applies it (backups merge field by field; turning them off drops
+// the hour and retention, turning them on takes the defaults for what is
+// not given, as a new request would).
+func (b updateBody) change() request.Change {
+	c := request.Change{Kind: b.kind(), Requester: b.Requester.requester()}
+	if b.Size != nil {
+		c.Size = *b.Size
+	}
+	if b.Instances != nil {
+		c.Instances = *b.Instances
+	}
+	if b.Storage != nil {
+		c.Storage = *b.Storage
+	}
+	if bb := b.Backups; bb != nil {
+		c.Backups = &request.BackupsChange{Hour: bb.Hour}
+		if bb.Schedule != nil {
+			c.Backups.Schedule = *bb.Schedule
 		}
-		was := s.Backups.Schedule
-		set(&s.Backups.Schedule, b.Backups.Schedule)
-		if !s.Backups.Enabled() && was != s.Backups.Schedule {
-			s.Backups.Hour, s.Backups.Retention = nil, ""
-		}
-		if b.Backups.Hour != nil {
-			h := *b.Backups.Hour
-			s.Backups.Hour = &h
-		}
-		set(&s.Backups.Retention, b.Backups.Retention)
-		if s.Backups.Enabled() && (s.Backups.Hour == nil || s.Backups.Retention == "") {
-			// Resolve fills the hour and retention the client type's
-			// profile and the defaults give; if the rest is invalid the
-			// pipeline's validation says so.
-			if res, err := p.Resolve(request.DatabaseRequest{Kind: prev.Kind, ClientType: prev.ClientType, Load: prev.Load, Spec: *s}); err == nil {
-				s.Backups = res.Backups
-			}
+		if bb.Retention != nil {
+			c.Backups.Retention = *bb.Retention
 		}
 	}
+	return c
 }
 
 func (a *handlers) handleCreateDatabase() http.Handler {
@@ -360,51 +354,32 @@ func (a *handlers) handleGetDatabase() http.Handler {
 }
 
 func (a *handlers) handleUpdateDatabase() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		client := clientFrom(ctx)
-		key, p := idempotencyKey(r, client.Name)
-		if p != nil {
-			writeProblem(w, r, *p)
-			return
-		}
+	return a.changeHandler(func(r *http.Request) (request.Change, []byte, *Problem) {
 		var body updateBody
 		if p := decodeBody(r, &body); p != nil {
-			writeProblem(w, r, *p)
-			return
+			return request.Change{}, nil, p
 		}
 		if body.empty() {
-			writeProblem(w, r, problem("validation", "Nothing to change: give size, instances, storage or backups."))
-			return
+			p := problem("validation", "Nothing to change: give size, instances, storage or backups.")
+			return request.Change{}, nil, &p
 		}
-		if pr := body.Valid(ctx); len(pr) > 0 {
-			writeProblem(w, r, invalid(pr))
-			return
+		if pr := body.Valid(r.Context()); len(pr) > 0 {
+			p := invalid(pr)
+			return request.Change{}, nil, &p
 		}
-		a.change(w, r, body.kind(), key, fingerprint(r, body), body.Requester.requester(), func(prev request.DatabaseRequest, replay bool) (func(*request.Spec), *Problem) {
-			edit := body.edit(a.deps.Policy, prev)
-			after := cloneSpec(prev.Spec)
-			edit(&after)
-			if replay {
-				return edit, nil
-			}
-			if reflect.DeepEqual(after, prev.Spec) {
-				p := problem("validation", "Nothing changes: the database already has these settings.")
-				return nil, &p
-			}
-			// The pipeline validates the change again; a change refused
-			// here never binds its Idempotency-Key.
-			var pr request.Problems
-			if err := a.deps.Policy.Validate(after); errors.As(err, &pr) {
-				p := invalid(pr)
-				return nil, &p
-			}
-			return edit, nil
-		})
+		return body.change(), fingerprint(r, body), nil
 	})
 }
 
 func (a *handlers) handleDeleteDatabase() http.Handler {
+	return a.changeHandler(func(r *http.Request) (request.Change, []byte, *Problem) {
+		return request.Change{Kind: request.Destroy}, fingerprint(r, nil), nil
+	})
+}
+
+// changeHandler serves a change of the database named by the path: read
+// takes the change and its fingerprint from the request, or a problem.
+func (a *handlers) changeHandler(read func(r *http.Request) (request.Change, []byte, *Problem)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		client := clientFrom(r.Context())
 		key, p := idempotencyKey(r, client.Name)
@@ -412,54 +387,57 @@ func (a *handlers) handleDeleteDatabase() http.Handler {
 			writeProblem(w, r, *p)
 			return
 		}
-		a.change(w, r, request.Destroy, key, fingerprint(r, nil), request.Requester{}, func(request.DatabaseRequest, bool) (func(*request.Spec), *Problem) {
-			return nil, nil
-		})
+		c, fp, p := read(r)
+		if p != nil {
+			writeProblem(w, r, *p)
+			return
+		}
+		c.Environment, c.Team, c.Name = r.PathValue("env"), r.PathValue("team"), r.PathValue("name")
+		c.Origin = request.Origin{Kind: request.OriginAPI, APIClient: client.Name}
+		a.change(w, r, c, key, fp)
 	})
 }
 
-// change asks the pipeline for a change of the database named by the
-// path, once it is known to exist (else 404) and be ready (else 409).
-// prepare returns the edit of the Spec, or a problem. A repeated
-// Idempotency-Key (replay) skips the checks: the pipeline returns the
-// request the first call made, and accept the first reply; a key first
-// used for another call (fp differs) is refused.
-func (a *handlers) change(w http.ResponseWriter, r *http.Request, kind request.Kind, key store.Idempotency, fp []byte, who request.Requester,
-	prepare func(prev request.DatabaseRequest, replay bool) (func(*request.Spec), *Problem)) {
+// change asks the pipeline for c, once the database is known to exist
+// (else 404) and be ready (else 409) and the policy takes the change: a
+// change refused here never binds its Idempotency-Key. A repeated key
+// (replay) skips the checks: the pipeline returns the request the first
+// call made, and accept the first reply; a key first used for another
+// call (fp differs) is refused.
+func (a *handlers) change(w http.ResponseWriter, r *http.Request, c request.Change, key store.Idempotency, fp []byte) {
 	ctx := r.Context()
 	if !a.keyFits(w, r, key, fp, false) {
 		return
 	}
-	env, team, name := r.PathValue("env"), r.PathValue("team"), r.PathValue("name")
-	db, found, err := a.database(ctx, env, team, name)
+	db, found, err := a.database(ctx, c.Environment, c.Team, c.Name)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
-	replay := a.seen(ctx, key)
-	if !replay && (!found || !db.exists()) {
-		writeProblem(w, r, a.noDatabase(r))
-		return
-	}
-	if !replay && db.latest.State != request.Ready {
-		writeProblem(w, r, a.notReady(db))
-		return
-	}
-	edit, p := prepare(db.latest.Request, replay)
-	if p != nil {
-		writeProblem(w, r, *p)
-		return
+	target := request.Spec{Environment: c.Environment, Team: c.Team, Name: c.Name}
+	if !a.seen(ctx, key) {
+		if !found || !db.exists() {
+			writeProblem(w, r, a.noDatabase(r))
+			return
+		}
+		if db.latest.State != request.Ready {
+			writeProblem(w, r, a.notReady(db))
+			return
+		}
+		if _, err := a.deps.Policy.ApplyChange(db.latest.Request, c); err != nil {
+			a.changeFailed(w, r, err, target, false)
+			return
+		}
 	}
 	if !a.keyFits(w, r, key, fp, true) {
 		return
 	}
-	origin := request.Origin{Kind: request.OriginAPI, APIClient: clientFrom(ctx).Name}
-	rec, created, err := a.deps.Pipeline.Change(ctx, kind, env, team, name, edit, who, origin, key)
+	rec, created, err := a.deps.Pipeline.Change(ctx, c, key)
 	if err != nil {
-		a.changeFailed(w, r, err, request.Spec{Environment: env, Team: team, Name: name}, false)
+		a.changeFailed(w, r, err, target, false)
 		return
 	}
-	a.accept(w, r, rec, created, key, kind, request.Spec{Environment: env, Team: team, Name: name})
+	a.accept(w, r, rec, created, key, c.Kind, target)
 }
 
 // database reads the requests of one database.
@@ -527,6 +505,10 @@ func (a *handlers) accept(w http.ResponseWriter, r *http.Request, rec store.Reco
 func (a *handlers) changeFailed(w http.ResponseWriter, r *http.Request, err error, spec request.Spec, creating bool) {
 	var pr request.Problems
 	if !errors.As(err, &pr) {
+		if errors.Is(err, request.ErrNoChange) {
+			writeProblem(w, r, problem("validation", "Nothing changes: the database already has these settings."))
+			return
+		}
 		if errors.Is(err, store.ErrConflict) {
 			writeProblem(w, r, problem("conflict", "The database changed while this was asked; try again."))
 			return
@@ -573,13 +555,4 @@ func exists(db database, spec request.Spec, pr request.Problems) Problem {
 func (a *handlers) internal(w http.ResponseWriter, r *http.Request, err error) {
 	a.logger(r).Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("api: internal error")
 	writeProblem(w, r, problem("internal", "The server failed to answer; the error is in its log."))
-}
-
-func cloneSpec(s request.Spec) request.Spec {
-	s.Databases = slices.Clone(s.Databases)
-	if s.Backups.Hour != nil {
-		h := *s.Backups.Hour
-		s.Backups.Hour = &h
-	}
-	return s
 }

@@ -21,7 +21,7 @@ import (
 // change requests. *pipeline.Pipeline implements it.
 type Pipeline interface {
 	Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error)
-	Change(ctx context.Context, kind request.Kind, env, team, name string, edit func(*request.Spec), who request.Requester, origin request.Origin, key store.Idempotency) (store.Record, bool, error)
+	Change(ctx context.Context, c request.Change, key store.Idempotency) (store.Record, bool, error)
 	Retry(ctx context.Context, id string, who request.Requester, origin string) (store.Record, error)
 }
 

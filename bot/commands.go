@@ -400,12 +400,15 @@ func (b *Bot) doChange(ctx context.Context, cmd slack.SlashCommand, c change) (m
 		}
 		return text(fmt.Sprintf("Retrying `%s` (request %s). Progress follows in its thread.", spec.Key(), rec.ID())), nil
 	}
-	kind, edit, what := b.changeEdit(rec, c)
-	out, _, err := pipe.Change(ctx, kind, spec.Environment, spec.Team, spec.Name, edit, requester(cmd),
-		slackOrigin(cmd.TeamID, cmd.ChannelID, ""), commandKey(cmd))
+	ch, what := changeOf(rec, c)
+	ch.Requester, ch.Origin = requester(cmd), slackOrigin(cmd.TeamID, cmd.ChannelID, "")
+	out, _, err := pipe.Change(ctx, ch, commandKey(cmd))
 	var pr request.Problems
 	if errors.As(err, &pr) {
 		return problemsMessage(fmt.Sprintf("I cannot %s `%s`:", c.sub, spec.Key()), pr, ""), nil
+	}
+	if errors.Is(err, request.ErrNoChange) {
+		return text(fmt.Sprintf("Nothing changes: `%s` already has these settings.", spec.Key())), nil
 	}
 	if err != nil {
 		return text("I could not ask for that change: the service had an error (logged). Try again in a minute."), err
@@ -413,9 +416,11 @@ func (b *Bot) doChange(ctx context.Context, cmd slack.SlashCommand, c change) (m
 	return text(fmt.Sprintf("Asked: %s of `%s` (request %s). A pull request opens now; progress follows in this channel.", what, spec.Key(), out.ID())), nil
 }
 
-// changeEdit turns a change command into the pipeline's kind and Spec edit.
-func (b *Bot) changeEdit(rec store.Record, c change) (request.Kind, func(*request.Spec), string) {
+// changeOf turns a change command into the domain's change of the
+// database rec describes (the policy applies it), and says what it asks.
+func changeOf(rec store.Record, c change) (request.Change, string) {
 	old := rec.Request.Spec
+	ch := request.Change{Environment: old.Environment, Team: old.Team, Name: old.Name}
 	if c.sub == "resize" {
 		var parts []string
 		if c.size != "" {
@@ -427,40 +432,12 @@ func (b *Bot) changeEdit(rec store.Record, c change) (request.Kind, func(*reques
 		if c.storage != "" {
 			parts = append(parts, fmt.Sprintf("storage → %s", c.storage))
 		}
-		return request.Resize, func(s *request.Spec) {
-			if c.size != "" {
-				s.Size = c.size
-			}
-			if c.instances != 0 {
-				s.Instances = c.instances
-			}
-			if c.storage != "" {
-				s.Storage = c.storage
-			}
-		}, "resize (" + strings.Join(parts, ", ") + ")"
+		ch.Kind, ch.Size, ch.Instances, ch.Storage = request.Resize, c.size, c.instances, c.storage
+		return ch, "resize (" + strings.Join(parts, ", ") + ")"
 	}
-	retention := b.policy.ClientTypes[rec.Request.ClientType][old.Environment].Retention
-	if retention == "" {
-		retention = b.policy.Defaults.Retention
-	}
-	return request.Backup, func(s *request.Spec) {
-		s.Backups.Schedule = c.schedule
-		if c.schedule == request.NoBackups {
-			s.Backups.Hour, s.Backups.Retention = nil, ""
-			return
-		}
-		if c.hour != nil {
-			s.Backups.Hour = c.hour
-		} else if s.Backups.Hour == nil {
-			h := b.policy.Defaults.BackupHour
-			s.Backups.Hour = &h
-		}
-		if c.retention != "" {
-			s.Backups.Retention = c.retention
-		} else if s.Backups.Retention == "" {
-			s.Backups.Retention = retention
-		}
-	}, fmt.Sprintf("backups %s → %s", backupsText(old.Backups), c.schedule)
+	ch.Kind = request.Backup
+	ch.Backups = &request.BackupsChange{Schedule: c.schedule, Hour: c.hour, Retention: c.retention}
+	return ch, fmt.Sprintf("backups %s → %s", backupsText(old.Backups), c.schedule)
 }
 
 // commandDelete opens the confirmation form: the name must be typed.

@@ -80,7 +80,7 @@ func TestCommandsReadingTheStore(t *testing.T) {
 		{"status ledger", []string{"`ledger` exists in several places", "`prod/billing/ledger`", "`dev/billing/ledger`", "/pg status ledger env="}},
 		{"status ledger env=production", []string{"*prod/billing/ledger* is *ready*"}},
 		{"status nothing", []string{"There is no database called `nothing`"}},
-		{"status broken", []string{"*failed*", "Failed while applying: terraform apply: timeout", "/pg retry broken env=staging team=search"}},
+		{"status broken", []string{"*failed*", "Failed while provisioning: readiness: timeout", "/pg retry broken env=staging team=search"}},
 		{"resize ledger env=dev size=M", []string{"Asked: resize (size S → M) of `dev/billing/ledger`"}},
 		{"resize index size=XL", []string{"I cannot resize `dev/search/index`", "XL is not allowed in dev"}},
 		{"backups index daily hour=2", []string{"Asked: backups none → daily of `dev/search/index`"}},

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,8 +17,10 @@ import (
 
 	"github.com/clustropg/clustro/bot/slacktest"
 	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
+	"github.com/clustropg/clustro/templates"
 )
 
 const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -44,7 +44,7 @@ type harness struct {
 	store  store.Store
 	dsn    string
 	clock  *clock
-	pipe   *fakePipeline
+	pipe   *recorder
 	cfg    config.Slack
 	policy *request.Policy
 	logs   *syncBuffer
@@ -124,7 +124,7 @@ func newHarness(t *testing.T, edit ...func(*config.Slack)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.store.Close() })
-	h.pipe = &fakePipeline{store: h.store, policy: h.policy}
+	h.pipe = newRecorder(t, full, h.store)
 	h.restart()
 	return h
 }
@@ -336,7 +336,7 @@ func (h *harness) readyDatabase(env, team, name string, who slacktest.User, fina
 	}
 	path := []request.State{request.PROpen, request.Planned, request.Merged, request.Applying, request.Provisioning, request.Ready}
 	if final == request.Failed {
-		path = path[:4]
+		path = path[:5]
 	}
 	for _, s := range path {
 		if rec, err = h.store.Transition(ctx, rec.ID(), s, request.Event{Actor: "test"}); err != nil {
@@ -345,7 +345,7 @@ func (h *harness) readyDatabase(env, team, name string, who slacktest.User, fina
 	}
 	if final == request.Failed {
 		rec, err = h.store.Transition(ctx, rec.ID(), request.Failed, request.Event{Actor: "test"},
-			store.WithFailure(request.Failure{Step: string(request.Applying), Reason: "terraform apply: timeout", Retryable: true}))
+			store.WithFailure(request.Failure{Step: string(request.Provisioning), Reason: "readiness: timeout", Retryable: true}))
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -353,11 +353,12 @@ func (h *harness) readyDatabase(env, team, name string, who slacktest.User, fina
 	return rec
 }
 
-// fakePipeline stores requests the way the pipeline does (validated,
-// idempotent), without opening pull requests.
-type fakePipeline struct {
-	store  store.Store
-	policy *request.Policy
+// recorder is the real pipeline without GitHub (requests are validated
+// and stored with their jobs, no worker runs), recording what the bot asked
+// of it.
+type recorder struct {
+	*pipeline.Pipeline
+	store store.Store
 
 	mu      sync.Mutex
 	submits []request.DatabaseRequest
@@ -365,67 +366,43 @@ type fakePipeline struct {
 	retries []string
 }
 
-func live(s request.State) bool {
-	return !slices.Contains([]request.State{request.Cancelled, request.Deleted, request.Draft}, s)
+func newRecorder(t *testing.T, cfg *config.Config, st store.Store) *recorder {
+	t.Helper()
+	r, err := templates.New(cfg.Templates())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &recorder{Pipeline: pipeline.New(pipeline.Deps{Store: st, Renderer: r, Log: zerolog.Nop()}, pipeline.Config{}), store: st}
 }
 
-func (p *fakePipeline) Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error) {
-	r.Kind = request.Create
+func (p *recorder) Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error) {
 	p.mu.Lock()
 	p.submits = append(p.submits, r)
 	p.mu.Unlock()
-	resolved, err := p.policy.Resolve(r)
-	if err != nil {
-		return store.Record{}, false, err
-	}
-	if _, err := p.store.Recall(ctx, key); err != nil || key.IsZero() {
-		if prev, err := p.store.LatestRequest(ctx, resolved.Environment, resolved.Team, resolved.Name); err == nil && live(prev.State) {
-			return store.Record{}, false, request.Problems{{Field: "name", Message: resolved.Key() + " already exists"}}
-		}
-	}
-	return p.store.CreateRequest(ctx, store.NewRequest{Request: resolved, Key: key,
-		Event: request.Event{Actor: r.Requester.ID, Origin: r.Origin.Kind, Ref: key.Key}})
+	return p.Pipeline.Submit(ctx, r, key)
 }
 
-func (p *fakePipeline) Change(ctx context.Context, kind request.Kind, env, team, name string, edit func(*request.Spec), who request.Requester, origin request.Origin, key store.Idempotency) (store.Record, bool, error) {
-	prev, err := p.store.LatestRequest(ctx, env, team, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Record{}, false, request.Problems{{Field: "name", Message: "no database " + name}}
+func (p *recorder) Change(ctx context.Context, c request.Change, key store.Idempotency) (store.Record, bool, error) {
+	rec, created, err := p.Pipeline.Change(ctx, c, key)
+	if err == nil {
+		p.mu.Lock()
+		p.changes = append(p.changes, rec.Request)
+		p.mu.Unlock()
 	}
-	if err != nil {
-		return store.Record{}, false, err
-	}
-	if prev.State != request.Ready {
-		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("%s is %s: wait until it is ready", prev.Request.Key(), prev.State)}}
-	}
-	r := request.DatabaseRequest{Kind: kind, ClientType: prev.Request.ClientType, Load: prev.Request.Load, Spec: prev.Request.Spec, Requester: who, Origin: origin}
-	if edit != nil {
-		edit(&r.Spec)
-	}
-	if err := p.policy.Validate(r.Spec); err != nil {
-		return store.Record{}, false, err
-	}
-	p.mu.Lock()
-	p.changes = append(p.changes, r)
-	p.mu.Unlock()
-	return p.store.CreateRequest(ctx, store.NewRequest{Request: r, Key: key, Event: request.Event{Actor: who.ID, Origin: origin.Kind}})
+	return rec, created, err
 }
 
-func (p *fakePipeline) Retry(ctx context.Context, id string, who request.Requester, origin string) (store.Record, error) {
-	rec, err := p.store.GetRequest(ctx, id)
-	if err != nil {
-		return store.Record{}, err
+func (p *recorder) Retry(ctx context.Context, id string, who request.Requester, origin string) (store.Record, error) {
+	rec, err := p.Pipeline.Retry(ctx, id, who, origin)
+	if err == nil {
+		p.mu.Lock()
+		p.retries = append(p.retries, id)
+		p.mu.Unlock()
 	}
-	if err := request.CheckRetry(rec.Failure, request.State(rec.Failure.Step)); err != nil {
-		return store.Record{}, err
-	}
-	p.mu.Lock()
-	p.retries = append(p.retries, id)
-	p.mu.Unlock()
-	return p.store.Transition(ctx, id, request.State(rec.Failure.Step), request.Event{Actor: who.ID, Origin: origin})
+	return rec, err
 }
 
-func (p *fakePipeline) requests(t *testing.T) []store.Record {
+func (p *recorder) requests(t *testing.T) []store.Record {
 	t.Helper()
 	recs, err := p.store.ListRequests(context.Background(), store.Filter{})
 	if err != nil {

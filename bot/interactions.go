@@ -266,8 +266,8 @@ func (b *Bot) submitDeleteView(ctx context.Context, cb slack.InteractionCallback
 		return fail(msg)
 	}
 	who := request.Requester{ID: cb.User.ID, Name: cb.User.Name}
-	_, _, err = pipe.Change(ctx, request.Destroy, spec.Environment, spec.Team, spec.Name, nil, who,
-		slackOrigin(cb.Team.ID, meta.Channel, ""), store.Idempotency{Scope: "slack", Key: "view/" + cb.View.ID})
+	_, _, err = pipe.Change(ctx, request.Change{Kind: request.Destroy, Environment: spec.Environment, Team: spec.Team, Name: spec.Name,
+		Requester: who, Origin: slackOrigin(cb.Team.ID, meta.Channel, "")}, store.Idempotency{Scope: "slack", Key: "view/" + cb.View.ID})
 	var pr request.Problems
 	if errors.As(err, &pr) {
 		return fail(pr.Error())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
@@ -76,36 +75,30 @@ func (p *Pipeline) create(ctx context.Context, r request.DatabaseRequest, key st
 	return rec, created, nil
 }
 
-// Change asks for a change to an existing database: a resize, a backup
-// change or a deletion, as a new request with its own pull request. edit
-// changes the current Spec; it is validated like a new request.
-func (p *Pipeline) Change(ctx context.Context, kind request.Kind, env, team, name string, edit func(*request.Spec), who request.Requester, origin request.Origin, key store.Idempotency) (store.Record, bool, error) {
-	if kind == request.Create {
-		return store.Record{}, false, fmt.Errorf("change: use Submit to create a database")
-	}
-	h, err := p.history(ctx, env, team, name)
+// Change asks for a change of an existing database (a resize, a backup
+// change or a deletion) as a new request with its own pull request. The
+// policy applies it to the database's live request (request.Policy.
+// ApplyChange): bad input returns request.Problems, a change that changes
+// nothing request.ErrNoChange, and nothing is stored. With a key, a
+// repeated call returns the first record (created false).
+func (p *Pipeline) Change(ctx context.Context, c request.Change, key store.Idempotency) (store.Record, bool, error) {
+	h, err := p.history(ctx, c.Environment, c.Team, c.Name)
 	if err != nil {
-		return store.Record{}, false, fmt.Errorf("change %s/%s/%s: %w", env, team, name, err)
+		return store.Record{}, false, fmt.Errorf("change %s: %w", c.Key(), err)
 	}
 	if p.seen(ctx, key) && h.Latest != nil {
 		// A retry: the store returns the first record for the key.
 		return p.create(ctx, h.Latest.Request, key)
 	}
 	if h.Live == nil {
-		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("no database %s/%s/%s", env, team, name)}}
+		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf("no database %s", c.Key())}}
 	}
 	if h.Busy() {
 		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
 			"%s has a change in progress (%s, request %s): wait for it, or retry or cancel it", h.Latest.Request.Key(), h.Latest.State, h.Latest.ID())}}
 	}
-	prev := *h.Live
-	r := request.DatabaseRequest{Kind: kind, ClientType: prev.Request.ClientType, Load: prev.Request.Load,
-		Spec: prev.Request.Spec, Requester: who, Origin: origin}
-	r.Databases = slices.Clone(prev.Request.Databases)
-	if edit != nil {
-		edit(&r.Spec)
-	}
-	if err := p.policy.Validate(r.Spec); err != nil {
+	r, err := p.policy.ApplyChange(h.Live.Request, c)
+	if err != nil {
 		return store.Record{}, false, err
 	}
 	return p.create(ctx, r, key)

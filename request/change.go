@@ -11,6 +11,10 @@ import (
 // backup change or a deletion. Zero fields keep the database's value.
 type Change struct {
 	Kind Kind
+	// Environment, Team and Name name the database.
+	Environment string
+	Team        string
+	Name        string
 	// Size, Instances and Storage resize (Kind Resize, or a combined
 	// change from the API).
 	Size      Size
@@ -18,7 +22,13 @@ type Change struct {
 	Storage   string
 	// Backups changes the backups when not nil.
 	Backups *BackupsChange
+	// Requester and Origin are who asks, and through which entry point.
+	Requester Requester
+	Origin    Origin
 }
+
+// Key names the database as Spec.Key does: environment/team/name.
+func (c Change) Key() string { return c.Environment + "/" + c.Team + "/" + c.Name }
 
 // BackupsChange is a change of backups; zero fields keep the current value,
 // or take the policy's default when backups are turned on.
@@ -31,14 +41,19 @@ type BackupsChange struct {
 // ErrNoChange means a change would leave the database as it is.
 var ErrNoChange = errors.New("nothing changes: the database already has these settings")
 
-// ApplyChange returns the request that a change of prev makes: prev's
-// spec with the change applied, backups filled as for a new request
-// (turning backups on takes the default hour and the client type's
-// retention for the environment; turning them off clears both), and
-// validated. It returns Problems naming the change's fields, or
-// ErrNoChange. A deletion takes prev's spec as it is.
+// ApplyChange returns the request that a change of prev (the database's
+// live request) makes: prev's spec with the change applied, backups filled
+// as for a new request (turning backups on takes the default hour and the
+// client type's retention for the environment; turning them off clears
+// both), validated, asked by the change's requester. It returns Problems
+// naming the change's fields, or ErrNoChange. A deletion takes prev's spec
+// as it is.
 func (p *Policy) ApplyChange(prev DatabaseRequest, c Change) (DatabaseRequest, error) {
-	out := DatabaseRequest{Kind: c.Kind, ClientType: prev.ClientType, Load: prev.Load, Spec: cloneSpec(prev.Spec)}
+	if c.Key() != "//" && c.Key() != prev.Key() {
+		return DatabaseRequest{}, fmt.Errorf("apply a change of %s to %s", c.Key(), prev.Key())
+	}
+	out := DatabaseRequest{Kind: c.Kind, ClientType: prev.ClientType, Load: prev.Load, Spec: cloneSpec(prev.Spec),
+		Requester: c.Requester, Origin: c.Origin}
 	switch c.Kind {
 	case Resize, Backup:
 	case Destroy:
