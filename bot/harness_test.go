@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/clustropg/clustro/bot/slacktest"
 	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/internal/syncbuf"
 	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
@@ -47,7 +47,7 @@ type harness struct {
 	pipe   *recorder
 	cfg    config.Slack
 	policy *request.Policy
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	bot    *Bot
 	h      http.Handler
 	signer slacktest.Signer
@@ -77,23 +77,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newHarness(t *testing.T, edit ...func(*config.Slack)) *harness {
 	t.Helper()
 	full, err := config.Load("", nil)
@@ -107,7 +90,7 @@ func newHarness(t *testing.T, edit ...func(*config.Slack)) *harness {
 		dsn:    filepath.Join(t.TempDir(), "clustro.db"),
 		clock:  &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
 		policy: &full.Policy,
-		logs:   &syncBuffer{},
+		logs:   &syncbuf.Buffer{},
 		signer: fake.Signer(testSecret),
 		creds:  map[string][2]string{},
 	}
