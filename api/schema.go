@@ -284,8 +284,8 @@ func environmentSchema(p *request.Policy) *Schema {
 	s := &Schema{Type: "string", Title: "Environment", Description: "Where the database runs; each environment has its own rules."}
 	for _, env := range p.EnvironmentNames() {
 		title := env
-		if d := p.Environments[env].Description; d != "" {
-			title = d + " (" + env + ")"
+		if o, _ := p.Offer(env); o.Description != "" {
+			title = o.Description + " (" + env + ")"
 		}
 		s.OneOf = append(s.OneOf, &Schema{Const: env, Title: title})
 	}
@@ -315,7 +315,7 @@ func loadSchema(p *request.Policy) *Schema {
 		s.Default = string(p.Defaults.Load)
 	}
 	for _, l := range request.Loads() {
-		s.OneOf = append(s.OneOf, &Schema{Const: string(l), Title: fmt.Sprintf("%s (size %s)", l, p.Loads[l])})
+		s.OneOf = append(s.OneOf, &Schema{Const: string(l), Title: fmt.Sprintf("%s (size %s)", l, p.LoadSize(l))})
 	}
 	return s
 }
@@ -324,7 +324,7 @@ func sizeSchema(p *request.Policy) *Schema {
 	s := &Schema{Type: "string", Title: "Size",
 		Description: "A sizing preset: CPU, memory and storage per instance. Overrides the expected load."}
 	for _, size := range request.Sizes() {
-		preset := p.Sizes[size]
+		preset, _ := p.Preset(size)
 		title := string(size)
 		if preset.Description != "" {
 			title += ": " + preset.Description
@@ -338,11 +338,11 @@ func sizeSchema(p *request.Policy) *Schema {
 func instancesSchema(p *request.Policy) *Schema {
 	lo, hi := 0, 0
 	for _, env := range p.EnvironmentNames() {
-		e := p.Environments[env]
-		if lo == 0 || e.MinInstances < lo {
-			lo = e.MinInstances
+		o, _ := p.Offer(env)
+		if lo == 0 || o.MinInstances < lo {
+			lo = o.MinInstances
 		}
-		hi = max(hi, e.MaxInstances)
+		hi = max(hi, o.MaxInstances)
 	}
 	return &Schema{Type: "integer", Title: "Instances",
 		Description: "PostgreSQL instances (one primary, the rest replicas). Default: from the client type and environment.",
@@ -457,28 +457,24 @@ func requesterSchema() *Schema {
 func environmentRules(p *request.Policy) []*Schema {
 	var rules []*Schema
 	for _, env := range p.EnvironmentNames() {
-		e := p.Environments[env]
+		o, _ := p.Offer(env)
 		then := &Schema{}
-		allowed := make([]any, 0, len(e.AllowedSizes))
-		for _, s := range request.Sizes() {
-			if slices.Contains(e.AllowedSizes, s) {
-				allowed = append(allowed, string(s))
-			}
+		allowed := make([]any, 0, len(o.Sizes))
+		for _, s := range o.Sizes {
+			allowed = append(allowed, string(s))
 		}
 		then.Properties = append(then.Properties,
 			Property{"size", &Schema{Enum: allowed}},
-			Property{"instances", &Schema{Minimum: intp(e.MinInstances), Maximum: intp(e.MaxInstances)}})
-		if e.BackupsRequired {
+			Property{"instances", &Schema{Minimum: intp(o.MinInstances), Maximum: intp(o.MaxInstances)}})
+		if o.BackupsRequired {
 			then.Properties = append(then.Properties, Property{"backups", &Schema{
 				Properties: []Property{{"schedule", &Schema{Not: &Schema{Const: string(request.NoBackups)}}}}}})
 		}
 		// Without a size, the load (or the default load) picks one that
 		// must be allowed here too.
 		var okLoads []any
-		for _, l := range request.Loads() {
-			if slices.Contains(e.AllowedSizes, p.Loads[l]) {
-				okLoads = append(okLoads, string(l))
-			}
+		for _, l := range o.Loads {
+			okLoads = append(okLoads, string(l))
 		}
 		if len(okLoads) < len(request.Loads()) {
 			then.AnyOf = []*Schema{
@@ -569,7 +565,7 @@ func backupDefaultRules(p *request.Policy) []*Schema {
 	var rules []*Schema
 	for _, env := range p.EnvironmentNames() {
 		for _, ct := range request.ClientTypes() {
-			if prof, ok := p.ClientTypes[ct][env]; !ok || prof.Backups != request.NoBackups {
+			if prof, ok := p.Profile(ct, env); !ok || prof.Backups != request.NoBackups {
 				continue
 			}
 			cond := &Schema{Properties: []Property{{"environment", &Schema{Const: env}}, {"clientType", &Schema{Const: string(ct)}}},

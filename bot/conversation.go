@@ -160,27 +160,27 @@ var questions = []question{
 	{id: "load", fields: []string{"load", "size"},
 		prompt: func(*Bot, *conversation) string { return "What load do you expect? (`/pg sizes` shows the presets)" },
 		choices: func(b *Bot, c *conversation) []choice {
-			a, _ := allowedIn(b.policy, c.Draft.Environment)
-			if len(a.Loads) == 0 {
+			o, _ := b.policy.Offer(c.Draft.Environment)
+			if len(o.Loads) == 0 {
 				// No load picks a size allowed here: the sizes are the choice.
-				return sizeChoices(b.policy, a)
+				return sizeChoices(b.policy, o)
 			}
-			return loadChoices(b.policy, a)
+			return loadChoices(b.policy, o)
 		}},
 	{id: "backups", fields: []string{"backups.schedule", "backups.hour", "backups.retention"},
 		prompt: func(b *Bot, c *conversation) string {
 			s := "Backups: how often? (WAL archiving plus a base backup at that pace)"
-			if e, ok := b.policy.Environments[c.Draft.Environment]; ok && e.BackupsRequired {
+			if o, _ := b.policy.Offer(c.Draft.Environment); o.BackupsRequired {
 				s += fmt.Sprintf(" %s requires backups.", c.Draft.Environment)
 			}
-			if prof, ok := b.policy.ClientTypes[c.Draft.ClientType][c.Draft.Environment]; ok {
+			if prof, ok := b.policy.Profile(c.Draft.ClientType, c.Draft.Environment); ok {
 				s += fmt.Sprintf(" The default for %s in %s is *%s*.", c.Draft.ClientType, c.Draft.Environment, prof.Backups)
 			}
 			return s
 		},
 		choices: func(b *Bot, c *conversation) []choice {
-			a, _ := allowedIn(b.policy, c.Draft.Environment)
-			return scheduleChoices(a)
+			o, _ := b.policy.Offer(c.Draft.Environment)
+			return scheduleChoices(o)
 		}},
 	{id: "dbcount", fields: []string{"databases"},
 		prompt: func(*Bot, *conversation) string {

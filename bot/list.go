@@ -67,7 +67,7 @@ func parseListQuery(p *request.Policy, rest []string) (listQuery, string) {
 			q.Team = strings.TrimPrefix(value, "@")
 		case (key == "env" || key == "environment") && hasValue && value != "":
 			q.Env = normalizeEnv(p, value)
-			if _, ok := p.Environments[q.Env]; !ok {
+			if !p.HasEnvironment(q.Env) {
 				return q, fmt.Sprintf("%q is not an environment; allowed: %s. %s", clip(value, 40), strings.Join(p.EnvironmentNames(), ", "), listUsage)
 			}
 		default:

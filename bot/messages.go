@@ -79,13 +79,13 @@ func sizesMessage(p *request.Policy) message {
 	}
 	var loads []string
 	for _, l := range request.Loads() {
-		loads = append(loads, fmt.Sprintf("%s → %s", l, p.Loads[l]))
+		loads = append(loads, fmt.Sprintf("%s → %s", l, p.LoadSize(l)))
 	}
 	b.WriteString("Expected load picks the size: " + strings.Join(loads, ", ") + ".\n")
 	for _, env := range p.EnvironmentNames() {
-		e := p.Environments[env]
-		fmt.Fprintf(&b, "*%s*: sizes %s, %d-%d instances%s\n", env, joinSizes(e.AllowedSizes), e.MinInstances, e.MaxInstances,
-			map[bool]string{true: ", backups required", false: ""}[e.BackupsRequired])
+		o, _ := p.Offer(env)
+		fmt.Fprintf(&b, "*%s*: sizes %s, %d-%d instances%s\n", env, joinSizes(o.Sizes), o.MinInstances, o.MaxInstances,
+			map[bool]string{true: ", backups required", false: ""}[o.BackupsRequired])
 	}
 	return text(strings.TrimSpace(b.String()))
 }

@@ -102,7 +102,7 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 		return fallback
 	}
 	env := def(d.Environment, p.EnvironmentNames()[0])
-	a, _ := allowedIn(p, env)
+	o, _ := p.Offer(env)
 	var versionOpts []choice
 	for _, v := range p.Versions() {
 		versionOpts = append(versionOpts, choice{strconv.Itoa(v), strconv.Itoa(v)})
@@ -116,12 +116,12 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 		hour = strconv.Itoa(*d.Backups.Hour)
 	}
 	instances := ""
-	if d.Instances >= a.MinInstances && d.Instances <= a.MaxInstances {
+	if d.Instances >= o.MinInstances && d.Instances <= o.MaxInstances {
 		instances = strconv.Itoa(d.Instances)
 	}
-	instancesHint := fmt.Sprintf("%d to %d in %s. Empty: the client type's default for the environment.", a.MinInstances, a.MaxInstances, env)
+	instancesHint := fmt.Sprintf("%d to %d in %s. Empty: the client type's default for the environment.", o.MinInstances, o.MaxInstances, env)
 	backupsHint := "Empty: the client type's default for the environment."
-	if e, ok := p.Environments[env]; ok && e.BackupsRequired {
+	if o.BackupsRequired {
 		backupsHint = env + " requires backups. " + backupsHint
 	}
 	envInput := selectInput("environment", "Environment", "The choices below are what it allows.", environmentChoices(p, "%s: %s"), env, false)
@@ -131,12 +131,12 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 		textInput("team", "Team", "The owning team; the namespace is derived from it.", d.Team, "billing", false),
 		envInput,
 		selectInput("clientType", "Client type", "Sets the default instances and backups.", clientTypeChoices(), def(string(d.ClientType), string(p.Defaults.ClientType)), false),
-		selectInput("load", "Expected load", "Picks the size, unless you pick one below.", loadChoices(p, a), def(string(d.Load), string(p.Defaults.Load)), false),
-		selectInput("size", "Size (optional)", "Overrides the load. /pg sizes shows the presets.", sizeChoices(p, a), string(d.Size), true),
-		numberInput("instances", "Instances (optional)", instancesHint, instances, a.MinInstances, a.MaxInstances, true),
+		selectInput("load", "Expected load", "Picks the size, unless you pick one below.", loadChoices(p, o), def(string(d.Load), string(p.Defaults.Load)), false),
+		selectInput("size", "Size (optional)", "Overrides the load. /pg sizes shows the presets.", sizeChoices(p, o), string(d.Size), true),
+		numberInput("instances", "Instances (optional)", instancesHint, instances, o.MinInstances, o.MaxInstances, true),
 		selectInput("postgresVersion", "PostgreSQL version", "", versionOpts, version, false),
 		textInput("storage", "Storage (optional)", "Overrides the preset's volume, like 100Gi (max "+p.MaxStorage+").", d.Storage, "100Gi", true),
-		selectInput("backups.schedule", "Backups (optional)", backupsHint, scheduleChoices(a), string(d.Backups.Schedule), true),
+		selectInput("backups.schedule", "Backups (optional)", backupsHint, scheduleChoices(o), string(d.Backups.Schedule), true),
 		numberInput("backups.hour", "Backup hour, UTC (optional)", fmt.Sprintf("Daily and weekly backups; default %d.", p.Defaults.BackupHour), hour, 0, 23, true),
 		textInput("backups.retention", "Backup retention (optional)", "Like 14d, 4w or 3m; empty: the default for the client type.", d.Backups.Retention, "14d", true),
 		checkboxInput("logicalBackup", "Logical backup", "Also take a nightly pg_dump.", d.LogicalBackup),
@@ -146,7 +146,7 @@ func (b *Bot) requestView(d request.DatabaseRequest, meta viewMeta) slack.ModalV
 		in := bl.(*slack.InputBlock)
 		in.BlockID = fieldBlock(in.BlockID, env)
 	}
-	if len(a.Loads) == 0 {
+	if len(o.Loads) == 0 {
 		// No load picks a size allowed here: the size is asked instead.
 		blocks = slices.DeleteFunc(blocks, func(b slack.Block) bool { return b.(*slack.InputBlock).BlockID == fieldBlock("load", env) })
 		for _, bl := range blocks {

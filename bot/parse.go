@@ -141,13 +141,11 @@ func setField(p *request.Policy, r *request.DatabaseRequest, field, v string) st
 }
 
 func normalizeEnv(p *request.Policy, env string) string {
-	if _, ok := p.Environments[env]; ok {
+	if p.HasEnvironment(env) {
 		return env
 	}
-	if alias, ok := envAliases[env]; ok {
-		if _, ok := p.Environments[alias]; ok {
-			return alias
-		}
+	if alias, ok := envAliases[env]; ok && p.HasEnvironment(alias) {
+		return alias
 	}
 	return env
 }
@@ -264,10 +262,8 @@ func infer(p *request.Policy, text string, r *request.DatabaseRequest) []string 
 }
 
 func envWord(p *request.Policy, w string) string {
-	if env := normalizeEnv(p, w); env != "" {
-		if _, ok := p.Environments[env]; ok {
-			return env
-		}
+	if env := normalizeEnv(p, w); env != "" && p.HasEnvironment(env) {
+		return env
 	}
 	return ""
 }

@@ -41,12 +41,12 @@ func Boundary(p *request.Policy) []Sample {
 	const team = "bounds"
 	envs := p.EnvironmentNames()
 	for _, env := range envs {
-		e := p.Environments[env]
-		allowed := func(s request.Size) bool { return slices.Contains(e.AllowedSizes, s) }
+		o, _ := p.Offer(env)
+		allowed := func(s request.Size) bool { return slices.Contains(o.Sizes, s) }
 		// base is a valid request in env, with a size it allows (the
 		// default load's may not be).
 		base := func(name, team string, more map[string]any) map[string]any {
-			b := map[string]any{"name": name, "team": team, "environment": env, "size": string(e.AllowedSizes[0])}
+			b := map[string]any{"name": name, "team": team, "environment": env, "size": string(o.Sizes[0])}
 			for k, v := range more {
 				if v == nil {
 					delete(b, k)
@@ -61,7 +61,7 @@ func Boundary(p *request.Policy) []Sample {
 				Body: base("size-"+strings.ToLower(string(s)), team, map[string]any{"size": string(s)})})
 		}
 		for _, l := range request.Loads() {
-			add(Sample{Name: fmt.Sprintf("%s: load %s (size %s)", env, l, p.Loads[l]), Valid: allowed(p.Loads[l]), Field: "size",
+			add(Sample{Name: fmt.Sprintf("%s: load %s (size %s)", env, l, p.LoadSize(l)), Valid: allowed(p.LoadSize(l)), Field: "size",
 				Body: base("load-"+string(l), team, map[string]any{"size": nil, "load": string(l)})})
 		}
 		for _, ct := range request.ClientTypes() {
@@ -76,21 +76,22 @@ func Boundary(p *request.Policy) []Sample {
 			add(Sample{Name: fmt.Sprintf("%s: PostgreSQL %d, not offered", env, vs[len(vs)-1]+1), Field: "postgresVersion",
 				Body: base("pg-next", team, map[string]any{"postgresVersion": vs[len(vs)-1] + 1})})
 		}
-		for _, n := range []int{e.MinInstances - 1, e.MinInstances, e.MaxInstances, e.MaxInstances + 1} {
-			add(Sample{Name: fmt.Sprintf("%s: %d instances (allowed %d-%d)", env, n, e.MinInstances, e.MaxInstances),
-				Valid: e.MinInstances <= n && n <= e.MaxInstances, Field: "instances",
+		for _, n := range []int{o.MinInstances - 1, o.MinInstances, o.MaxInstances, o.MaxInstances + 1} {
+			add(Sample{Name: fmt.Sprintf("%s: %d instances (allowed %d-%d)", env, n, o.MinInstances, o.MaxInstances),
+				Valid: o.MinInstances <= n && n <= o.MaxInstances, Field: "instances",
 				Body: base(fmt.Sprintf("instances-%d", n), team, map[string]any{"instances": n})})
 		}
-		add(Sample{Name: fmt.Sprintf("%s: no backups (required %v)", env, e.BackupsRequired), Valid: !e.BackupsRequired, Field: "backups.schedule",
+		add(Sample{Name: fmt.Sprintf("%s: no backups (required %v)", env, o.BackupsRequired), Valid: !o.BackupsRequired, Field: "backups.schedule",
 			Body: base("backups-none", team, map[string]any{"backups": map[string]any{"schedule": string(request.NoBackups)}})})
 		for _, ct := range request.ClientTypes() {
-			off := p.ClientTypes[ct][env].Backups == request.NoBackups
+			prof, _ := p.Profile(ct, env)
+			off := prof.Backups == request.NoBackups
 			hour := map[string]any{"hour": 5}
-			add(Sample{Name: fmt.Sprintf("%s: %s, a backup hour without a schedule (default %s)", env, ct, p.ClientTypes[ct][env].Backups),
+			add(Sample{Name: fmt.Sprintf("%s: %s, a backup hour without a schedule (default %s)", env, ct, prof.Backups),
 				Valid: !off, Field: "backups.schedule",
 				Body: base("hour-"+string(ct), team, map[string]any{"clientType": string(ct), "backups": hour})})
 			if ct == p.Defaults.ClientType {
-				add(Sample{Name: fmt.Sprintf("%s: default client type, a backup retention without a schedule (default %s)", env, p.ClientTypes[ct][env].Backups),
+				add(Sample{Name: fmt.Sprintf("%s: default client type, a backup retention without a schedule (default %s)", env, prof.Backups),
 					Valid: !off, Field: "backups.schedule",
 					Body: base("retention-default", team, map[string]any{"backups": map[string]any{"retention": "9d"}})})
 			}
@@ -120,8 +121,9 @@ func Boundary(p *request.Policy) []Sample {
 	}
 
 	env := envs[0]
+	first, _ := p.Offer(env)
 	base := func(name string, more map[string]any) map[string]any {
-		b := map[string]any{"name": name, "team": team, "environment": env, "size": string(p.Environments[env].AllowedSizes[0])}
+		b := map[string]any{"name": name, "team": team, "environment": env, "size": string(first.Sizes[0])}
 		for k, v := range more {
 			b[k] = v
 		}

@@ -95,26 +95,21 @@ func Parameters(p *request.Policy) *api.Schema {
 }
 
 // backupsOffered are rules that list, for each environment that requires
-// backups, the schedules it allows. The API's rule there refuses "none"
-// (not: const none), which a form still offers; an enum is what the
-// form's select shows instead of every schedule (as for the sizes, which
-// the API's rules already give as an enum). They accept exactly what the
-// API's rules accept.
-//
-// The schedules an environment allows are the policy's to say: this and
-// the Slack bot's allowedIn read them from EnvironmentPolicy until
-// request has one function for it (Policy.Allowed).
+// backups, the schedules it offers (request.Policy.Offer). The API's rule
+// there refuses "none" (not: const none), which a form still offers; an
+// enum is what the form's select shows instead of every schedule (as for
+// the sizes, which the API's rules already give as an enum). They accept
+// exactly what the API's rules accept.
 func backupsOffered(p *request.Policy) []*api.Schema {
-	var allowed []any
-	for _, s := range request.Schedules() {
-		if s != request.NoBackups {
-			allowed = append(allowed, string(s))
-		}
-	}
 	var rules []*api.Schema
 	for _, env := range p.EnvironmentNames() {
-		if !p.Environments[env].BackupsRequired {
+		o, _ := p.Offer(env)
+		if !o.BackupsRequired {
 			continue
+		}
+		var allowed []any
+		for _, s := range o.Schedules {
+			allowed = append(allowed, string(s))
 		}
 		rules = append(rules, &api.Schema{
 			If: &api.Schema{Properties: []api.Property{{Name: "environment", Schema: &api.Schema{Const: env}}}, Required: []string{"environment"}},

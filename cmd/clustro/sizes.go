@@ -32,7 +32,7 @@ func sizesCmd(e *env) *cobra.Command {
 func writeSizes(e *env, p *request.Policy) {
 	loadsOf := map[request.Size][]string{}
 	for _, l := range request.Loads() {
-		loadsOf[p.Loads[l]] = append(loadsOf[p.Loads[l]], string(l))
+		loadsOf[p.LoadSize(l)] = append(loadsOf[p.LoadSize(l)], string(l))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SIZE\tLOAD\tCPU (req/limit)\tMEMORY (req/limit)\tSTORAGE\tWAL\tMAX_CONNECTIONS\tSHARED_BUFFERS\tEFFECTIVE_CACHE\tWORK_MEM\tDESCRIPTION")
@@ -53,14 +53,10 @@ func writeSizes(e *env, p *request.Policy) {
 	for _, ct := range request.ClientTypes() {
 		row := []string{string(ct)}
 		for _, env := range envs {
-			pr := p.ClientTypes[ct][env]
+			pr, _ := p.Profile(ct, env)
 			cell := fmt.Sprintf("%d, %s", pr.Instances, pr.Backups)
 			if pr.Backups != request.NoBackups {
-				ret := pr.Retention
-				if ret == "" {
-					ret = p.Defaults.Retention
-				}
-				cell += ", " + ret
+				cell += ", " + pr.Retention
 			}
 			row = append(row, cell)
 		}
@@ -72,16 +68,16 @@ func writeSizes(e *env, p *request.Policy) {
 	tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENV\tSIZES\tINSTANCES\tBACKUPS")
 	for _, env := range envs {
-		ep := p.Environments[env]
-		sizes := make([]string, len(ep.AllowedSizes))
-		for i, s := range ep.AllowedSizes {
+		o, _ := p.Offer(env)
+		sizes := make([]string, len(o.Sizes))
+		for i, s := range o.Sizes {
 			sizes[i] = string(s)
 		}
 		req := "optional"
-		if ep.BackupsRequired {
+		if o.BackupsRequired {
 			req = "required"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d-%d\t%s\n", env, strings.Join(sizes, ","), ep.MinInstances, ep.MaxInstances, req)
+		fmt.Fprintf(tw, "%s\t%s\t%d-%d\t%s\n", env, strings.Join(sizes, ","), o.MinInstances, o.MaxInstances, req)
 	}
 	tw.Flush()
 	fmt.Fprintf(e.stdout, "\nPostgreSQL versions: %v (default %d)\n", p.Versions(), p.Postgres.Default)
