@@ -315,7 +315,7 @@ func (a *handlers) listFilter(r *http.Request) (store.Filter, []request.State, *
 		}
 	}
 	if env := q.Get("environment"); env != "" {
-		if _, ok := a.deps.Policy.Environments[env]; !ok {
+		if !a.deps.Policy.HasEnvironment(env) {
 			pr = append(pr, request.Problem{Field: "environment", Message: fmt.Sprintf("%q is not an environment; allowed: %s", env, strings.Join(a.deps.Policy.EnvironmentNames(), ", "))})
 		}
 		f.Environment = env

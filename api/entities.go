@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/clustropg/clustro/catalog"
-	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
 	"github.com/clustropg/clustro/templates"
 )
@@ -47,6 +46,6 @@ func (a *handlers) entity(rec store.Record) (catalog.Entity, error) {
 	ns := a.deps.Namespace(s)
 	return a.deps.Catalog.For(catalog.Database{
 		Spec: s, RequestID: rec.ID(), Namespace: ns, Dir: templates.WorkspaceDir(s),
-		Dashboard: a.deps.Grafana.DashboardURL(ns, request.NamesOf(s).Cluster),
+		Dashboard: a.deps.Grafana.Dashboard(a.deps.Policy, s),
 	})
 }

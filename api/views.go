@@ -152,7 +152,7 @@ func (a *handlers) databaseOf(db database) databaseView {
 		PullRequest: prView(rec.PR), PlanSummary: rec.PlanSummary, Failure: rec.Failure,
 		Namespace: ns,
 		Hosts:     hostsView{ReadWrite: host(names.RW), ReadOnly: host(names.RO), Read: host(names.R), Port: postgresPort},
-		Grafana:   a.deps.Grafana.DashboardURL(ns, names.Cluster),
+		Grafana:   a.deps.Grafana.Dashboard(a.deps.Policy, s),
 		EntityRef: entityRef(s), UpdatedAt: rec.UpdatedAt,
 	}
 }

@@ -43,8 +43,8 @@ type Credentials func(ctx context.Context, namespace, cluster string) (uri, pass
 // Deps are the bot's collaborators.
 type Deps struct {
 	Store Store
-	// Pipeline may be set later with SetPipeline: the pipeline needs the
-	// bot as its notifier first.
+	// Pipeline takes the requests; without it the commands that ask for
+	// one answer that the pipeline is not running.
 	Pipeline Pipeline
 	Policy   *request.Policy
 	// Config holds the tokens and the access and routing settings.
@@ -59,7 +59,8 @@ type Deps struct {
 }
 
 // Bot is the Slack app. Make one with New, serve Handler over HTTP or call
-// Run for Socket Mode, and give it to the pipeline as its Notifier.
+// Run for Socket Mode; its Notify delivers the pipeline's notices (the
+// wiring registers it as the notify jobs' handler).
 type Bot struct {
 	store       Store
 	policy      *request.Policy
@@ -69,8 +70,7 @@ type Bot struct {
 	api         *slack.Client
 	httpClient  *http.Client
 
-	pipelineMu sync.RWMutex
-	pipeline   Pipeline
+	pipeline Pipeline
 
 	access *accessChecker
 	locks  *keyedMutex
@@ -140,20 +140,10 @@ func New(d Deps) (*Bot, error) {
 	return b, nil
 }
 
-// SetPipeline gives the bot its pipeline when it could not be in Deps (the
-// pipeline is built with the bot as its notifier). Call it before serving.
-func (b *Bot) SetPipeline(p Pipeline) {
-	b.pipelineMu.Lock()
-	defer b.pipelineMu.Unlock()
-	b.pipeline = p
-}
-
 // errNoPipeline is returned while the bot has no pipeline.
 var errNoPipeline = errors.New("the request pipeline is not running")
 
 func (b *Bot) pipe() (Pipeline, error) {
-	b.pipelineMu.RLock()
-	defer b.pipelineMu.RUnlock()
 	if b.pipeline == nil {
 		return nil, errNoPipeline
 	}

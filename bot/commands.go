@@ -255,7 +255,7 @@ func (b *Bot) findDatabase(ctx context.Context, sub string, t target) (rec store
 // environment), before it is quoted in a form.
 func (b *Bot) cannotExist(t target) string {
 	if t.env != "" {
-		if _, ok := b.policy.Environments[normalizeEnv(b.policy, t.env)]; !ok {
+		if !b.policy.HasEnvironment(normalizeEnv(b.policy, t.env)) {
 			return fmt.Sprintf("`%s` is not an environment; allowed: %s.", clip(t.env, 40), strings.Join(b.policy.EnvironmentNames(), ", "))
 		}
 	}

@@ -17,7 +17,8 @@
 // request.Policy, whose Problems are shown field by field (inline in the
 // modal, as a list in a reply), and the thread's buttons and the form's
 // selects offer only what the chosen environment allows (choices.go). The
-// bot implements pipeline.Notifier.
+// bot delivers the pipeline's notices (Notify), never called by it: the
+// wiring registers Notify as the handler of the notify jobs.
 //
 // Every message is built with the helpers of blocks.go, which split long
 // texts into sections and cut labels to Slack's limits, and leaves through

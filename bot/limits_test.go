@@ -13,7 +13,6 @@ import (
 
 	"github.com/clustropg/clustro/bot/blockkit"
 	"github.com/clustropg/clustro/bot/slacktest"
-	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
 )
@@ -115,7 +114,7 @@ func TestEveryMessageFitsSlack(t *testing.T) {
 	lengthen(t, p)
 	rec := longestRecord(t, p)
 	r := rec.Request
-	info := &pipeline.ReadyInfo{Namespace: p.NamespaceFor(r.Spec), Cluster: r.Name, RWHost: strings.Repeat("h", 250) + "-rw",
+	info := &request.ReadyInfo{Namespace: p.NamespaceFor(r.Spec), Cluster: r.Name, RWHost: strings.Repeat("h", 250) + "-rw",
 		ROHost: strings.Repeat("h", 250) + "-ro", Port: 5432, Database: "app", User: "app", Secret: r.Name + "-app",
 		SecretHint: strings.Repeat("kubectl get secret ", 20), Grafana: "https://grafana.example.com/d/" + strings.Repeat("g", 500)}
 
@@ -146,12 +145,12 @@ func TestEveryMessageFitsSlack(t *testing.T) {
 		}
 		q.After = thousand[min(len(thousand)-1, (i+1)*listPageSize-1)].Request.Key()
 	}
-	notices := []pipeline.Notice{
-		{Kind: pipeline.NoticeReceived}, {Kind: pipeline.NoticePROpened}, {Kind: pipeline.NoticeRefused}, {Kind: pipeline.NoticeEdited},
-		{Kind: pipeline.NoticePlanned, Plan: strings.Repeat("  # module.database.kubectl_manifest.cluster will be created\n", 2000)},
-		{Kind: pipeline.NoticeMerged}, {Kind: pipeline.NoticeApplying}, {Kind: pipeline.NoticeProgress},
-		{Kind: pipeline.NoticeReady, Ready: info}, {Kind: pipeline.NoticeFailed, Next: strings.Repeat("retry it. ", 500)},
-		{Kind: pipeline.NoticeCancelled}, {Kind: pipeline.NoticeDeleted}, {Kind: "unknown"},
+	notices := []request.Notice{
+		{Kind: request.NoticeReceived}, {Kind: request.NoticePROpened}, {Kind: request.NoticeRefused}, {Kind: request.NoticeEdited},
+		{Kind: request.NoticePlanned, Plan: strings.Repeat("  # module.database.kubectl_manifest.cluster will be created\n", 2000)},
+		{Kind: request.NoticeMerged}, {Kind: request.NoticeApplying}, {Kind: request.NoticeProgress},
+		{Kind: request.NoticeReady, Ready: info}, {Kind: request.NoticeFailed, Next: strings.Repeat("retry it. ", 500)},
+		{Kind: request.NoticeCancelled}, {Kind: request.NoticeDeleted}, {Kind: "unknown"},
 	}
 	for _, n := range notices {
 		n.Text = strings.Repeat(n.Kind+" happened. ", 1000)

@@ -9,12 +9,9 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
 )
-
-var _ pipeline.Notifier = (*Bot)(nil)
 
 // Notify tells a request's channel about a step: one message per request
 // (posted on the first notice, its ts kept with the record) updated in
@@ -27,7 +24,7 @@ var _ pipeline.Notifier = (*Bot)(nil)
 // Slack's rate limits and 5xx answers are waited out here; an error
 // returned makes the pipeline's notify job try again later (notices of one
 // request are sent one at a time, in order).
-func (b *Bot) Notify(ctx context.Context, rec store.Record, n pipeline.Notice) error {
+func (b *Bot) Notify(ctx context.Context, rec store.Record, n request.Notice) error {
 	channel, thread := b.origin(rec)
 	if channel == "" {
 		b.log.Info().Str("request", rec.ID()).Str("database", rec.Request.Key()).Str("notice", n.Kind).
@@ -53,7 +50,7 @@ func (b *Bot) Notify(ctx context.Context, rec store.Record, n pipeline.Notice) e
 		replyThread = thread
 	}
 	credentials := ""
-	if n.Kind == pipeline.NoticeReady && n.Ready != nil {
+	if n.Kind == request.NoticeReady && n.Ready != nil {
 		var err error
 		if credentials, err = b.sendCredentials(ctx, rec, *n.Ready); err != nil {
 			return err
@@ -106,7 +103,7 @@ func (b *Bot) postProgress(ctx context.Context, rec store.Record, channel, threa
 // sendCredentials sends a ready database's URI and password to the
 // requester by direct message, once, and returns what the thread says
 // about them. The credentials are read only here and go nowhere else.
-func (b *Bot) sendCredentials(ctx context.Context, rec store.Record, info pipeline.ReadyInfo) (string, error) {
+func (b *Bot) sendCredentials(ctx context.Context, rec store.Record, info request.ReadyInfo) (string, error) {
 	hint := fmt.Sprintf("Read the credentials with `%s`.", info.SecretHint)
 	if !fromSlackUser(rec) {
 		return hint, nil
@@ -142,7 +139,7 @@ func (b *Bot) sendCredentials(ctx context.Context, rec store.Record, info pipeli
 }
 
 // progressMessage shows where a request stands now.
-func progressMessage(rec store.Record, n pipeline.Notice) message {
+func progressMessage(rec store.Record, n request.Notice) message {
 	r := rec.Request
 	head := fmt.Sprintf("%s *%s* · %s · *%s*", stateEmoji(rec.State), r.Key(), r.Kind, strings.ReplaceAll(string(rec.State), "_", " "))
 	facts := fmt.Sprintf("Size %s · %d instance(s) · PostgreSQL %d · backups %s · asked by %s",
@@ -151,7 +148,7 @@ func progressMessage(rec store.Record, n pipeline.Notice) message {
 		facts += fmt.Sprintf(" · <%s|pull request #%d>", rec.PR.URL, rec.PR.Number)
 	}
 	latest := clip(n.Text, maxDetail)
-	if rec.State == request.Failed && rec.Failure != nil && n.Kind != pipeline.NoticeFailed {
+	if rec.State == request.Failed && rec.Failure != nil && n.Kind != request.NoticeFailed {
 		latest = "Failed while " + rec.Failure.Step + ": " + clip(rec.Failure.Reason, maxDetail)
 	}
 	return message{
@@ -164,34 +161,34 @@ func progressMessage(rec store.Record, n pipeline.Notice) message {
 const maxPlan = 2500
 
 // stepMessage is the thread reply for one notice.
-func stepMessage(rec store.Record, n pipeline.Notice, credentials string) message {
+func stepMessage(rec store.Record, n request.Notice, credentials string) message {
 	var b strings.Builder
 	emoji := map[string]string{
-		pipeline.NoticeReceived: ":inbox_tray:", pipeline.NoticePROpened: ":page_facing_up:",
-		pipeline.NoticePlanned: ":clipboard:", pipeline.NoticeMerged: ":twisted_rightwards_arrows:",
-		pipeline.NoticeApplying: ":gear:", pipeline.NoticeProgress: ":hourglass_flowing_sand:",
-		pipeline.NoticeReady: ":white_check_mark:", pipeline.NoticeFailed: ":x:",
-		pipeline.NoticeCancelled: ":no_entry_sign:", pipeline.NoticeDeleted: ":wastebasket:",
-		pipeline.NoticeRefused: ":no_entry:", pipeline.NoticeEdited: ":pencil2:",
+		request.NoticeReceived: ":inbox_tray:", request.NoticePROpened: ":page_facing_up:",
+		request.NoticePlanned: ":clipboard:", request.NoticeMerged: ":twisted_rightwards_arrows:",
+		request.NoticeApplying: ":gear:", request.NoticeProgress: ":hourglass_flowing_sand:",
+		request.NoticeReady: ":white_check_mark:", request.NoticeFailed: ":x:",
+		request.NoticeCancelled: ":no_entry_sign:", request.NoticeDeleted: ":wastebasket:",
+		request.NoticeRefused: ":no_entry:", request.NoticeEdited: ":pencil2:",
 	}[n.Kind]
 	if emoji == "" {
 		emoji = ":information_source:"
 	}
 	b.WriteString(emoji + " " + n.Text)
-	if n.PRURL != "" && (n.Kind == pipeline.NoticePROpened || n.Kind == pipeline.NoticeRefused || n.Kind == pipeline.NoticeEdited) {
+	if n.PRURL != "" && (n.Kind == request.NoticePROpened || n.Kind == request.NoticeRefused || n.Kind == request.NoticeEdited) {
 		fmt.Fprintf(&b, "\n<%s|Open the pull request>", n.PRURL)
 	}
-	if n.Kind == pipeline.NoticePlanned && n.Plan != "" {
+	if n.Kind == request.NoticePlanned && n.Plan != "" {
 		plan, cut := clipLines(n.Plan, maxPlan)
 		fmt.Fprintf(&b, "\n```%s```", plan)
 		if cut > 0 {
 			b.WriteString("\nThe whole plan is on the pull request.")
 		}
 	}
-	if n.Kind == pipeline.NoticeFailed && n.Next != "" {
+	if n.Kind == request.NoticeFailed && n.Next != "" {
 		fmt.Fprintf(&b, "\n*Next*: %s", n.Next)
 	}
-	if ri := n.Ready; n.Kind == pipeline.NoticeReady && ri != nil {
+	if ri := n.Ready; n.Kind == request.NoticeReady && ri != nil {
 		fmt.Fprintf(&b, "\n• Read-write: `%s:%d`", ri.RWHost, ri.Port)
 		fmt.Fprintf(&b, "\n• Read-only: `%s:%d`", ri.ROHost, ri.Port)
 		fmt.Fprintf(&b, "\n• Database `%s`, user `%s` (namespace `%s`, secret `%s`)", ri.Database, ri.User, ri.Namespace, ri.Secret)
@@ -206,7 +203,7 @@ func stepMessage(rec store.Record, n pipeline.Notice, credentials string) messag
 }
 
 // credentialsMessage is the direct message with the password and URI.
-func credentialsMessage(rec store.Record, info pipeline.ReadyInfo, uri, password string) message {
+func credentialsMessage(rec store.Record, info request.ReadyInfo, uri, password string) message {
 	s := fmt.Sprintf(":key: Credentials of *%s*, ready now:\n• URI: `%s`\n• User `%s`, password `%s`\n• Read-write host `%s:%d`, read-only `%s:%d`, database `%s`\nKeep them out of channels and code; the secret `%s` in namespace `%s` holds them too.",
 		rec.Request.Key(), uri, info.User, password, info.RWHost, info.Port, info.ROHost, info.Port, info.Database, info.Secret, info.Namespace)
 	return text(s)

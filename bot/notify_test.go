@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/clustropg/clustro/bot/slacktest"
-	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
 )
@@ -18,8 +17,8 @@ const (
 	testURI      = "postgresql://app:" + testPassword + "@ledger-rw.billing-prod:5432/app"
 )
 
-func readyInfo() *pipeline.ReadyInfo {
-	return &pipeline.ReadyInfo{
+func readyInfo() *request.ReadyInfo {
+	return &request.ReadyInfo{
 		Namespace: "billing-prod", Cluster: "ledger", RWHost: "ledger-rw.billing-prod.svc.cluster.local",
 		ROHost: "ledger-ro.billing-prod.svc.cluster.local", Port: 5432, Database: "app", User: "app", Secret: "ledger-app",
 		SecretHint: "kubectl -n billing-prod get secret ledger-app -o jsonpath='{.data.uri}' | base64 -d",
@@ -43,7 +42,7 @@ func (h *harness) submitted(origin request.Origin, who request.Requester) store.
 
 // notify moves the request and tells the bot, as the pipeline's notify job
 // does: with the record read afresh.
-func (h *harness) notify(id string, to request.State, n pipeline.Notice) error {
+func (h *harness) notify(id string, to request.State, n request.Notice) error {
 	h.t.Helper()
 	ctx := context.Background()
 	if to != "" {
@@ -74,16 +73,16 @@ func TestProgressInOneThread(t *testing.T) {
 
 	steps := []struct {
 		to     request.State
-		notice pipeline.Notice
+		notice request.Notice
 		reply  []string
 	}{
-		{"", pipeline.Notice{Kind: pipeline.NoticeReceived, Text: "Request received: create prod/billing/ledger."}, []string{"Request received"}},
-		{request.PROpen, pipeline.Notice{Kind: pipeline.NoticePROpened, PRURL: "https://github.com/acme/infra/pull/7", Text: "Pull request #7 opened."}, []string{"Pull request #7 opened", "<https://github.com/acme/infra/pull/7|Open the pull request>"}},
-		{request.Planned, pipeline.Notice{Kind: pipeline.NoticePlanned, Plan: "Plan: 4 to add, 0 to change, 0 to destroy.", Text: "Planned."}, []string{"```Plan: 4 to add, 0 to change, 0 to destroy.```"}},
-		{request.Merged, pipeline.Notice{Kind: pipeline.NoticeMerged, Actor: "octocat", Text: "octocat merged pull request #7: applying."}, []string{"octocat merged"}},
-		{request.Applying, pipeline.Notice{Kind: pipeline.NoticeApplying, Text: "Applying prod/billing/ledger (terraform)."}, []string{"Applying"}},
-		{request.Provisioning, pipeline.Notice{Kind: pipeline.NoticeProgress, Text: "Applied. Waiting for CloudNativePG."}, []string{"Waiting for CloudNativePG"}},
-		{request.Ready, pipeline.Notice{Kind: pipeline.NoticeReady, Text: "prod/billing/ledger is ready.", Ready: readyInfo()}, []string{
+		{"", request.Notice{Kind: request.NoticeReceived, Text: "Request received: create prod/billing/ledger."}, []string{"Request received"}},
+		{request.PROpen, request.Notice{Kind: request.NoticePROpened, PRURL: "https://github.com/acme/infra/pull/7", Text: "Pull request #7 opened."}, []string{"Pull request #7 opened", "<https://github.com/acme/infra/pull/7|Open the pull request>"}},
+		{request.Planned, request.Notice{Kind: request.NoticePlanned, Plan: "Plan: 4 to add, 0 to change, 0 to destroy.", Text: "Planned."}, []string{"```Plan: 4 to add, 0 to change, 0 to destroy.```"}},
+		{request.Merged, request.Notice{Kind: request.NoticeMerged, Actor: "octocat", Text: "octocat merged pull request #7: applying."}, []string{"octocat merged"}},
+		{request.Applying, request.Notice{Kind: request.NoticeApplying, Text: "Applying prod/billing/ledger (terraform)."}, []string{"Applying"}},
+		{request.Provisioning, request.Notice{Kind: request.NoticeProgress, Text: "Applied. Waiting for CloudNativePG."}, []string{"Waiting for CloudNativePG"}},
+		{request.Ready, request.Notice{Kind: request.NoticeReady, Text: "prod/billing/ledger is ready.", Ready: readyInfo()}, []string{
 			"Read-write: `ledger-rw.billing-prod.svc.cluster.local:5432`", "Read-only: `ledger-ro.billing-prod.svc.cluster.local:5432`",
 			"Database `app`, user `app`", "<https://grafana.example.com/d/cloudnative-pg/cloudnativepg?var-namespace=billing-prod&var-cluster=ledger|Grafana dashboard>",
 			"The credentials were sent to <@UALICE> by direct message."}},
@@ -147,7 +146,7 @@ func TestProgressInOneThread(t *testing.T) {
 func TestProgressOfAPIRequests(t *testing.T) {
 	h := newHarness(t)
 	rec := h.submitted(request.Origin{Kind: request.OriginAPI, APIClient: "backstage"}, request.Requester{ID: "user:default/alice"})
-	if err := h.notify(rec.ID(), "", pipeline.Notice{Kind: pipeline.NoticeReceived, Text: "Request received."}); err != nil {
+	if err := h.notify(rec.ID(), "", request.Notice{Kind: request.NoticeReceived, Text: "Request received."}); err != nil {
 		t.Fatal(err)
 	}
 	progress := h.channelMessages(billing)[0]
@@ -159,7 +158,7 @@ func TestProgressOfAPIRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := h.notify(rec.ID(), request.Ready, pipeline.Notice{Kind: pipeline.NoticeReady, Text: "ready", Ready: readyInfo()}); err != nil {
+	if err := h.notify(rec.ID(), request.Ready, request.Notice{Kind: request.NoticeReady, Text: "ready", Ready: readyInfo()}); err != nil {
 		t.Fatal(err)
 	}
 	reply := h.lastMessage(billing)
@@ -175,7 +174,7 @@ func TestProgressOfAPIRequests(t *testing.T) {
 	other := h.submitted(request.Origin{Kind: request.OriginAPI}, request.Requester{ID: "x"})
 	other.Request.Team = "nochannel"
 	before := len(h.slack.Calls())
-	if err := h.bot.Notify(context.Background(), other, pipeline.Notice{Kind: pipeline.NoticeReceived, Text: "x"}); err != nil {
+	if err := h.bot.Notify(context.Background(), other, request.Notice{Kind: request.NoticeReceived, Text: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(h.slack.Calls()) != before {
@@ -204,7 +203,7 @@ func TestNotifyRateLimited(t *testing.T) {
 			h := newHarness(t)
 			rec := h.submitted(slackOrigin(slacktest.TeamID, general, ""), request.Requester{ID: alice.ID})
 			h.slack.FailNext(tc.fail, tc.status, 3*time.Second)
-			err := h.bot.Notify(context.Background(), rec, pipeline.Notice{Kind: pipeline.NoticeReceived, Text: "Request received."})
+			err := h.bot.Notify(context.Background(), rec, request.Notice{Kind: request.NoticeReceived, Text: "Request received."})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Notify: %v", err)
 			}
@@ -246,7 +245,7 @@ func TestProgressWhenRemovedFromChannel(t *testing.T) {
 	h := newHarness(t)
 	h.slack.FailChannel(general, "not_in_channel")
 	rec := h.submitted(slackOrigin(slacktest.TeamID, general, ""), request.Requester{ID: alice.ID})
-	if err := h.notify(rec.ID(), "", pipeline.Notice{Kind: pipeline.NoticeReceived, Text: "Request received."}); err != nil {
+	if err := h.notify(rec.ID(), "", request.Notice{Kind: request.NoticeReceived, Text: "Request received."}); err != nil {
 		t.Fatal(err)
 	}
 	dm := h.slack.Messages(slacktest.DMChannel(alice.ID))

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
 )
@@ -117,7 +116,7 @@ func TestRequestToReady(t *testing.T) {
 	if planComments != 1 {
 		t.Errorf("%d plan comments, want 1 edited in place", planComments)
 	}
-	if len(w.notices.find(pipeline.NoticeEdited)) != 1 {
+	if len(w.notices.find(request.NoticeEdited)) != 1 {
 		t.Errorf("no notice of the reviewer's edit")
 	}
 
@@ -176,7 +175,7 @@ func TestRequestToReady(t *testing.T) {
 	expect(t, "Database cluster", str(t, db, "spec", "cluster", "name"), "ledger")
 
 	// The ready notice: hosts and the Grafana link, no password.
-	ready := w.notices.find(pipeline.NoticeReady)
+	ready := w.notices.find(request.NoticeReady)
 	if len(ready) != 1 || ready[0].Ready == nil {
 		t.Fatalf("ready notices: %+v", ready)
 	}
@@ -203,8 +202,8 @@ func TestRequestToReady(t *testing.T) {
 	}
 
 	// Resize L -> XL through a new pull request.
-	rs, _, err := w.pipe.Change(ctx, request.Resize, "prod", "billing", "ledger", func(s *request.Spec) { s.Size = request.SizeXL },
-		request.Requester{ID: "U123"}, request.Origin{Kind: request.OriginSlack}, store.Idempotency{})
+	rs, _, err := w.pipe.Change(ctx, request.Change{Kind: request.Resize, Environment: "prod", Team: "billing", Name: "ledger", Size: request.SizeXL,
+		Requester: request.Requester{ID: "U123"}, Origin: request.Origin{Kind: request.OriginSlack}}, store.Idempotency{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +216,8 @@ func TestRequestToReady(t *testing.T) {
 	expect(t, "resized memory limit", str(t, w.get(clusterGVR, ns, "ledger"), "spec", "resources", "limits", "memory"), "16Gi")
 
 	// Delete: the PR removes the workspace; merging destroys it.
-	del, _, err := w.pipe.Change(ctx, request.Destroy, "prod", "billing", "ledger", nil,
-		request.Requester{ID: "U123"}, request.Origin{Kind: request.OriginSlack}, store.Idempotency{})
+	del, _, err := w.pipe.Change(ctx, request.Change{Kind: request.Destroy, Environment: "prod", Team: "billing", Name: "ledger",
+		Requester: request.Requester{ID: "U123"}, Origin: request.Origin{Kind: request.OriginSlack}}, store.Idempotency{})
 	if err != nil {
 		t.Fatal(err)
 	}

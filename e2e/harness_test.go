@@ -151,11 +151,12 @@ func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	}
 	w.pipe = pipeline.New(pipeline.Deps{
 		Store: w.store, Renderer: w.renderer, GitHub: gc, Runner: runner,
-		Clusters: pipeline.KubeClusters{Client: w.kube, Timeout: readyTimeout, Mode: kube.CheckDirect, Grafana: cfg.Grafana},
-		Notifier: w.notices, Observer: w.applied, Log: log,
+		Clusters: pipeline.KubeClusters{Client: w.kube, Timeout: readyTimeout, Mode: kube.CheckDirect},
+		Observer: w.applied, Log: log,
 	}, pipeline.Config{Secrets: []string{webhookSecret, githubToken}})
 	eng := engine.New(w.store, engine.Poll(20*time.Millisecond), engine.Workers(4), engine.Lease(30*time.Second), engine.Logger(log))
 	w.pipe.Register(eng)
+	eng.Handle(pipeline.JobNotify, pipeline.NotifyHandler(w.store, w.notices.Notify))
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
@@ -232,27 +233,27 @@ func (w *world) exists(gvr schema.GroupVersionResource, ns, name string) bool {
 	return err == nil
 }
 
-// recorder is a pipeline.Notifier that keeps every notice.
+// recorder delivers notices by keeping every one.
 type recorder struct {
 	mu sync.Mutex
-	ns []pipeline.Notice
+	ns []request.Notice
 }
 
-func (r *recorder) Notify(_ context.Context, _ store.Record, n pipeline.Notice) error {
+func (r *recorder) Notify(_ context.Context, _ store.Record, n request.Notice) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ns = append(r.ns, n)
 	return nil
 }
 
-func (r *recorder) all() []pipeline.Notice {
+func (r *recorder) all() []request.Notice {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]pipeline.Notice(nil), r.ns...)
+	return append([]request.Notice(nil), r.ns...)
 }
 
-func (r *recorder) find(kind string) []pipeline.Notice {
-	var out []pipeline.Notice
+func (r *recorder) find(kind string) []request.Notice {
+	var out []request.Notice
 	for _, n := range r.all() {
 		if n.Kind == kind {
 			out = append(out, n)

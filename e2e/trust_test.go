@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/store"
 )
@@ -132,8 +131,8 @@ func TestTamperedPushesAreNeverPlanned(t *testing.T) {
 	if comments != 1 {
 		t.Errorf("%d refusal comments, want one edited in place", comments)
 	}
-	if len(w.notices.find(pipeline.NoticeRefused)) != len(pushes) {
-		t.Errorf("%d refusal notices, want %d", len(w.notices.find(pipeline.NoticeRefused)), len(pushes))
+	if len(w.notices.find(request.NoticeRefused)) != len(pushes) {
+		t.Errorf("%d refusal notices, want %d", len(w.notices.find(request.NoticeRefused)), len(pushes))
 	}
 }
 
@@ -158,7 +157,7 @@ func TestFailedApplyThenRetry(t *testing.T) {
 	if rec.Failure == nil || rec.Failure.Step != string(request.Applying) || !rec.Failure.Retryable || !strings.Contains(rec.Failure.Reason, "clusters are frozen") {
 		t.Fatalf("failure = %+v", rec.Failure)
 	}
-	failed := w.notices.find(pipeline.NoticeFailed)
+	failed := w.notices.find(request.NoticeFailed)
 	if len(failed) != 1 || !strings.Contains(failed[0].Next, "/clustro apply") {
 		t.Errorf("failed notices: %+v", failed)
 	}

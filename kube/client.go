@@ -9,8 +9,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/clustropg/clustro/request"
 )
 
 // clusterResource is CloudNativePG's Cluster.
@@ -18,10 +16,9 @@ var clusterResource = schema.GroupVersionResource{Group: "postgresql.cnpg.io", V
 
 // Client reads CloudNativePG Clusters and their Secrets.
 type Client struct {
-	cfg     *rest.Config
-	dyn     dynamic.Interface
-	core    kubernetes.Interface
-	grafana request.Grafana
+	cfg  *rest.Config
+	dyn  dynamic.Interface
+	core kubernetes.Interface
 }
 
 // Option configures New.
@@ -31,7 +28,6 @@ type Option interface {
 
 type clientConfig struct {
 	userAgent string
-	grafana   request.Grafana
 }
 
 type userAgentOption string
@@ -41,14 +37,6 @@ func (o userAgentOption) configureClient(c *clientConfig) { c.userAgent = string
 // UserAgent sets the User-Agent of requests to the API server
 // (default: client-go's).
 func UserAgent(ua string) Option { return userAgentOption(ua) }
-
-type grafanaOption request.Grafana
-
-func (o grafanaOption) configureClient(c *clientConfig) { c.grafana = request.Grafana(o) }
-
-// Grafana makes Connection fill in the cluster's dashboard link
-// (request.Grafana.DashboardURL). Without it Connection.Dashboard is empty.
-func Grafana(g request.Grafana) Option { return grafanaOption(g) }
 
 // New returns a Client for the API server of cfg.
 func New(cfg *rest.Config, opts ...Option) (*Client, error) {
@@ -71,7 +59,7 @@ func New(cfg *rest.Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube: new client: %w", err)
 	}
-	return &Client{cfg: cfg, dyn: dyn, core: core, grafana: c.grafana}, nil
+	return &Client{cfg: cfg, dyn: dyn, core: core}, nil
 }
 
 // LoadConfig returns the client configuration of the kubeconfig at path.

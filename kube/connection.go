@@ -40,8 +40,6 @@ type Connection struct {
 	SecretPort int    `json:"secretPort"`
 	// Hint is the kubectl command that prints the URI, for people.
 	Hint string `json:"hint"`
-	// Dashboard is the Grafana link, when the Client has the Grafana option.
-	Dashboard string `json:"dashboard,omitempty"`
 }
 
 // String summarises the connection without its password, e.g.
@@ -53,6 +51,18 @@ func (c Connection) String() string {
 
 // GoString is String: %#v must not show the password either.
 func (c Connection) GoString() string { return "kube.Connection{" + c.String() + "}" }
+
+// Credentials reads the URI and password of a ready Cluster from its app
+// secret, revealed: for the one place that sends them, the requester's
+// direct message. Everything else takes a Connection, whose secrets do not
+// print.
+func (c *Client) Credentials(ctx context.Context, namespace, name string) (uri, password string, err error) {
+	conn, err := c.Connection(ctx, namespace, name)
+	if err != nil {
+		return "", "", err
+	}
+	return conn.URI.Reveal(), conn.Password.Reveal(), nil
+}
 
 // Connection reads the Cluster's <cluster>-app Secret (written by
 // CloudNativePG) and returns the in-cluster connection details.
@@ -75,7 +85,6 @@ func (c *Client) Connection(ctx context.Context, namespace, name string) (Connec
 		SecretName: names.AppSecret,
 		SecretHost: get("host"),
 		Hint:       fmt.Sprintf("kubectl get secret %s -n %s -o jsonpath='{.data.uri}' | base64 -d", names.AppSecret, namespace),
-		Dashboard:  c.grafana.DashboardURL(namespace, name),
 	}
 	if conn.User == "" {
 		conn.User = get("user")

@@ -48,7 +48,6 @@ func TestConnectionFromTheAppSecret(t *testing.T) {
 		{"SecretHost", conn.SecretHost, string(secret.Data["host"])},
 		{"SecretPort", fmt.Sprint(conn.SecretPort), string(secret.Data["port"])},
 		{"Hint", conn.Hint, "kubectl get secret orders-app -n kube-conn -o jsonpath='{.data.uri}' | base64 -d"},
-		{"Dashboard", conn.Dashboard, "https://grafana.example.com/d/cloudnative-pg/cloudnativepg?var-namespace=kube-conn&var-cluster=orders"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

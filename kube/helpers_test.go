@@ -12,16 +12,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/clustropg/clustro/kube"
-	"github.com/clustropg/clustro/request"
 )
 
 var clusters = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "clusters"}
 
-var grafana = request.Grafana{URL: "https://grafana.example.com", DashboardUID: "cloudnative-pg"}
-
 func newClient(t *testing.T) *kube.Client {
 	t.Helper()
-	c, err := kube.New(env.cp.RESTConfig(), kube.UserAgent("clustro-test"), kube.Grafana(grafana))
+	c, err := kube.New(env.cp.RESTConfig(), kube.UserAgent("clustro-test"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 	}
 	if rec.State == request.Merged {
 		if rec, err = p.transition(ctx, rec.ID(), step, event(job, string(step)+" "+shortSHA(pl.SHA)),
-			&Notice{Kind: NoticeApplying, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s %s (terraform).", titleCase(string(step)), rec.Request.Key())}); err != nil {
+			&request.Notice{Kind: request.NoticeApplying, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s %s (terraform).", titleCase(string(step)), rec.Request.Key())}); err != nil {
 			return nil, err
 		}
 	}
@@ -100,7 +100,7 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 	}
 	if deletion {
 		_, err = p.transition(ctx, rec.ID(), request.Deleted, event(job, "destroyed: "+summary),
-			&Notice{Kind: NoticeDeleted, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s is deleted (%s).", rec.Request.Key(), summary)})
+			&request.Notice{Kind: request.NoticeDeleted, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s is deleted (%s).", rec.Request.Key(), summary)})
 		return nil, err
 	}
 	if !sameSpec(spec, rec.Request.Spec) {
@@ -110,7 +110,7 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 		}
 	}
 	_, err = p.transition(ctx, rec.ID(), request.Provisioning, event(job, "applied: "+summary),
-		&Notice{Kind: NoticeProgress, PRURL: rec.PR.URL, Text: fmt.Sprintf("Applied (%s). Waiting for CloudNativePG to bring %s up.", summary, rec.Request.Key())},
+		&request.Notice{Kind: request.NoticeProgress, PRURL: rec.PR.URL, Text: fmt.Sprintf("Applied (%s). Waiting for CloudNativePG to bring %s up.", summary, rec.Request.Key())},
 		store.AndEnqueue(newJob(JobWaitReady, rec.ID(), "", jobPayload{})))
 	return nil, err
 }

@@ -16,8 +16,6 @@ type KubeClusters struct {
 	Timeout time.Duration
 	// Mode is how the credentials are checked before a database is ready.
 	Mode kube.CheckMode
-	// Grafana links each database to its dashboard.
-	Grafana request.Grafana
 }
 
 // WaitReady waits for the CloudNativePG Cluster, reporting each new phase.
@@ -35,17 +33,16 @@ func (k KubeClusters) WaitReady(ctx context.Context, namespace, name string, pro
 }
 
 // Check reads the app secret and connects once with its credentials.
-func (k KubeClusters) Check(ctx context.Context, namespace, name string) (ReadyInfo, error) {
+func (k KubeClusters) Check(ctx context.Context, namespace, name string) (request.ReadyInfo, error) {
 	conn, err := k.Client.Connection(ctx, namespace, name)
 	if err != nil {
-		return ReadyInfo{}, err
+		return request.ReadyInfo{}, err
 	}
 	if err := k.Client.CheckConnection(ctx, conn, k.Mode); err != nil {
-		return ReadyInfo{}, err
+		return request.ReadyInfo{}, err
 	}
-	return ReadyInfo{
+	return request.ReadyInfo{
 		Namespace: namespace, Cluster: name, RWHost: conn.RWHost, ROHost: conn.ROHost, Port: conn.Port,
 		Database: conn.Database, User: conn.User, Secret: conn.SecretName, SecretHint: conn.Hint,
-		Grafana: k.Grafana.DashboardURL(namespace, name),
 	}, nil
 }

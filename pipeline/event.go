@@ -30,7 +30,7 @@ func (p *Pipeline) merged(ctx context.Context, rec store.Record, ev gitops.Event
 	origin.Detail = fmt.Sprintf("PR #%d merged by %s at %s", ev.PR, ev.Sender, shortSHA(ev.MergeSHA))
 	dir := templates.WorkspaceDir(rec.Request.Spec)
 	_, err := p.transition(ctx, rec.ID(), request.Merged, origin,
-		&Notice{Kind: NoticeMerged, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s merged pull request #%d: applying %s.", ev.Sender, ev.PR, rec.Request.Key())},
+		&request.Notice{Kind: request.NoticeMerged, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s merged pull request #%d: applying %s.", ev.Sender, ev.PR, rec.Request.Key())},
 		store.AndEnqueue(newJob(JobApply, rec.ID(), dir, jobPayload{SHA: ev.MergeSHA, PR: ev.PR, Dir: dir})))
 	return ignoreIllegal(err)
 }
@@ -85,7 +85,7 @@ func (p *Pipeline) githubEvent(ctx context.Context, job store.Job) ([]byte, erro
 		}
 		origin.Detail = "PR closed without merging"
 		_, err := p.transition(ctx, rec.ID(), request.Cancelled, origin,
-			&Notice{Kind: NoticeCancelled, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s closed pull request #%d without merging: the request for %s is cancelled.", ev.Sender, ev.PR, rec.Request.Key())})
+			&request.Notice{Kind: request.NoticeCancelled, Actor: ev.Sender, PRURL: rec.PR.URL, Text: fmt.Sprintf("%s closed pull request #%d without merging: the request for %s is cancelled.", ev.Sender, ev.PR, rec.Request.Key())})
 		return nil, ignoreIllegal(err)
 	case ev.Action == "comment":
 		return nil, p.command(ctx, rec, ev, origin)
@@ -169,7 +169,7 @@ func (p *Pipeline) refuse(ctx context.Context, rec store.Record, sha string, ori
 	ev := origin
 	ev.Detail = "push refused: " + strings.Join(refused, "; ")
 	_, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{}, ev,
-		store.AndEnqueue(notifyJob(rec.ID(), Notice{Kind: NoticeRefused, PRURL: rec.PR.URL, Actor: origin.Actor,
+		store.AndEnqueue(notifyJob(rec.ID(), request.Notice{Kind: request.NoticeRefused, PRURL: rec.PR.URL, Actor: origin.Actor,
 			Text: fmt.Sprintf("A push to pull request #%d was refused and not planned: %s", rec.PR.Number, strings.Join(refused, "; "))})))
 	p.wake()
 	return err

@@ -26,7 +26,7 @@ func (p *Pipeline) fail(ctx context.Context, job store.Job, rec store.Record, st
 	}
 	f := request.Failure{Step: string(step), Reason: reason, Retryable: retryable}
 	_, err := p.transition(ctx, rec.ID(), request.Failed, event(job, string(step)+" failed: "+reason),
-		&Notice{Kind: NoticeFailed, PRURL: rec.PR.URL, Next: next, Text: fmt.Sprintf("%s failed while %s: %s", rec.Request.Key(), step, reason)},
+		&request.Notice{Kind: request.NoticeFailed, PRURL: rec.PR.URL, Next: next, Text: fmt.Sprintf("%s failed while %s: %s", rec.Request.Key(), step, reason)},
 		store.WithFailure(f))
 	if err != nil {
 		return fmt.Errorf("record failure of %s (%v): %w", rec.ID(), cause, err)

@@ -63,7 +63,7 @@ func (p *Pipeline) openPR(ctx context.Context, job store.Job) ([]byte, error) {
 	first := newJob(JobPlan, r.ID, dir, jobPayload{SHA: pr.HeadSHA, PR: pr.Number, Dir: dir, Actor: "clustro", Ref: "open_pr/" + r.ID})
 	first.Key = store.Idempotency{Scope: "pipeline", Key: "first-plan/" + r.ID}
 	_, err = p.transition(ctx, r.ID, request.PROpen, event(job, "PR "+pr.URL),
-		&Notice{Kind: NoticePROpened, PRURL: pr.URL, Text: fmt.Sprintf("Pull request #%d opened for %s: it is planned now and applied when a reviewer merges it.", pr.Number, r.Key())},
+		&request.Notice{Kind: request.NoticePROpened, PRURL: pr.URL, Text: fmt.Sprintf("Pull request #%d opened for %s: it is planned now and applied when a reviewer merges it.", pr.Number, r.Key())},
 		store.AndEnqueue(first))
 	if err != nil {
 		return nil, fmt.Errorf("open PR: %w", err)

@@ -32,7 +32,7 @@ type Clusters interface {
 	// WaitReady waits until the cluster is ready, reporting each new phase.
 	WaitReady(ctx context.Context, namespace, name string, progress func(phase string)) error
 	// Check reads the cluster's credentials and connects once with them.
-	Check(ctx context.Context, namespace, name string) (ReadyInfo, error)
+	Check(ctx context.Context, namespace, name string) (request.ReadyInfo, error)
 }
 
 // Observer records durations, for metrics.
@@ -49,7 +49,6 @@ type Pipeline struct {
 	github   *gitops.Client
 	runner   *terraform.Runner
 	clusters Clusters
-	notifier Notifier
 	observer Observer
 	cfg      Config
 	log      zerolog.Logger
@@ -75,30 +74,25 @@ type Deps struct {
 	GitHub   *gitops.Client
 	Runner   *terraform.Runner
 	Clusters Clusters
-	Notifier Notifier
 	Observer Observer
 	Log      zerolog.Logger
 }
 
 // New makes a pipeline.
 func New(d Deps, cfg Config) *Pipeline {
-	n := d.Notifier
-	if n == nil {
-		n = LogNotifier{Log: d.Log}
-	}
 	return &Pipeline{
 		store: d.Store, policy: d.Renderer.Config().Policy, renderer: d.Renderer, github: d.GitHub,
-		runner: d.Runner, clusters: d.Clusters, notifier: n, observer: d.Observer, cfg: cfg,
+		runner: d.Runner, clusters: d.Clusters, observer: d.Observer, cfg: cfg,
 		log: d.Log, workdir: cfg.WorkDir, wake: func() {},
 	}
 }
 
-// Register adds the pipeline's job handlers to an engine: the notices
-// always, the steps that need GitHub only when it is configured (requests
-// wait in the queue until then).
+// Register adds the pipeline's job handlers to an engine, the steps that
+// need GitHub only when it is configured (requests wait in the queue until
+// then). The notify jobs it queues are delivered by the handler the wiring
+// registers (NotifyHandler).
 func (p *Pipeline) Register(e *engine.Engine) {
 	p.wake = e.Notify
-	e.Handle(JobNotify, p.notify)
 	if p.github == nil {
 		return
 	}
@@ -142,7 +136,7 @@ type jobPayload struct {
 	Actor string `json:"actor,omitempty"`
 	Ref   string `json:"ref,omitempty"`
 	// Notice is a notify job's message.
-	Notice *Notice `json:"notice,omitempty"`
+	Notice *request.Notice `json:"notice,omitempty"`
 }
 
 func newJob(kind, requestID, workspace string, p jobPayload) store.NewJob {
@@ -170,7 +164,7 @@ func event(job store.Job, detail string) request.Event {
 // notifyJob is the job that tells the requester about a step. Notices of
 // one request share a queue lane (their workspace), so they are sent one at
 // a time, in order.
-func notifyJob(requestID string, n Notice) store.NewJob {
+func notifyJob(requestID string, n request.Notice) store.NewJob {
 	j := newJob(JobNotify, requestID, "notify/"+requestID, jobPayload{Notice: &n})
 	// A Slack outage delays notices; with the store's backoff capped at 10
 	// minutes, 40 attempts outlast an outage of several hours.
@@ -179,7 +173,7 @@ func notifyJob(requestID string, n Notice) store.NewJob {
 }
 
 // transition moves a request and queues its notice in the same transaction.
-func (p *Pipeline) transition(ctx context.Context, id string, to request.State, ev request.Event, n *Notice, opts ...store.TransitionOption) (store.Record, error) {
+func (p *Pipeline) transition(ctx context.Context, id string, to request.State, ev request.Event, n *request.Notice, opts ...store.TransitionOption) (store.Record, error) {
 	if n != nil {
 		opts = append(opts, store.AndEnqueue(notifyJob(id, *n)))
 	}

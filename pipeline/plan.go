@@ -114,7 +114,7 @@ func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 		return nil, err
 	}
 	_, err = p.transition(ctx, rec.ID(), request.Planned, ev,
-		&Notice{Kind: NoticePlanned, PRURL: rec.PR.URL, Plan: summary, Text: fmt.Sprintf("Planned %s: %s Waiting for a reviewer to merge pull request #%d.", rec.Request.Key(), summary, rec.PR.Number)})
+		&request.Notice{Kind: request.NoticePlanned, PRURL: rec.PR.URL, Plan: summary, Text: fmt.Sprintf("Planned %s: %s Waiting for a reviewer to merge pull request #%d.", rec.Request.Key(), summary, rec.PR.Number)})
 	return nil, ignoreIllegal(err) // merged meanwhile: the plan comment is all that is left to do
 }
 
@@ -127,7 +127,7 @@ func (p *Pipeline) recordEdit(ctx context.Context, rec store.Record, spec reques
 	change := diffSpec(rec.Request.Spec, spec)
 	by.Detail = "reviewer edit: " + change
 	_, err := p.store.UpdateRequest(ctx, rec.ID(), store.Change{Spec: &spec}, by,
-		store.AndEnqueue(notifyJob(rec.ID(), Notice{Kind: NoticeEdited, Actor: by.Actor, PRURL: rec.PR.URL,
+		store.AndEnqueue(notifyJob(rec.ID(), request.Notice{Kind: request.NoticeEdited, Actor: by.Actor, PRURL: rec.PR.URL,
 			Text: fmt.Sprintf("%s edited the pull request: %s.", by.Actor, change)})))
 	if err != nil {
 		return fmt.Errorf("record reviewer edit: %w", err)

@@ -27,7 +27,7 @@ func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error)
 	start := time.Now()
 	err = p.clusters.WaitReady(ctx, ns, name, func(phase string) {
 		// Progress is best effort: a lost notice must not fail the wait.
-		p.enqueue(context.WithoutCancel(ctx), notifyJob(rec.ID(), Notice{Kind: NoticeProgress, Text: fmt.Sprintf("%s: %s", rec.Request.Key(), phase)}))
+		p.enqueue(context.WithoutCancel(ctx), notifyJob(rec.ID(), request.Notice{Kind: request.NoticeProgress, Text: fmt.Sprintf("%s: %s", rec.Request.Key(), phase)}))
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -42,9 +42,10 @@ func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error)
 		}
 		return nil, p.fail(ctx, job, rec, request.Provisioning, true, fmt.Errorf("connection check: %w", err))
 	}
+	info.Grafana = p.renderer.Config().Grafana.Dashboard(p.policy, rec.Request.Spec)
 	p.observeReady(time.Since(start))
 	_, err = p.transition(ctx, rec.ID(), request.Ready, event(job, "ready; connection checked"),
-		&Notice{Kind: NoticeReady, PRURL: rec.PR.URL, Ready: &info,
+		&request.Notice{Kind: request.NoticeReady, PRURL: rec.PR.URL, Ready: &info,
 			Text: fmt.Sprintf("%s is ready: %s (read-write), %s (read-only).", rec.Request.Key(), info.RWHost, info.ROHost)})
 	return nil, err
 }

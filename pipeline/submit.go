@@ -55,7 +55,7 @@ func (p *Pipeline) create(ctx context.Context, r request.DatabaseRequest, key st
 		OneAtATime: true,
 		Jobs: []store.NewJob{
 			newJob(JobOpenPR, r.ID, "", jobPayload{}),
-			notifyJob(r.ID, Notice{Kind: NoticeReceived, Text: fmt.Sprintf("Request received: %s %s (%s, %d instance(s)). Opening a pull request.", r.Kind, r.Key(), r.Size, r.Instances)}),
+			notifyJob(r.ID, request.Notice{Kind: request.NoticeReceived, Text: fmt.Sprintf("Request received: %s %s (%s, %d instance(s)). Opening a pull request.", r.Kind, r.Key(), r.Size, r.Instances)}),
 		},
 	})
 	var taken *store.IdentityError
@@ -133,7 +133,7 @@ func (p *Pipeline) Retry(ctx context.Context, id string, who request.Requester, 
 		return store.Record{}, &request.RetryError{Failure: rec.Failure, To: to}
 	}
 	rec, err = p.transition(ctx, id, to, request.Event{Actor: who.ID, Origin: origin, Detail: "retry " + string(to)},
-		&Notice{Kind: NoticeApplying, Text: fmt.Sprintf("Retrying %s of %s, asked by %s.", to, rec.Request.Key(), nameOf(who))},
+		&request.Notice{Kind: request.NoticeApplying, Text: fmt.Sprintf("Retrying %s of %s, asked by %s.", to, rec.Request.Key(), nameOf(who))},
 		store.AndEnqueue(job))
 	if err != nil {
 		return store.Record{}, fmt.Errorf("retry %s: %w", id, err)

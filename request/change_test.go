@@ -32,7 +32,9 @@ func TestApplyChange(t *testing.T) {
 		{"resize all", request.Startup, "dev", request.Change{Kind: request.Resize, Size: request.SizeS, Instances: 2, Storage: "20Gi"},
 			func(s *request.Spec) { s.Size, s.Instances, s.Storage = request.SizeS, 2, "20Gi" }},
 		{"backups on take the defaults", request.Startup, "dev", request.Change{Kind: request.Backup, Backups: &request.BackupsChange{Schedule: request.Daily}},
-			func(s *request.Spec) { s.Backups = request.Backups{Schedule: request.Daily, Hour: hour(p.Defaults.BackupHour), Retention: p.Defaults.Retention} }},
+			func(s *request.Spec) {
+				s.Backups = request.Backups{Schedule: request.Daily, Hour: hour(p.Defaults.BackupHour), Retention: p.Defaults.Retention}
+			}},
 		{"backups on with the profile's retention", request.SME, "staging", request.Change{Kind: request.Backup, Backups: &request.BackupsChange{Schedule: request.Weekly}},
 			func(s *request.Spec) { s.Backups.Schedule = request.Weekly }},
 		{"backups off clear hour and retention", request.SME, "staging", request.Change{Kind: request.Backup, Backups: &request.BackupsChange{Schedule: request.NoBackups}},

@@ -37,3 +37,10 @@ func (g Grafana) DashboardURL(namespace, cluster string) string {
 	b.WriteString("var-namespace=" + url.QueryEscape(namespace) + "&var-cluster=" + url.QueryEscape(cluster))
 	return b.String()
 }
+
+// Dashboard is a database's dashboard link, or "": every link ClustroPG
+// gives (the ready notice, the API, the catalog entity) is made here, from
+// the namespace the policy gives the database and its cluster's name.
+func (g Grafana) Dashboard(p *Policy, s Spec) string {
+	return g.DashboardURL(p.NamespaceFor(s), NamesOf(s).Cluster)
+}

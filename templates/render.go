@@ -128,7 +128,7 @@ func (r *Renderer) Render(req request.DatabaseRequest) (Workspace, error) {
 	ns := c.Policy.NamespaceFor(req.Spec)
 	ent, err := c.Catalog.For(catalog.Database{
 		Spec: req.Spec, RequestID: req.ID, Namespace: ns, Dir: dir,
-		Dashboard: c.Grafana.DashboardURL(ns, req.Name), InWorkspace: true,
+		Dashboard: c.Grafana.Dashboard(c.Policy, req.Spec), InWorkspace: true,
 	})
 	if err != nil {
 		return Workspace{}, fmt.Errorf("render %s: %w", req.Key(), err)

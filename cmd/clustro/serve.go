@@ -79,27 +79,29 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	// One Kubernetes client serves the pipeline (readiness, checks) and the
 	// Slack DM (credentials); without one, the pipeline cannot run.
 	kc, kubeErr := kubeClient(cfg)
-	var slackBot *bot.Bot
-	var notifier pipeline.Notifier
-	if on, _ := cfg.Slack.Enabled(); on {
-		var creds bot.Credentials
-		if kc != nil {
-			creds = credentials(kc)
-		} else {
-			log.Warn().Err(kubeErr).Msg("no Kubernetes access: ready databases are announced without the credentials DM")
-		}
-		slackBot, err = bot.New(bot.Deps{Store: st, Policy: &cfg.Policy, Config: cfg.Slack,
-			Credentials: creds, Log: log.With().Str("component", "slack").Logger()})
-		if err != nil {
-			return fmt.Errorf("slack: %w", err)
-		}
-		notifier = slackBot
-	}
-	pipe, webhook, err := buildPipeline(e, cfg, st, renderer, kc, kubeErr, notifier, metrics, log)
+	pipe, webhook, err := buildPipeline(e, cfg, st, renderer, kc, kubeErr, metrics, log)
 	if err != nil {
 		return err
 	}
 	pipe.Register(eng)
+	// The pipeline queues notices; Slack (or the log) delivers them.
+	deliver := pipeline.LogNotices(log.With().Str("component", "notices").Logger())
+	var slackBot *bot.Bot
+	if on, _ := cfg.Slack.Enabled(); on {
+		var creds bot.Credentials
+		if kc != nil {
+			creds = kc.Credentials
+		} else {
+			log.Warn().Err(kubeErr).Msg("no Kubernetes access: ready databases are announced without the credentials DM")
+		}
+		slackBot, err = bot.New(bot.Deps{Store: st, Pipeline: pipe, Policy: &cfg.Policy, Config: cfg.Slack,
+			Credentials: creds, Log: log.With().Str("component", "slack").Logger()})
+		if err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+		deliver = slackBot.Notify
+	}
+	eng.Handle(pipeline.JobNotify, pipeline.NotifyHandler(st, deliver))
 
 	limits := server.Limits{BodyBudget: cfg.Server.BodyBudget.Bytes(), ReadTimeout: cfg.Server.ReadTimeout.D(), MaxConnections: cfg.Server.MaxConnections}
 	deps := server.Deps{Log: log, Store: st, Registry: reg, Metrics: metrics, Limits: limits}
@@ -107,7 +109,6 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if on, missing := cfg.Slack.Enabled(); !on {
 		deps.Slack.Missing = missing
 	} else {
-		slackBot.SetPipeline(pipe)
 		if cfg.Slack.SigningSecret.IsSet() {
 			deps.Slack.Handler = slackBot.Handler()
 		} else {
@@ -187,10 +188,10 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 // buildPipeline wires the request pipeline. Its jobs run only when GitHub
 // is configured (they open pull requests); requests can still be stored
 // without it, and wait in the queue.
-func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, kc *kube.Client, kubeErr error, notifier pipeline.Notifier, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
+func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, kc *kube.Client, kubeErr error, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
 	secrets := []string{cfg.GitHub.Token.Value(), cfg.GitHub.WebhookSecret.Value(), cfg.Slack.BotToken.Value(),
 		cfg.Slack.SigningSecret.Value(), cfg.Slack.AppToken.Value(), cfg.Server.Store.Value()}
-	deps := pipeline.Deps{Store: st, Renderer: renderer, Notifier: notifier, Observer: metrics, Log: log.With().Str("component", "pipeline").Logger()}
+	deps := pipeline.Deps{Store: st, Renderer: renderer, Observer: metrics, Log: log.With().Str("component", "pipeline").Logger()}
 	on, _ := cfg.GitHub.Enabled()
 	if !on {
 		return pipeline.New(deps, pipeline.Config{Secrets: secrets}), nil, nil
@@ -232,7 +233,7 @@ func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templat
 		return nil, nil, fmt.Errorf("terraform: %w", err)
 	}
 	deps.GitHub, deps.Runner = gh, runner
-	deps.Clusters = pipeline.KubeClusters{Client: kc, Timeout: cfg.Kubernetes.ReadyTimeout.D(), Mode: mode, Grafana: cfg.Grafana}
+	deps.Clusters = pipeline.KubeClusters{Client: kc, Timeout: cfg.Kubernetes.ReadyTimeout.D(), Mode: mode}
 	pipe := pipeline.New(deps, pipeline.Config{Commenters: cfg.GitHub.Commenters, Secrets: secrets})
 	return pipe, gitops.WebhookHandler([]byte(cfg.GitHub.WebhookSecret.Value()), cfg.GitHub.Repo, pipe.Receive), nil
 }
@@ -244,23 +245,11 @@ func kubeClient(cfg *config.Config) (*kube.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes (set CLUSTRO_KUBECONFIG, or run in a cluster): %w", err)
 	}
-	kc, err := kube.New(restCfg, kube.Grafana(cfg.Grafana))
+	kc, err := kube.New(restCfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
 	}
 	return kc, nil
-}
-
-// credentials reads a ready database's URI and password from its app
-// secret, for the Slack DM.
-func credentials(kc *kube.Client) bot.Credentials {
-	return func(ctx context.Context, namespace, cluster string) (string, string, error) {
-		conn, err := kc.Connection(ctx, namespace, cluster)
-		if err != nil {
-			return "", "", err
-		}
-		return conn.URI.Reveal(), conn.Password.Reveal(), nil
-	}
 }
 
 // githubClient is the infra repository's client from the GitHub settings
