@@ -28,7 +28,9 @@ func LogNotices(log zerolog.Logger) Deliver {
 // reads the request as it is now and hands it with the notice to deliver.
 // The wiring registers it (engine.Handle(JobNotify, ...)), so that the
 // pipeline queues notices and never calls whoever delivers them.
-func NotifyHandler(st store.Requests, deliver Deliver) engine.Handler {
+func NotifyHandler(st interface {
+	GetRequest(ctx context.Context, id string) (store.Record, error)
+}, deliver Deliver) engine.Handler {
 	return func(ctx context.Context, job store.Job) ([]byte, error) {
 		pl, err := decode(job)
 		if err != nil {

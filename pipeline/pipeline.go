@@ -41,9 +41,23 @@ type Observer interface {
 	ObserveReadiness(took time.Duration)
 }
 
+// Store is what the pipeline keeps: requests and their audit trail, the
+// jobs it queues, and the idempotency keys it checks. store.Open returns
+// one.
+type Store interface {
+	CreateRequest(ctx context.Context, in store.NewRequest) (store.Record, bool, error)
+	GetRequest(ctx context.Context, id string) (store.Record, error)
+	ListRequests(ctx context.Context, f store.Filter) ([]store.Record, error)
+	RequestByPR(ctx context.Context, number int) (store.Record, error)
+	UpdateRequest(ctx context.Context, id string, ch store.Change, ev request.Event, opts ...store.UpdateOption) (store.Record, error)
+	Transition(ctx context.Context, id string, to request.State, ev request.Event, opts ...store.TransitionOption) (store.Record, error)
+	Enqueue(ctx context.Context, j store.NewJob) (store.Job, bool, error)
+	Recall(ctx context.Context, key store.Idempotency) ([]byte, error)
+}
+
 // Pipeline runs requests through their lifecycle.
 type Pipeline struct {
-	store    store.Store
+	store    Store
 	policy   *request.Policy
 	renderer *templates.Renderer
 	github   *gitops.Client
@@ -69,7 +83,7 @@ type Config struct {
 
 // Deps are the pipeline's collaborators.
 type Deps struct {
-	Store    store.Store
+	Store    Store
 	Renderer *templates.Renderer
 	GitHub   *gitops.Client
 	Runner   *terraform.Runner

@@ -12,10 +12,16 @@ import (
 	"github.com/clustropg/clustro/store"
 )
 
+// Requests is what Advance needs of the store.
+type Requests interface {
+	GetRequest(ctx context.Context, id string) (store.Record, error)
+	Transition(ctx context.Context, id string, to request.State, ev request.Event, opts ...store.TransitionOption) (store.Record, error)
+}
+
 // Advance moves a request through states, in order, as the engine would:
 // a move to request.Failed records a retryable failure of the step that
 // was running (the state before it).
-func Advance(ctx context.Context, s store.Store, id string, states ...request.State) (store.Record, error) {
+func Advance(ctx context.Context, s Requests, id string, states ...request.State) (store.Record, error) {
 	var rec store.Record
 	for _, to := range states {
 		cur, err := s.GetRequest(ctx, id)
