@@ -36,8 +36,8 @@ type Config struct {
 	GitHub    GitHub              `json:"github"`
 	// TerraformRun and Kubernetes are how serve runs terraform and reaches
 	// the clusters (the terraform section is how workspaces are written).
-	TerraformRun Terraform  `json:"terraformRun"`
-	Kubernetes   Kubernetes `json:"kubernetes"`
+	TerraformRun TerraformRun `json:"terraformRun"`
+	Kubernetes   Kubernetes   `json:"kubernetes"`
 	// API is the REST API for Backstage and other portals.
 	API API `json:"api"`
 }

@@ -6,8 +6,10 @@ import (
 	"time"
 )
 
-// Terraform is how `clustro serve` runs terraform.
-type Terraform struct {
+// TerraformRun is how `clustro serve` runs terraform (the terraformRun
+// section; templates.Terraform, the terraform section, is how workspaces
+// are written).
+type TerraformRun struct {
 	// Binary is terraform or tofu (CLUSTRO_TERRAFORM; default: terraform,
 	// else tofu, on PATH).
 	Binary string `json:"binary"`
