@@ -59,6 +59,10 @@ func (a API) Enabled() (bool, string) {
 	return true, ""
 }
 
+var apiEnvVars = []envVar{
+	{"CLUSTRO_API_TOKENS", "api.tokens: REST API tokens, " + APITokensFormat + " (scopes: read, request, admin); replaces the file's tokens", setAPITokens},
+}
+
 // setAPITokens is CLUSTRO_API_TOKENS's setter: the tokens replace the file's.
 func setAPITokens(c *Config, v string) error {
 	tokens, err := parseAPITokens(v)

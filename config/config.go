@@ -78,7 +78,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	var problems []string
 	if getenv != nil {
-		for _, v := range append(envVars, runtimeEnvVars...) {
+		for _, v := range envVars {
 			if val := getenv(v.name); val != "" {
 				if err := v.set(&c, val); err != nil {
 					problems = append(problems, v.name+": "+err.Error())
@@ -88,7 +88,10 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	c.deriveCatalog()
 	problems = append(problems, c.checkServer()...)
-	problems = append(problems, c.checkRuntime()...)
+	problems = append(problems, c.checkSlack()...)
+	problems = append(problems, c.checkGitHub()...)
+	problems = append(problems, c.checkTerraformRun()...)
+	problems = append(problems, c.checkKubernetes()...)
 	problems = append(problems, c.checkAPI()...)
 	if err := c.Templates().Check(); err != nil {
 		problems = append(problems, err.Error())

@@ -194,28 +194,3 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
-
-// TestREADMEListsEveryVariable keeps the README's environment table whole.
-func TestREADMEListsEveryVariable(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range EnvVars() {
-		if !strings.Contains(string(readme), "`"+v[0]+"`") {
-			t.Errorf("README.md does not list %s", v[0])
-		}
-	}
-}
-
-func TestStoreKindHidesCredentials(t *testing.T) {
-	for dsn, want := range map[string]string{
-		"postgres://u:pw@db:5432/clustro?sslmode=require&password=qp": "postgres postgres://db:5432/clustro",
-		"host=db password=kv dbname=x":                                "postgres (key=value DSN)",
-		"./clustro.db":                                                "sqlite ./clustro.db",
-	} {
-		if got := StoreKind(dsn); got != want {
-			t.Errorf("StoreKind(%q) = %q, want %q", dsn, got, want)
-		}
-	}
-}

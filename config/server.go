@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -108,102 +106,7 @@ func StoreKind(dsn string) string {
 	return "sqlite " + dsn
 }
 
-// Slack configures the Slack integration; it is on when BotToken and
-// SigningSecret (HTTP) or AppToken (Socket Mode) are set.
-type Slack struct {
-	BotToken      Secret `json:"botToken"`      // CLUSTRO_SLACK_BOT_TOKEN (xoxb-...)
-	SigningSecret Secret `json:"signingSecret"` // CLUSTRO_SLACK_SIGNING_SECRET
-	AppToken      Secret `json:"appToken"`      // CLUSTRO_SLACK_APP_TOKEN (xapp-..., Socket Mode)
-	APIURL        string `json:"apiURL"`        // CLUSTRO_SLACK_API_URL (tests, the demo)
-	// Access limits who may ask for databases in an environment, by
-	// channel and user group (see SlackAccess); an environment without an
-	// entry is open to anyone in any channel.
-	Access map[string]SlackAccess `json:"access"`
-	// TeamChannels maps a team to its Slack channel id: the progress of the
-	// team's requests that came through the API goes there, and /pg new in
-	// that channel defaults to the team.
-	TeamChannels map[string]string `json:"teamChannels"`
-	// ConversationTimeout is how long a request asked for in a thread waits
-	// for the next answer before it is forgotten (default 30m).
-	ConversationTimeout Duration `json:"conversationTimeout"`
-}
-
-// Enabled reports whether Slack is configured, and if not, what is missing.
-func (s Slack) Enabled() (bool, string) {
-	switch {
-	case !s.BotToken.IsSet():
-		return false, "CLUSTRO_SLACK_BOT_TOKEN"
-	case !s.SigningSecret.IsSet() && !s.AppToken.IsSet():
-		return false, "CLUSTRO_SLACK_SIGNING_SECRET (or CLUSTRO_SLACK_APP_TOKEN for Socket Mode)"
-	}
-	return true, ""
-}
-
-// GitHub configures the infra repository and the webhook.
-type GitHub struct {
-	Token         Secret `json:"token"`         // CLUSTRO_GITHUB_TOKEN
-	APIURL        string `json:"apiURL"`        // CLUSTRO_GITHUB_API_URL (GitHub Enterprise, the emulator)
-	Repo          string `json:"repo"`          // CLUSTRO_GITHUB_REPO, owner/name
-	BaseBranch    string `json:"baseBranch"`    // CLUSTRO_GITHUB_BASE_BRANCH, default main
-	WebhookSecret Secret `json:"webhookSecret"` // CLUSTRO_GITHUB_WEBHOOK_SECRET
-	// AppID, InstallationID and PrivateKeyFile authenticate as a GitHub App
-	// instead of a token (CLUSTRO_GITHUB_APP_ID, CLUSTRO_GITHUB_INSTALLATION_ID,
-	// CLUSTRO_GITHUB_PRIVATE_KEY_FILE).
-	AppID          int64  `json:"appID"`
-	InstallationID int64  `json:"installationID"`
-	PrivateKeyFile string `json:"privateKeyFile"`
-	// Commenters may retry with /clustro plan and /clustro apply.
-	Commenters []string `json:"commenters"`
-}
-
-// Enabled reports whether GitHub is configured, and if not, what is missing.
-func (g GitHub) Enabled() (bool, string) {
-	switch {
-	case g.Repo == "":
-		return false, "CLUSTRO_GITHUB_REPO"
-	case !g.Token.IsSet() && (g.AppID == 0 || g.InstallationID == 0 || g.PrivateKeyFile == ""):
-		return false, "CLUSTRO_GITHUB_TOKEN (or a GitHub App: CLUSTRO_GITHUB_APP_ID, CLUSTRO_GITHUB_INSTALLATION_ID, CLUSTRO_GITHUB_PRIVATE_KEY_FILE)"
-	case !g.WebhookSecret.IsSet():
-		return false, "CLUSTRO_GITHUB_WEBHOOK_SECRET"
-	}
-	return true, ""
-}
-
-// Duration is a time.Duration written as "60s" in YAML.
-type Duration time.Duration
-
-// D returns the duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// MarshalText writes "60s".
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText reads "60s" or "2m".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("%q is not a duration like 60s or 2m", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// envVar is one CLUSTRO_* override: its name, what it sets, and how.
-type envVar struct {
-	name, doc string
-	set       func(c *Config, v string) error
-}
-
-// EnvVars lists the environment overrides with what each sets, for the README.
-func EnvVars() [][2]string {
-	out := make([][2]string, 0, len(envVars)+len(runtimeEnvVars))
-	for _, v := range append(envVars, runtimeEnvVars...) {
-		out = append(out, [2]string{v.name, v.doc})
-	}
-	return out
-}
-
-var envVars = []envVar{
+var serverEnvVars = []envVar{
 	{"CLUSTRO_LISTEN", "server.listen: HTTP address (default :8080)", func(c *Config, v string) error { c.Server.Listen = v; return nil }},
 	{"CLUSTRO_STORE", "server.store: SQLite path (default ./clustro.db) or postgres:// DSN", func(c *Config, v string) error { c.Server.Store = Secret(v); return nil }},
 	{"CLUSTRO_WORKERS", "server.workers: jobs run at once (default 4)", func(c *Config, v string) error { return setInt(&c.Server.Workers, v) }},
@@ -213,41 +116,9 @@ var envVars = []envVar{
 	{"CLUSTRO_BODY_BUDGET", "server.bodyBudget: bytes of Slack and GitHub request bodies held at once before their signature is checked; more is answered 503 at once (default 64Mi, at least 25Mi)", func(c *Config, v string) error { return c.Server.BodyBudget.UnmarshalText([]byte(v)) }},
 	{"CLUSTRO_READ_TIMEOUT", "server.readTimeout: time a client has to send a whole request, headers and body (default 20s)", func(c *Config, v string) error { return c.Server.ReadTimeout.UnmarshalText([]byte(v)) }},
 	{"CLUSTRO_MAX_CONNECTIONS", "server.maxConnections: HTTP connections open at once; more wait to be accepted (default 1024)", func(c *Config, v string) error { return setInt(&c.Server.MaxConnections, v) }},
-	{"CLUSTRO_SLACK_BOT_TOKEN", "slack.botToken (xoxb-)", func(c *Config, v string) error { c.Slack.BotToken = Secret(v); return nil }},
-	{"CLUSTRO_SLACK_SIGNING_SECRET", "slack.signingSecret", func(c *Config, v string) error { c.Slack.SigningSecret = Secret(v); return nil }},
-	{"CLUSTRO_SLACK_APP_TOKEN", "slack.appToken (xapp-, Socket Mode)", func(c *Config, v string) error { c.Slack.AppToken = Secret(v); return nil }},
-	{"CLUSTRO_SLACK_API_URL", "slack.apiURL: Slack Web API base URL", func(c *Config, v string) error { c.Slack.APIURL = v; return nil }},
-	{"CLUSTRO_GITHUB_TOKEN", "github.token", func(c *Config, v string) error { c.GitHub.Token = Secret(v); return nil }},
-	{"CLUSTRO_GITHUB_API_URL", "github.apiURL: GitHub (Enterprise) API base URL", func(c *Config, v string) error { c.GitHub.APIURL = v; return nil }},
-	{"CLUSTRO_GITHUB_REPO", "github.repo: the infra repository, owner/name", func(c *Config, v string) error { c.GitHub.Repo = v; return nil }},
-	{"CLUSTRO_GITHUB_BASE_BRANCH", "github.baseBranch (default main)", func(c *Config, v string) error { c.GitHub.BaseBranch = v; return nil }},
-	{"CLUSTRO_GITHUB_WEBHOOK_SECRET", "github.webhookSecret (required for the webhook)", func(c *Config, v string) error { c.GitHub.WebhookSecret = Secret(v); return nil }},
-	{"CLUSTRO_GITHUB_APP_ID", "github.appID", func(c *Config, v string) error { return setInt64(&c.GitHub.AppID, v) }},
-	{"CLUSTRO_GITHUB_INSTALLATION_ID", "github.installationID", func(c *Config, v string) error { return setInt64(&c.GitHub.InstallationID, v) }},
-	{"CLUSTRO_GITHUB_PRIVATE_KEY_FILE", "github.privateKeyFile: the App's private key (PEM)", func(c *Config, v string) error { c.GitHub.PrivateKeyFile = v; return nil }},
-	{"CLUSTRO_GRAFANA_URL", "grafana.url: Grafana base URL for dashboard links", func(c *Config, v string) error { c.Grafana.URL = v; return nil }},
-	{"CLUSTRO_API_TOKENS", "api.tokens: REST API tokens, " + APITokensFormat + " (scopes: read, request, admin); replaces the file's tokens", setAPITokens},
 }
 
-func setInt(dst *int, v string) error {
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return fmt.Errorf("%q is not a whole number", v)
-	}
-	*dst = n
-	return nil
-}
-
-func setInt64(dst *int64, v string) error {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a whole number", v)
-	}
-	*dst = n
-	return nil
-}
-
-// checkServer reports problems with the server-side sections.
+// checkServer reports problems with the server section.
 func (c *Config) checkServer() []string {
 	var problems []string
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
@@ -273,10 +144,6 @@ func (c *Config) checkServer() []string {
 	}
 	if _, err := zerolog.ParseLevel(c.Server.LogLevel); err != nil || c.Server.LogLevel == "" {
 		problems = append(problems, fmt.Sprintf("server.logLevel (CLUSTRO_LOG_LEVEL): %q; allowed: debug, info, warn, error", c.Server.LogLevel))
-	}
-	problems = append(problems, c.checkSlack()...)
-	if c.GitHub.Repo != "" && !regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`).MatchString(c.GitHub.Repo) {
-		problems = append(problems, fmt.Sprintf("github.repo (CLUSTRO_GITHUB_REPO): %q is not owner/name", c.GitHub.Repo))
 	}
 	return problems
 }

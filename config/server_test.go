@@ -69,3 +69,15 @@ func TestServerLimitsValidated(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreKindHidesCredentials(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"postgres://u:pw@db:5432/clustro?sslmode=require&password=qp": "postgres postgres://db:5432/clustro",
+		"host=db password=kv dbname=x":                                "postgres (key=value DSN)",
+		"./clustro.db":                                                "sqlite ./clustro.db",
+	} {
+		if got := StoreKind(dsn); got != want {
+			t.Errorf("StoreKind(%q) = %q, want %q", dsn, got, want)
+		}
+	}
+}

@@ -7,6 +7,44 @@ import (
 	"time"
 )
 
+// Slack configures the Slack integration; it is on when BotToken and
+// SigningSecret (HTTP) or AppToken (Socket Mode) are set.
+type Slack struct {
+	BotToken      Secret `json:"botToken"`      // CLUSTRO_SLACK_BOT_TOKEN (xoxb-...)
+	SigningSecret Secret `json:"signingSecret"` // CLUSTRO_SLACK_SIGNING_SECRET
+	AppToken      Secret `json:"appToken"`      // CLUSTRO_SLACK_APP_TOKEN (xapp-..., Socket Mode)
+	APIURL        string `json:"apiURL"`        // CLUSTRO_SLACK_API_URL (tests, the demo)
+	// Access limits who may ask for databases in an environment, by
+	// channel and user group (see SlackAccess); an environment without an
+	// entry is open to anyone in any channel.
+	Access map[string]SlackAccess `json:"access"`
+	// TeamChannels maps a team to its Slack channel id: the progress of the
+	// team's requests that came through the API goes there, and /pg new in
+	// that channel defaults to the team.
+	TeamChannels map[string]string `json:"teamChannels"`
+	// ConversationTimeout is how long a request asked for in a thread waits
+	// for the next answer before it is forgotten (default 30m).
+	ConversationTimeout Duration `json:"conversationTimeout"`
+}
+
+// Enabled reports whether Slack is configured, and if not, what is missing.
+func (s Slack) Enabled() (bool, string) {
+	switch {
+	case !s.BotToken.IsSet():
+		return false, "CLUSTRO_SLACK_BOT_TOKEN"
+	case !s.SigningSecret.IsSet() && !s.AppToken.IsSet():
+		return false, "CLUSTRO_SLACK_SIGNING_SECRET (or CLUSTRO_SLACK_APP_TOKEN for Socket Mode)"
+	}
+	return true, ""
+}
+
+var slackEnvVars = []envVar{
+	{"CLUSTRO_SLACK_BOT_TOKEN", "slack.botToken (xoxb-)", func(c *Config, v string) error { c.Slack.BotToken = Secret(v); return nil }},
+	{"CLUSTRO_SLACK_SIGNING_SECRET", "slack.signingSecret", func(c *Config, v string) error { c.Slack.SigningSecret = Secret(v); return nil }},
+	{"CLUSTRO_SLACK_APP_TOKEN", "slack.appToken (xapp-, Socket Mode)", func(c *Config, v string) error { c.Slack.AppToken = Secret(v); return nil }},
+	{"CLUSTRO_SLACK_API_URL", "slack.apiURL: Slack Web API base URL", func(c *Config, v string) error { c.Slack.APIURL = v; return nil }},
+}
+
 // SlackAccess says who may request databases in one environment through
 // Slack. Both lists must allow: a request is accepted only in one of
 // Channels and only from a member of one of UserGroups. An empty list
@@ -58,7 +96,8 @@ var (
 	slackTeamName  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
-// checkSlack reports problems with the Slack access and routing settings.
+// checkSlack reports problems with the slack section: the access and
+// routing settings and the conversation timeout.
 func (c *Config) checkSlack() []string {
 	var problems []string
 	envs := make([]string, 0, len(c.Slack.Access))
