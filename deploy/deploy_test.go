@@ -29,12 +29,12 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/clustropg/clustro/internal/controlplane"
-	"github.com/clustropg/clustro/internal/testutil"
+	"github.com/clustropg/clustro/internal/toolchain/toolchaintest"
 )
 
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	bin := filepath.Join(testutil.ToolsDir(t), "bin", "helm")
+	bin := filepath.Join(toolchaintest.Dir(t), "bin", "helm")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s is missing: run `make tools`", bin)
 	}

@@ -21,9 +21,9 @@ import (
 	"github.com/clustropg/clustro/gitops"
 	"github.com/clustropg/clustro/gitops/githubtest"
 	"github.com/clustropg/clustro/internal/controlplane"
+	"github.com/clustropg/clustro/internal/pgtest"
 	"github.com/clustropg/clustro/internal/syncbuf"
-	"github.com/clustropg/clustro/internal/testutil"
-	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/internal/toolchain/toolchaintest"
 	"github.com/clustropg/clustro/kube"
 	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/request"
@@ -133,7 +133,7 @@ func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 		t.Fatal(err)
 	}
 
-	bin, cli := testutil.Terraform(t)
+	bin, cli := toolchaintest.Terraform(t)
 	runner, err := terraform.New(terraform.WithBinary(bin), terraform.WithCLIConfig(cli),
 		terraform.WithEnv(map[string]string{"KUBE_CONFIG_PATH": sharedCP.Kubeconfig()}),
 		terraform.WithSecrets(webhookSecret, githubToken), terraform.WithLocker(w.store),

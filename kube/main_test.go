@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/clustropg/clustro/internal/controlplane"
-	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/internal/pgtest"
 )
 
 // env is what TestMain starts once for the package: a PostgreSQL server, the

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/internal/pgtest"
 	"github.com/clustropg/clustro/request"
 )
 

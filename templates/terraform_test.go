@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clustropg/clustro/internal/testutil"
+	"github.com/clustropg/clustro/internal/toolchain/toolchaintest"
 	"github.com/clustropg/clustro/templates"
 )
 
@@ -16,7 +16,7 @@ import (
 // offline mirror `make tools` builds) and validate of each workspace with
 // the module next to it, as in the infra repo.
 func TestTerraformValidate(t *testing.T) {
-	bin, cliConfig := testutil.Terraform(t)
+	bin, cliConfig := toolchaintest.Terraform(t)
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -29,7 +29,7 @@ func TestTerraformValidate(t *testing.T) {
 				t.Fatal(err)
 			}
 			write(t, root, templates.ModuleDir, mod)
-			env := testutil.TerraformEnv(t, cliConfig)
+			env := toolchaintest.TerraformEnv(t, cliConfig)
 
 			tf(t, bin, env, root, "fmt", "-check", "-recursive", "-diff")
 			dir := filepath.Join(root, ws.Dir)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clustropg/clustro/internal/testutil"
+	"github.com/clustropg/clustro/internal/toolchain/toolchaintest"
 )
 
 // infra is a writable copy of testdata/infra, standing in for a checked-out
@@ -117,7 +117,7 @@ func (f *infra) stateAddresses(t *testing.T, ws Workspace) []string {
 // when the test ends.
 func newRunner(t *testing.T, opts ...Option) *Runner {
 	t.Helper()
-	bin, cliConfig := testutil.Terraform(t)
+	bin, cliConfig := toolchaintest.Terraform(t)
 	workdirs := t.TempDir()
 	t.Cleanup(func() { assertEmptyDir(t, workdirs) })
 	r, err := New(append([]Option{WithBinary(bin), WithCLIConfig(cliConfig), WithWorkdirRoot(workdirs)}, opts...)...)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustropg/clustro/internal/testutil"
+	"github.com/clustropg/clustro/internal/toolchain/toolchaintest"
 )
 
 const (
@@ -285,7 +285,7 @@ func TestParallelism(t *testing.T) {
 func TestEnvironment(t *testing.T) {
 	t.Setenv("FOO_SECRET", "from-the-callers-environment")
 	t.Setenv("TF_PLUGIN_CACHE_DIR", t.TempDir())
-	_, cliConfig := testutil.Terraform(t)
+	_, cliConfig := toolchaintest.Terraform(t)
 	f := newInfra(t)
 	envFile := filepath.Join(t.TempDir(), "env")
 	ws := f.workspace(t, "a", map[string]any{"env_file": envFile})
@@ -334,7 +334,7 @@ func TestEnvironment(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	bin, cliConfig := testutil.Terraform(t)
+	bin, cliConfig := toolchaintest.Terraform(t)
 	tests := []struct {
 		name string
 		opts []Option

@@ -18,7 +18,7 @@ import (
 	"github.com/clustropg/clustro/bot/slacktest"
 	"github.com/clustropg/clustro/gitops/githubtest"
 	"github.com/clustropg/clustro/internal/controlplane"
-	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/internal/pgtest"
 )
 
 // The demo's cast and places.

@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustropg/clustro/internal/testutil"
+	"github.com/clustropg/clustro/internal/toolchain/toolchaintest"
 )
 
 // demoTestEnv is the test's environment with the toolchain located as the
 // Makefile exports it.
 func demoTestEnv(t *testing.T) func(string) string {
 	t.Helper()
-	tools := testutil.ToolsDir(t)
-	_, cli := testutil.Terraform(t)
+	tools := toolchaintest.Dir(t)
+	_, cli := toolchaintest.Terraform(t)
 	located := map[string]string{"CLUSTRO_TOOLS": tools, "TF_CLI_CONFIG_FILE": cli}
 	return func(k string) string {
 		if v, ok := located[k]; ok {

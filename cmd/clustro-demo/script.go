@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/clustropg/clustro/bot/slacktest"
-	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/internal/pgtest"
 )
 
 // The script: what a person in Slack and a reviewer on GitHub do, act by

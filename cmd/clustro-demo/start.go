@@ -16,7 +16,7 @@ import (
 	"github.com/clustropg/clustro/config"
 	"github.com/clustropg/clustro/gitops/githubtest"
 	"github.com/clustropg/clustro/internal/controlplane"
-	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/internal/pgtest"
 	"github.com/clustropg/clustro/internal/toolchain"
 	"github.com/clustropg/clustro/templates"
 )

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/internal/pgtest"
 	"github.com/clustropg/clustro/store"
 )
 

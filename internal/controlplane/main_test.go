@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clustropg/clustro/internal/testutil/pgtest"
+	"github.com/clustropg/clustro/internal/pgtest"
 )
 
 // suite is what TestMain starts once for the package's tests.

@@ -4,7 +4,7 @@
 // PATH, and terraform's CLI config that installs the kubectl provider from
 // the offline mirror.
 //
-// The tests (through internal/testutil), the control plane and
+// The tests (through toolchaintest), the control plane and
 // clustro-demo all look here, so each tool is found by one rule:
 //
 //	toolchain directory  $CLUSTRO_TOOLS, else .tools in the repository

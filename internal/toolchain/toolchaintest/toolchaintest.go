@@ -1,8 +1,7 @@
-// Package testutil holds helpers shared by ClustroPG's tests: locating the
-// repository and the offline toolchain `make tools` builds (by package
-// toolchain's rules). A missing tool fails the test with instructions; it
-// is never skipped.
-package testutil
+// Package toolchaintest finds, for a test, the offline toolchain `make
+// tools` builds, by package toolchain's rules. A missing tool fails the
+// test with instructions; it is never skipped.
+package toolchaintest
 
 import (
 	"os"
@@ -11,18 +10,8 @@ import (
 	"github.com/clustropg/clustro/internal/toolchain"
 )
 
-// RepoRoot is the directory holding the repository's go.mod.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := toolchain.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// ToolsDir is the toolchain directory: CLUSTRO_TOOLS, or .tools in the repo.
-func ToolsDir(t testing.TB) string {
+// Dir is the toolchain directory: CLUSTRO_TOOLS, or .tools in the repo.
+func Dir(t testing.TB) string {
 	t.Helper()
 	dir, err := toolchain.Dir(os.Getenv)
 	if err != nil {
