@@ -17,7 +17,7 @@
 // included (what each environment allows, the storage bounds, the names a
 // database derives within Kubernetes' and Backstage's limits). The OpenAPI
 // document (GET /api/v1/openapi.json) and the Backstage Software Template
-// (catalog/backstage) are built from it, so the three cannot drift apart;
+// (api/backstage) are built from it, so the three cannot drift apart;
 // the agreement tests check the schema and the API on samples generated
 // from the policy (apitest.Boundary).
 //

@@ -195,7 +195,7 @@ func (s *Schema) MarshalJSON() ([]byte, error) {
 func intp(n int) *int { return &n }
 
 // Patterns and limits the domain checks (request's validation), written as
-// JSON Schema patterns. The agreement tests (here and in catalog/backstage)
+// JSON Schema patterns. The agreement tests (here and in api/backstage)
 // keep them equal to the domain's.
 const (
 	namePattern      = `^[a-z]([-a-z0-9]*[a-z0-9])?$`

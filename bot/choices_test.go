@@ -10,7 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/clustropg/clustro/catalog/backstage"
+	"github.com/clustropg/clustro/api/backstage"
 	"github.com/clustropg/clustro/request"
 )
 

@@ -22,7 +22,7 @@ import (
 
 	"github.com/clustropg/clustro/api"
 	"github.com/clustropg/clustro/api/apitest"
-	"github.com/clustropg/clustro/catalog/backstage"
+	"github.com/clustropg/clustro/api/backstage"
 	"github.com/clustropg/clustro/config"
 	"github.com/clustropg/clustro/pipeline"
 	"github.com/clustropg/clustro/store"
@@ -60,7 +60,7 @@ func TestTemplateIsGenerated(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s is not what the generator writes; run go test ./catalog/backstage -update and review the diff", templateFile)
+		t.Errorf("%s is not what the generator writes; run go test ./api/backstage -update and review the diff", templateFile)
 	}
 	// Its YAML reads back as the generator's data.
 	var fromYAML, fromGo any
