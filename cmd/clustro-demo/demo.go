@@ -17,6 +17,7 @@ import (
 
 	"github.com/clustropg/clustro/bot/slacktest"
 	"github.com/clustropg/clustro/gitops/githubtest"
+	"github.com/clustropg/clustro/internal/cli"
 	"github.com/clustropg/clustro/internal/controlplane"
 	"github.com/clustropg/clustro/internal/pgtest"
 )
@@ -188,7 +189,7 @@ func (d *demo) fakesServedAll() error {
 // make and one where a demo still runs.
 func (d *demo) prepareDir() error {
 	if st, err := readDemoState(statePath(d.dir)); err == nil && answers(st.URL+"/healthz") {
-		return usagef("a demo is already running in %s (pid %d, %s): stop it first (Ctrl-C in its terminal)", d.shown, st.PID, st.URL)
+		return cli.Usagef("a demo is already running in %s (pid %d, %s): stop it first (Ctrl-C in its terminal)", d.shown, st.PID, st.URL)
 	}
 	entries, err := os.ReadDir(d.dir)
 	switch {
@@ -198,7 +199,7 @@ func (d *demo) prepareDir() error {
 	case len(entries) == 0:
 	default:
 		if _, err := os.Stat(filepath.Join(d.dir, demoMarker)); err != nil {
-			return usagef("--dir %s exists and was not made by clustro-demo (no %s in it): pick another directory", d.shown, demoMarker)
+			return cli.Usagef("--dir %s exists and was not made by clustro-demo (no %s in it): pick another directory", d.shown, demoMarker)
 		}
 		if err := os.RemoveAll(d.dir); err != nil {
 			return fmt.Errorf("recreate %s: %w", d.shown, err)
@@ -246,8 +247,7 @@ func (d *demo) stopped(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return errors.New("demo interrupted")
 	}
-	var ue *usageError
-	if errors.As(err, &ue) {
+	if cli.IsUsage(err) {
 		return err
 	}
 	if d.slack != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustropg/clustro/internal/cli"
 	"github.com/clustropg/clustro/internal/toolchain/toolchaintest"
 )
 
@@ -44,7 +45,7 @@ func TestDemo(t *testing.T) {
 	out := stdout.String()
 	t.Logf("clustro-demo took %s; its transcript:\n%s", time.Since(began).Round(time.Second), out)
 	if err != nil {
-		t.Fatalf("clustro-demo: exit %d: %v\n%s", exitCode(err), err, stderr.String())
+		t.Fatalf("clustro-demo: exit %d: %v\n%s", cli.ExitCode(err), err, stderr.String())
 	}
 
 	for _, want := range []*regexp.Regexp{

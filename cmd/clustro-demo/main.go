@@ -19,41 +19,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
-	"github.com/spf13/cobra"
+	"github.com/clustropg/clustro/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err))
-}
-
-// usageError is bad input: exit status 2, nothing done.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
-
-func exitCode(err error) int {
-	var ue *usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ue):
-		return 2
-	}
-	return 1
-}
+func main() { cli.Main(run) }
 
 // env is the process environment as the commands see it.
 type env struct {
@@ -69,36 +40,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.PersistentFlags().StringVar(&dir, "dir", defaultDemoDir,
 		"the demo's directory: the demo recreates it each run (store, logs, state.json); slash and merge read its state.json")
 	root.AddCommand(slashCmd(e, &dir), mergeCmd(e, &dir))
-	root.SilenceUsage = true
-	root.SilenceErrors = true
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	err := root.ExecuteContext(ctx)
-	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintln(stderr, "clustro-demo:", line)
-		}
-	}
-	if err != nil && isCobraUsage(err) {
-		return &usageError{err.Error()}
-	}
-	return err
-}
-
-// isCobraUsage recognises cobra's own argument errors (unknown command,
-// wrong number of arguments), which are usage errors too.
-func isCobraUsage(err error) bool {
-	var ue *usageError
-	if errors.As(err, &ue) {
-		return false
-	}
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
-		if strings.Contains(err.Error(), p) {
-			return true
-		}
-	}
-	return false
+	return cli.Execute(ctx, root, args, stdin, stdout, stderr)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/clustropg/clustro/internal/cli"
 )
 
 // buildDir holds the clustro binary the tests build for the demo to run.
@@ -61,5 +63,5 @@ func clustroDemo(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errb)
-	return result{exitCode(err), out.String(), errb.String()}
+	return result{cli.ExitCode(err), out.String(), errb.String()}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clustropg/clustro/internal/cli"
 	"github.com/spf13/cobra"
 )
 
@@ -33,11 +34,11 @@ Merge button too.`,
 	cmd.Flags().StringVar(&repo, "repo", "", "the repository, owner/name (default: from the state file)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) != 1 {
-			return usagef("merge needs one pull request number, like: clustro-demo merge 2")
+			return cli.Usagef("merge needs one pull request number, like: clustro-demo merge 2")
 		}
 		n, err := strconv.Atoi(strings.TrimPrefix(args[0], "#"))
 		if err != nil || n < 1 {
-			return usagef("merge: %q is not a pull request number", args[0])
+			return cli.Usagef("merge: %q is not a pull request number", args[0])
 		}
 		st := demoState{GitHubURL: ghURL, GitHubToken: token, GitHubRepo: repo}
 		if ghURL == "" || token == "" || repo == "" {

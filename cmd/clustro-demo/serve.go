@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/clustropg/clustro/internal/cli"
 )
 
 // clustro serve runs as a child process: the demo shows the binary that is
@@ -203,7 +205,7 @@ func answers(u string) bool {
 func findClustro(flag string) (string, error) {
 	if flag != "" {
 		if !isExecutable(flag) {
-			return "", usagef("--clustro %s is not an executable file", flag)
+			return "", cli.Usagef("--clustro %s is not an executable file", flag)
 		}
 		return filepath.Abs(flag)
 	}

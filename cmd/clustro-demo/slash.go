@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clustropg/clustro/bot/slacktest"
+	"github.com/clustropg/clustro/internal/cli"
 )
 
 // How long slash waits for answers on the response_url: the bot answers
@@ -46,10 +47,10 @@ show in the demo's terminal.`,
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		line := strings.TrimSpace(strings.Join(args, " "))
 		if line == "" {
-			return usagef("slash needs a slash command, like: clustro-demo slash \"/pg list\"")
+			return cli.Usagef("slash needs a slash command, like: clustro-demo slash \"/pg list\"")
 		}
 		if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "/ ") {
-			return usagef("slash: %q is not a slash command; want one like \"/pg list\"", line)
+			return cli.Usagef("slash: %q is not a slash command; want one like \"/pg list\"", line)
 		}
 		st := demoState{URL: serveURL, SlackSigningSecret: secret}
 		if serveURL == "" || secret == "" {

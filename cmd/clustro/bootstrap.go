@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clustropg/clustro/internal/cli"
 	"github.com/clustropg/clustro/templates"
 )
 
@@ -29,11 +30,11 @@ It uses the GitHub settings of serve (CLUSTRO_GITHUB_*).`,
 			return err
 		}
 		if on, missing := cfg.GitHub.Enabled(); !on && missing != "CLUSTRO_GITHUB_WEBHOOK_SECRET" {
-			return usagef("bootstrap needs GitHub: set %s", missing)
+			return cli.Usagef("bootstrap needs GitHub: set %s", missing)
 		}
 		r, err := templates.New(cfg.Templates())
 		if err != nil {
-			return usagef("%v", err)
+			return cli.Usagef("%v", err)
 		}
 		files, err := r.Module()
 		if err != nil {
@@ -42,7 +43,7 @@ It uses the GitHub settings of serve (CLUSTRO_GITHUB_*).`,
 		files["README.md"] = []byte(templates.ModuleREADME)
 		gh, err := githubClient(cfg)
 		if err != nil {
-			return usagef("%v", err)
+			return cli.Usagef("%v", err)
 		}
 		res, err := gh.Bootstrap(cmd.Context(), templates.ModuleDir, files, map[string][]byte{"README.md": []byte(templates.RepoREADME)})
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clustropg/clustro/config"
+	"github.com/clustropg/clustro/internal/cli"
 )
 
 // configFlag adds --config to a command; the default comes from CLUSTRO_CONFIG.
@@ -14,7 +15,7 @@ func configFlag(cmd *cobra.Command, e *env) *string {
 func loadConfig(e *env, path string) (*config.Config, error) {
 	c, err := config.Load(path, e.getenv)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, cli.Usagef("%v", err)
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clustropg/clustro/internal/cli"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +24,7 @@ func healthcheckCmd(e *env) *cobra.Command {
 			}
 			host, port, err := net.SplitHostPort(listen)
 			if err != nil {
-				return usagef("CLUSTRO_LISTEN %q is not host:port", listen)
+				return cli.Usagef("CLUSTRO_LISTEN %q is not host:port", listen)
 			}
 			if host == "" || host == "0.0.0.0" || host == "::" {
 				host = "127.0.0.1"

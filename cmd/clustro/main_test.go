@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clustropg/clustro/internal/cli"
 )
 
 type result struct {
@@ -19,7 +21,7 @@ func clustro(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errb)
-	return result{exitCode(err), out.String(), errb.String()}
+	return result{cli.ExitCode(err), out.String(), errb.String()}
 }
 
 func TestRenderWritesAnInfraRepoTree(t *testing.T) {

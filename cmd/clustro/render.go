@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clustropg/clustro/internal/cli"
 	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/templates"
 )
@@ -95,7 +96,7 @@ writes nothing.`,
 		}
 		tc, err := templates.New(cfg.Templates())
 		if err != nil {
-			return usagef("%v", err)
+			return cli.Usagef("%v", err)
 		}
 		ws, err := tc.Render(resolved)
 		if err != nil {
@@ -151,5 +152,5 @@ func problemsAsUsage(err error) error {
 		}
 		lines[i] = flag + ": " + p.Message
 	}
-	return usagef("%s", strings.Join(lines, "\n"))
+	return cli.Usagef("%s", strings.Join(lines, "\n"))
 }

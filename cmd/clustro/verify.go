@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clustropg/clustro/internal/cli"
 	"github.com/clustropg/clustro/templates"
 )
 
@@ -28,13 +29,13 @@ exits with status 1.`,
 		}
 		tc, err := templates.New(cfg.Templates())
 		if err != nil {
-			return usagef("%v", err)
+			return cli.Usagef("%v", err)
 		}
 		spec, err := tc.Verify(args[0])
 		var vs templates.Violations
 		if errors.As(err, &vs) {
 			fmt.Fprintf(e.stderr, "%s: refused, %d violation(s):\n%s\n", args[0], len(vs), vs.Error())
-			return &exitError{code: 1}
+			return cli.Exit(1)
 		}
 		if err != nil {
 			return err
