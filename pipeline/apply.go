@@ -16,13 +16,9 @@ import (
 // apply applies (or, for a deletion, destroys) the workspace at the merge
 // commit, after verifying it once more.
 func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
-	pl, err := decode(job)
+	pl, rec, err := p.load(ctx, job, "apply")
 	if err != nil {
 		return nil, err
-	}
-	rec, err := p.store.GetRequest(ctx, pl.Request)
-	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
 	}
 	deletion := rec.Request.Kind == request.Destroy
 	step := request.Applying

@@ -13,13 +13,9 @@ import (
 
 // openPR renders the request and opens its pull request.
 func (p *Pipeline) openPR(ctx context.Context, job store.Job) ([]byte, error) {
-	pl, err := decode(job)
+	_, rec, err := p.load(ctx, job, "open PR")
 	if err != nil {
 		return nil, err
-	}
-	rec, err := p.store.GetRequest(ctx, pl.Request)
-	if err != nil {
-		return nil, fmt.Errorf("open PR: %w", err)
 	}
 	if rec.State != request.Submitted {
 		return nil, nil // done before a crash, or cancelled since

@@ -170,6 +170,20 @@ func decode(job store.Job) (jobPayload, error) {
 	return p, nil
 }
 
+// load decodes a job's payload and reads its request as it is now; what
+// names the step in the error.
+func (p *Pipeline) load(ctx context.Context, job store.Job, what string) (jobPayload, store.Record, error) {
+	pl, err := decode(job)
+	if err != nil {
+		return pl, store.Record{}, err
+	}
+	rec, err := p.store.GetRequest(ctx, pl.Request)
+	if err != nil {
+		return pl, store.Record{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return pl, rec, nil
+}
+
 // event is an audit event caused by the engine itself.
 func event(job store.Job, detail string) request.Event {
 	return request.Event{Actor: "clustro", Origin: "engine", Ref: job.ID, Detail: detail}

@@ -23,13 +23,9 @@ import (
 // nothing but the workspace comes from the pull request: one comment per
 // workspace, edited in place, and the clustro/plan status.
 func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
-	pl, err := decode(job)
+	pl, rec, err := p.load(ctx, job, "plan")
 	if err != nil {
 		return nil, err
-	}
-	rec, err := p.store.GetRequest(ctx, pl.Request)
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
 	}
 	if rec.State != request.PROpen && rec.State != request.Planned {
 		return nil, nil // merged, cancelled or failed since: nothing to review any more

@@ -12,13 +12,9 @@ import (
 // waitReady waits for the cluster, checks its credentials by connecting,
 // and tells the requester where it is.
 func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error) {
-	pl, err := decode(job)
+	_, rec, err := p.load(ctx, job, "wait for ready")
 	if err != nil {
 		return nil, err
-	}
-	rec, err := p.store.GetRequest(ctx, pl.Request)
-	if err != nil {
-		return nil, fmt.Errorf("wait for ready: %w", err)
 	}
 	if rec.State != request.Provisioning {
 		return nil, nil

@@ -85,15 +85,7 @@ func (p *Policy) ApplyChange(prev DatabaseRequest, c Change) (DatabaseRequest, e
 		if b.Retention != "" {
 			s.Backups.Retention = b.Retention
 		}
-		if s.Backups.Enabled() {
-			if s.Backups.Hour == nil {
-				h := p.Defaults.BackupHour
-				s.Backups.Hour = &h
-			}
-			if s.Backups.Retention == "" {
-				s.Backups.Retention = p.defaultRetention(out.ClientType, s.Environment)
-			}
-		}
+		p.fillBackups(&s.Backups, out.ClientType, s.Environment)
 	}
 	if reflect.DeepEqual(*s, prev.Spec) {
 		return DatabaseRequest{}, ErrNoChange
@@ -102,6 +94,21 @@ func (p *Policy) ApplyChange(prev DatabaseRequest, c Change) (DatabaseRequest, e
 		return DatabaseRequest{}, pr
 	}
 	return out, nil
+}
+
+// fillBackups gives backups that are on what they leave unset: the
+// platform's hour, and the client type's retention in the environment.
+func (p *Policy) fillBackups(b *Backups, ct ClientType, env string) {
+	if !b.Enabled() {
+		return
+	}
+	if b.Hour == nil {
+		h := p.Defaults.BackupHour
+		b.Hour = &h
+	}
+	if b.Retention == "" {
+		b.Retention = p.defaultRetention(ct, env)
+	}
 }
 
 // defaultRetention is how long backups are kept when a request does not

@@ -335,15 +335,7 @@ func (p *Policy) Resolve(r DatabaseRequest) (DatabaseRequest, error) {
 	if out.Backups.Schedule == "" && haveProfile {
 		out.Backups.Schedule = prof.Backups
 	}
-	if out.Backups.Enabled() {
-		if out.Backups.Hour == nil {
-			h := p.Defaults.BackupHour
-			out.Backups.Hour = &h
-		}
-		if out.Backups.Retention == "" {
-			out.Backups.Retention = p.defaultRetention(out.ClientType, out.Environment)
-		}
-	}
+	p.fillBackups(&out.Backups, out.ClientType, out.Environment)
 	pr = append(pr, p.validate(out.Spec)...)
 	if len(pr) > 0 {
 		return r, pr

@@ -2,8 +2,11 @@ package templates_test
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/clustropg/clustro/request"
@@ -45,4 +48,25 @@ func stateKey(t testing.TB, main []byte) (line, value string) {
 		t.Fatalf("no state key in\n%s", main)
 	}
 	return string(m[1]), string(m[2])
+}
+
+// mustRefuse verifies the workspace dir of fsys and fails the test unless
+// it is refused, with no request, by violations mentioning each of want.
+func mustRefuse(t *testing.T, r *templates.Renderer, fsys fs.FS, dir string, want []string) templates.Violations {
+	t.Helper()
+	spec, err := r.VerifyFS(fsys, dir, dir)
+	var vs templates.Violations
+	if !errors.As(err, &vs) {
+		t.Fatalf("tampered workspace accepted (err %v), spec %+v", err, spec)
+	}
+	if spec.Name != "" {
+		t.Errorf("a refused workspace returned a request: %+v", spec)
+	}
+	msg := vs.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("violations do not mention %q:\n%s", w, msg)
+		}
+	}
+	return vs
 }

@@ -1,7 +1,6 @@
 package templates_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -139,20 +138,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 			fsys := workspaceFS(ws)
 			main := ws.Dir + "/main.tf"
 			fsys[main].Data = []byte(tc.mutate(t, fsys, string(fsys[main].Data)))
-			spec, err := cfg.VerifyFS(fsys, ws.Dir, ws.Dir)
-			var vs templates.Violations
-			if !errors.As(err, &vs) {
-				t.Fatalf("tampered workspace accepted (err %v), spec %+v", err, spec)
-			}
-			if spec.Name != "" {
-				t.Errorf("a refused workspace returned a request: %+v", spec)
-			}
-			msg := vs.Error()
-			for _, want := range tc.wantInMsg {
-				if !strings.Contains(msg, want) {
-					t.Errorf("violations do not mention %q:\n%s", want, msg)
-				}
-			}
+			vs := mustRefuse(t, cfg, fsys, ws.Dir, tc.wantInMsg)
 			for _, v := range vs {
 				if !strings.HasPrefix(v.File, ws.Dir+"/") {
 					t.Errorf("violation %q does not name its file", v)
