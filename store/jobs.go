@@ -119,6 +119,7 @@ const claimSalt = 0x636c7573 // "clus"
 type candidate struct {
 	id, workspace, state, leaseOwner string
 	attempts, maxAttempts            int
+	runAt                            time.Time
 }
 
 func (s *sqlStore) Claim(ctx context.Context, worker string, lease time.Duration, kinds ...string) (Job, bool, error) {
@@ -178,34 +179,70 @@ func (s *sqlStore) Claim(ctx context.Context, worker string, lease time.Duration
 // with an expired lease, whose workspace has no job running with a live
 // lease. On PostgreSQL the row is locked, and rows other claimers hold are
 // skipped.
+//
+// The two kinds of runnable job are looked up apart (claimQueries), each
+// through its own partial index in the order Claim takes them: one query
+// with an OR of both would read every due job to sort them. Expired
+// leases come first when they are as old: they are rare and were taken
+// once already.
 func (s *sqlStore) nextCandidate(ctx context.Context, tx *sql.Tx, now time.Time, kinds, busy []string) (candidate, bool, error) {
-	query := `SELECT j.id, j.workspace, j.state, j.lease_owner, j.attempts, j.max_attempts FROM jobs j
-		WHERE ((j.state = 'queued' AND j.run_at <= ?) OR (j.state = 'running' AND j.lease_until < ?))
-		AND (j.workspace = '' OR NOT EXISTS (SELECT 1 FROM jobs o WHERE o.workspace = j.workspace
-			AND o.id <> j.id AND o.state = 'running' AND o.lease_until >= ?))`
-	args := []any{s.ts(now), s.ts(now), s.ts(now)}
-	if len(kinds) > 0 {
-		query += " AND j.kind IN (" + placeholders(len(kinds)) + ")"
-		for _, k := range kinds {
-			args = append(args, k)
+	var (
+		best  candidate
+		found bool
+	)
+	for _, cq := range s.claimQueries(now, kinds, busy) {
+		var c candidate
+		err := tx.QueryRowContext(ctx, cq.query, cq.args...).Scan(&c.id, &c.workspace, &c.state, &c.leaseOwner, &c.attempts, &c.maxAttempts, tsCol{&c.runAt})
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return candidate{}, false, fmt.Errorf("find runnable job: %w", err)
+		}
+		if !found || c.runAt.Before(best.runAt) || (c.runAt.Equal(best.runAt) && c.id < best.id) {
+			best, found = c, true
 		}
 	}
-	if len(busy) > 0 {
-		query += " AND j.workspace NOT IN (" + placeholders(len(busy)) + ")"
-		for _, w := range busy {
-			args = append(args, w)
+	return best, found, nil
+}
+
+// claimQuery is one of the lookups of nextCandidate, ready to run.
+type claimQuery struct {
+	name  string // what it finds, for tests
+	query string
+	args  []any
+}
+
+// claimQueries are nextCandidate's lookups: the oldest running job whose
+// lease expired (jobs_running), and the oldest due queued job
+// (jobs_queued, read in order from its start). Both skip a job whose
+// workspace is busy (jobs_workspace_running) or in busy.
+func (s *sqlStore) claimQueries(now time.Time, kinds, busy []string) []claimQuery {
+	build := func(name, runnable string) claimQuery {
+		query := `SELECT j.id, j.workspace, j.state, j.lease_owner, j.attempts, j.max_attempts, j.run_at FROM jobs j
+		WHERE ` + runnable + `
+		AND (j.workspace = '' OR NOT EXISTS (SELECT 1 FROM jobs o WHERE o.state = 'running' AND o.workspace = j.workspace
+			AND o.lease_until >= ? AND o.id <> j.id))`
+		args := []any{s.ts(now), s.ts(now)}
+		if len(kinds) > 0 {
+			query += " AND j.kind IN (" + placeholders(len(kinds)) + ")"
+			for _, k := range kinds {
+				args = append(args, k)
+			}
 		}
+		if len(busy) > 0 {
+			query += " AND j.workspace NOT IN (" + placeholders(len(busy)) + ")"
+			for _, w := range busy {
+				args = append(args, w)
+			}
+		}
+		query += " ORDER BY j.run_at, j.id LIMIT 1" + s.forUpdate("FOR UPDATE OF j SKIP LOCKED")
+		return claimQuery{name: name, query: s.q(query), args: args}
 	}
-	query += " ORDER BY j.run_at, j.id LIMIT 1" + s.forUpdate("FOR UPDATE OF j SKIP LOCKED")
-	var c candidate
-	err := tx.QueryRowContext(ctx, s.q(query), args...).Scan(&c.id, &c.workspace, &c.state, &c.leaseOwner, &c.attempts, &c.maxAttempts)
-	if errors.Is(err, sql.ErrNoRows) {
-		return candidate{}, false, nil
+	return []claimQuery{
+		build("expired", "j.state = 'running' AND j.lease_until < ?"),
+		build("queued", "j.state = 'queued' AND j.run_at <= ?"),
 	}
-	if err != nil {
-		return candidate{}, false, fmt.Errorf("find runnable job: %w", err)
-	}
-	return c, true, nil
 }
 
 // workspaceFree decides, on PostgreSQL, whether c may start on its
