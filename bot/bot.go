@@ -56,6 +56,11 @@ type Deps struct {
 	// HTTPClient reaches Slack's Web API and response_url; nil takes a
 	// client with a 15 s timeout.
 	HTTPClient *http.Client
+	// Workers is how many tasks after acknowledgements (answers on
+	// response_urls, cards, notes) run at once, and Queue how many more
+	// may wait; a command that finds them all taken is answered "busy"
+	// at once (see pool.go). Zero takes DefaultWorkers and DefaultQueue.
+	Workers, Queue int
 }
 
 // Bot is the Slack app. Make one with New, serve Handler over HTTP or call
@@ -75,8 +80,8 @@ type Bot struct {
 	access *accessChecker
 	locks  *keyedMutex
 
-	// inflight counts the work started after an acknowledgement.
-	inflight sync.WaitGroup
+	// work runs what follows an acknowledgement, bounded.
+	work *pool
 
 	selfMu sync.Mutex
 	self   string // the bot's user id, from auth.test
@@ -110,8 +115,18 @@ func New(d Deps) (*Bot, error) {
 	if d.Config.AppToken.IsSet() && !strings.HasPrefix(d.Config.AppToken.Value(), "xapp-") {
 		return nil, errors.New("bot: the app token must be an app-level token (xapp-...)")
 	}
+	if d.Workers < 0 || d.Queue < 0 {
+		return nil, errors.New("bot: Workers and Queue cannot be negative")
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("bot: missing %s", strings.Join(missing, ", "))
+	}
+	workers, queue := d.Workers, d.Queue
+	if workers == 0 {
+		workers = DefaultWorkers
+	}
+	if queue == 0 {
+		queue = DefaultQueue
 	}
 	hc := d.HTTPClient
 	if hc == nil {
@@ -121,16 +136,18 @@ func New(d Deps) (*Bot, error) {
 	if u := d.Config.APIURL; u != "" {
 		opts = append(opts, slack.OptionAPIURL(strings.TrimSuffix(u, "/")+"/"))
 	}
+	log := d.Log.With().Str("component", "slack").Logger()
 	b := &Bot{
 		store:       d.Store,
 		policy:      d.Policy,
 		cfg:         d.Config,
 		credentials: d.Credentials,
-		log:         d.Log.With().Str("component", "slack").Logger(),
+		log:         log,
 		api:         slack.New(d.Config.BotToken.Value(), opts...),
 		httpClient:  hc,
 		pipeline:    d.Pipeline,
 		locks:       newKeyedMutex(),
+		work:        newPool(workers, queue, log),
 		now:         time.Now,
 		sleep:       sleepContext,
 		maxAttempts: 5,
@@ -152,10 +169,11 @@ func (b *Bot) pipe() (Pipeline, error) {
 
 // Run runs Socket Mode when an app token is set, reconnecting with backoff
 // until ctx is done; without one it waits for ctx (the HTTP Handler does
-// the work). Either way it returns once the work started after an
-// acknowledgement has finished.
+// the work). Either way, once ctx is done the bot takes no more work after
+// an acknowledgement (commands are answered "busy"), and Run returns when
+// the work already taken has finished.
 func (b *Bot) Run(ctx context.Context) error {
-	defer b.inflight.Wait()
+	defer b.work.close()
 	if !b.cfg.AppToken.IsSet() {
 		<-ctx.Done()
 		return nil
@@ -163,26 +181,31 @@ func (b *Bot) Run(ctx context.Context) error {
 	return b.runSocketMode(ctx)
 }
 
-// later runs f after the acknowledgement, with its own context: the
-// request's context ends with the HTTP answer.
-func (b *Bot) later(what string, f func(ctx context.Context) error) {
-	b.inflight.Add(1)
-	go func() {
-		defer b.inflight.Done()
-		defer func() {
-			// Work after an acknowledgement runs on its own goroutine: a bug
-			// there must not take the process down.
-			if v := recover(); v != nil {
-				b.log.Error().Interface("panic", v).Str("work", what).Msg("slack work panicked")
-			}
-		}()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		if err := f(ctx); err != nil {
-			b.log.Error().Err(err).Str("work", what).Msg("slack work failed")
-		}
-	}()
+// later runs f after the acknowledgement of a click or an event, on the
+// pool, with its own context (the request's ends with the HTTP answer). It
+// waits for a place up to admitWait; when none frees, f is dropped and
+// logged, and later reports false.
+func (b *Bot) later(what string, f func(ctx context.Context) error) bool {
+	if b.work.wait(what, admitWait, f) {
+		return true
+	}
+	b.log.Error().Str("work", what).Msg("slack work dropped: every worker is busy")
+	return false
 }
+
+// answerLater runs f, a command's answer on its response_url, on the pool,
+// and returns the acknowledgement: nothing, or, when the pool is full, a
+// short ephemeral "busy" at once.
+func (b *Bot) answerLater(what string, f func(ctx context.Context) error) any {
+	if b.work.try(what, f) {
+		return nil
+	}
+	b.log.Warn().Str("work", what).Msg("slack command answered busy: every worker is busy")
+	return ephemeralReply(text(busyText))
+}
+
+// busyText answers a command that finds the pool full.
+const busyText = "I am busy answering other commands; try again in a few seconds."
 
 // Slack signs each request it sends, but a signed request can come again:
 // Slack retries an event it thinks was lost (X-Slack-Retry-Num), Socket
@@ -252,7 +275,7 @@ func eventClaim(eventID string) store.Idempotency {
 }
 
 // settle waits for the work started after acknowledgements (tests).
-func (b *Bot) settle() { b.inflight.Wait() }
+func (b *Bot) settle() { b.work.settle() }
 
 func sleepContext(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

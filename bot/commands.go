@@ -123,8 +123,7 @@ func (b *Bot) commandNew(ctx context.Context, cmd slack.SlashCommand, rest []str
 		}
 		return ephemeralReply(problemsMessage("I cannot ask for that database:", pr, newUsage))
 	}
-	b.later("new draft", func(ctx context.Context) error { return b.startDraft(ctx, cmd, r) })
-	return nil
+	return b.answerLater("new draft", func(ctx context.Context) error { return b.startDraft(ctx, cmd, r) })
 }
 
 // startDraft checks access and posts the confirmation card of a one-line
@@ -285,7 +284,7 @@ func (b *Bot) commandStatus(cmd slack.SlashCommand, rest []string) any {
 	if problem != "" {
 		return ephemeralReply(text("Usage: `/pg status <name> [env=<env>] [team=<team>]`."))
 	}
-	b.later("status", func(ctx context.Context) error {
+	return b.answerLater("status", func(ctx context.Context) error {
 		rec, msg, err := b.findDatabase(ctx, "status", t)
 		if err != nil {
 			return errors.Join(err, b.respond(ctx, cmd.ResponseURL, text("I could not read the requests; try again in a minute.")))
@@ -295,7 +294,6 @@ func (b *Bot) commandStatus(cmd slack.SlashCommand, rest []string) any {
 		}
 		return b.respond(ctx, cmd.ResponseURL, statusMessage(b.policy, rec))
 	})
-	return nil
 }
 
 // change is a resize, backups or retry command, read and checked.
@@ -364,11 +362,10 @@ func (b *Bot) commandChange(cmd slack.SlashCommand, sub string, rest []string) a
 	if msg != "" {
 		return ephemeralReply(text(msg))
 	}
-	b.later(sub, func(ctx context.Context) error {
+	return b.answerLater(sub, func(ctx context.Context) error {
 		m, err := b.doChange(ctx, cmd, c)
 		return errors.Join(err, b.respond(ctx, cmd.ResponseURL, m))
 	})
-	return nil
 }
 
 func (b *Bot) doChange(ctx context.Context, cmd slack.SlashCommand, c change) (message, error) {

@@ -9,9 +9,11 @@
 // on the raw body first) or over Socket Mode (Run, with an xapp- token).
 // Both transports call the same functions: command, interaction and event
 // take what Slack sent and return what to acknowledge with; slow work
-// (Slack Web API calls, store reads) runs after the acknowledgement, and
-// anything that must not be lost goes through the pipeline, whose Submit,
-// Change and Retry are durable.
+// (Slack Web API calls, store reads) runs after the acknowledgement, on a
+// bounded pool of workers (pool.go: a command that finds it full is
+// answered "busy" in its acknowledgement), and anything that must not be
+// lost goes through the pipeline, whose Submit, Change and Retry are
+// durable.
 //
 // The bot translates and never decides policy: a request is validated by
 // request.Policy, whose Problems are shown field by field (inline in the

@@ -53,6 +53,9 @@ type harness struct {
 	signer slacktest.Signer
 	creds  map[string][2]string
 
+	// workers and queue size the bot's pool (zero: the defaults).
+	workers, queue int
+
 	sleepMu sync.Mutex
 	sleeps  []time.Duration
 }
@@ -127,7 +130,8 @@ func (h *harness) restart() {
 			}
 			return c[0], c[1], nil
 		},
-		Log: zerolog.New(h.logs).Level(zerolog.DebugLevel),
+		Log:     zerolog.New(h.logs).Level(zerolog.DebugLevel),
+		Workers: h.workers, Queue: h.queue,
 	})
 	if err != nil {
 		h.t.Fatal(err)

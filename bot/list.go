@@ -123,14 +123,13 @@ func (b *Bot) commandList(cmd slack.SlashCommand, rest []string) any {
 	if msg != "" {
 		return ephemeralReply(text(msg))
 	}
-	b.later("list", func(ctx context.Context) error {
+	return b.answerLater("list", func(ctx context.Context) error {
 		m, err := b.listMessage(ctx, q, cmd.UserID)
 		if err != nil {
 			return errors.Join(err, b.respond(ctx, cmd.ResponseURL, text("I could not read the requests; try again in a minute.")))
 		}
 		return b.respond(ctx, cmd.ResponseURL, m)
 	})
-	return nil
 }
 
 // onListPage shows the page a button names, in place of the message.
