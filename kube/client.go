@@ -62,26 +62,49 @@ func New(cfg *rest.Config, opts ...Option) (*Client, error) {
 	return &Client{cfg: cfg, dyn: dyn, core: core}, nil
 }
 
-// LoadConfig returns the client configuration of the kubeconfig at path.
+// LoadConfig returns the client configuration of the kubeconfig at path,
+// in context when it is not empty (else the kubeconfig's current context).
 // With path empty it uses the in-cluster configuration when running in a
 // pod, and otherwise the usual kubeconfig rules ($KUBECONFIG, ~/.kube/config).
-func LoadConfig(path string) (*rest.Config, error) {
+func LoadConfig(path, context string) (*rest.Config, error) {
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: context}
 	if path != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+			&clientcmd.ClientConfigLoadingRules{ExplicitPath: path}, overrides).ClientConfig()
 		if err != nil {
-			return nil, fmt.Errorf("kube: load kubeconfig %s: %w", path, err)
+			return nil, fmt.Errorf("kube: load kubeconfig %s%s: %w", path, inContext(context), err)
 		}
 		return cfg, nil
 	}
-	if cfg, err := rest.InClusterConfig(); err == nil {
-		return cfg, nil
-	} else if !errors.Is(err, rest.ErrNotInCluster) {
-		return nil, fmt.Errorf("kube: in-cluster configuration: %w", err)
+	if context == "" {
+		if cfg, err := rest.InClusterConfig(); err == nil {
+			return cfg, nil
+		} else if !errors.Is(err, rest.ErrNotInCluster) {
+			return nil, fmt.Errorf("kube: in-cluster configuration: %w", err)
+		}
 	}
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
+		clientcmd.NewDefaultClientConfigLoadingRules(), overrides).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kube: load kubeconfig: %w", err)
+		return nil, fmt.Errorf("kube: load kubeconfig%s: %w", inContext(context), err)
 	}
 	return cfg, nil
+}
+
+// InClusterConfig returns the configuration of the service account of the
+// pod this process runs in; outside a pod it fails, never falling back to a
+// kubeconfig.
+func InClusterConfig() (*rest.Config, error) {
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kube: in-cluster configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func inContext(context string) string {
+	if context == "" {
+		return ""
+	}
+	return " context " + context
 }

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/clustropg/clustro/internal/controlplane"
 	"github.com/clustropg/clustro/kube"
@@ -208,15 +211,50 @@ func TestCheckPortForwardReachesTheAPIServer(t *testing.T) {
 }
 
 func TestLoadConfig(t *testing.T) {
-	cfg, err := kube.LoadConfig(env.cp.Kubeconfig())
+	cfg, err := kube.LoadConfig(env.cp.Kubeconfig(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Host == "" || cfg.CAFile == "" {
 		t.Errorf("config %s: want a host and the certificate authority file", cfg.Host)
 	}
-	if _, err := kube.LoadConfig(t.TempDir() + "/missing"); err == nil {
+	if _, err := kube.LoadConfig(t.TempDir()+"/missing", ""); err == nil {
 		t.Error("LoadConfig of a missing file succeeded")
+	}
+}
+
+// TestLoadConfigContext picks a context of a kubeconfig holding several
+// clusters, as one kubeconfig for dev and prod does.
+func TestLoadConfigContext(t *testing.T) {
+	kc := clientcmdapi.NewConfig()
+	for _, name := range []string{"dev", "prod"} {
+		kc.Clusters[name] = &clientcmdapi.Cluster{Server: "https://" + name + ".example.com:6443"}
+		kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: name + "-token"}
+		kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	}
+	kc.CurrentContext = "prod"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ context, host string }{{"", "https://prod.example.com:6443"}, {"dev", "https://dev.example.com:6443"}, {"prod", "https://prod.example.com:6443"}} {
+		cfg, err := kube.LoadConfig(path, tc.context)
+		if err != nil {
+			t.Fatalf("context %q: %v", tc.context, err)
+		}
+		if cfg.Host != tc.host {
+			t.Errorf("context %q: host %s, want %s", tc.context, cfg.Host, tc.host)
+		}
+	}
+	if _, err := kube.LoadConfig(path, "staging"); err == nil || !strings.Contains(err.Error(), "context staging") {
+		t.Errorf("a missing context: %v", err)
+	}
+}
+
+func TestInClusterConfigOutsideAPod(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	if _, err := kube.InClusterConfig(); err == nil || !strings.Contains(err.Error(), "in-cluster") {
+		t.Errorf("InClusterConfig outside a pod: %v, want an error", err)
 	}
 }
 

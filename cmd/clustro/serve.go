@@ -241,7 +241,7 @@ func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templat
 // kubeClient connects to the Kubernetes API of CLUSTRO_KUBECONFIG, or the
 // in-cluster config.
 func kubeClient(cfg *config.Config) (*kube.Client, error) {
-	restCfg, err := kube.LoadConfig(cfg.Kubernetes.Kubeconfig)
+	restCfg, err := kube.LoadConfig(cfg.Kubernetes.Kubeconfig, "")
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes (set CLUSTRO_KUBECONFIG, or run in a cluster): %w", err)
 	}
