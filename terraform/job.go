@@ -130,6 +130,10 @@ func (r *Runner) do(ctx context.Context, ws Workspace, op Operation, opts []RunO
 // modules, an empty HOME, the var file; and the job's *tfexec.Terraform,
 // whose environment it builds from scratch.
 func (r *Runner) prepare(j *job, ws Workspace, rc runConfig) error {
+	wsEnv, err := r.cfg.envFor(ws)
+	if err != nil {
+		return fmt.Errorf("terraform %s %s: %w", j.Operation, ws.Dir, err)
+	}
 	dir, err := os.MkdirTemp(r.cfg.workdirRoot, "clustro-tf-")
 	if err != nil {
 		return fmt.Errorf("terraform %s %s: make job directory: %w", j.Operation, ws.Dir, err)
@@ -170,7 +174,7 @@ func (r *Runner) prepare(j *job, ws Workspace, rc runConfig) error {
 	if r.cfg.cliConfig != "" {
 		env["TF_CLI_CONFIG_FILE"] = r.cfg.cliConfig
 	}
-	maps.Copy(env, r.cfg.env)
+	maps.Copy(env, wsEnv)
 	if err := tf.SetEnv(env); err != nil {
 		return fmt.Errorf("terraform %s %s: %w", j.Operation, ws.Dir, err)
 	}

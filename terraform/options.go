@@ -25,17 +25,19 @@ type RunOption interface {
 // runnerConfig holds New's settings; defaultRunnerConfig documents the
 // defaults.
 type runnerConfig struct {
-	binary      string            // Find() when empty
-	cliConfig   string            // TF_CLI_CONFIG_FILE; none when empty
-	env         map[string]string // added to the environment of every command
-	secrets     []string
-	timeout     time.Duration
-	waitDelay   time.Duration
-	parallelism int
-	workdirRoot string
-	locker      Locker
-	logger      zerolog.Logger
-	hooks       Hooks
+	binary    string            // Find() when empty
+	cliConfig string            // TF_CLI_CONFIG_FILE; none when empty
+	env       map[string]string // added to the environment of every command
+	// workspaceEnv adds to env per workspace; none when nil.
+	workspaceEnv func(Workspace) (map[string]string, error)
+	secrets      []string
+	timeout      time.Duration
+	waitDelay    time.Duration
+	parallelism  int
+	workdirRoot  string
+	locker       Locker
+	logger       zerolog.Logger
+	hooks        Hooks
 
 	errs []error // problems found while applying options, reported by New
 }
@@ -97,12 +99,64 @@ func WithEnv(env map[string]string) *EnvOption { return &EnvOption{maps.Clone(en
 
 func (o *EnvOption) configureRunner(c *runnerConfig) {
 	for k, v := range o.env {
-		if reserved[k] || len(tfexec.ProhibitedEnv(map[string]string{k: v})) > 0 {
+		if refusedEnv(k, v) {
 			c.errs = append(c.errs, fmt.Errorf("environment variable %s cannot be set with WithEnv", k))
 			continue
 		}
 		c.env[k] = v
 	}
+}
+
+// refusedEnv reports whether k is a variable that terraform-exec manages or
+// the runner sets itself.
+func refusedEnv(k, v string) bool {
+	return reserved[k] || len(tfexec.ProhibitedEnv(map[string]string{k: v})) > 0
+}
+
+// WorkspaceEnvOption sets environment variables per workspace.
+type WorkspaceEnvOption struct {
+	fn func(Workspace) (map[string]string, error)
+}
+
+// WithWorkspaceEnv adds to the environment of a job's commands the
+// variables fn returns for the job's workspace, over those of WithEnv: e.g.
+// KUBE_CONFIG_PATH and KUBE_CTX of the cluster of the workspace's
+// environment, so that a workspace only ever reaches its own cluster. Each
+// job builds its environment afresh: nothing fn returns for one workspace
+// reaches the job of another. fn is called once per job, with the job's
+// workspace lock and slot held, before anything is copied; its error fails
+// the job before terraform runs. The variables WithEnv refuses fail the job
+// too. Values are not redacted: give secret ones to WithSecrets.
+func WithWorkspaceEnv(fn func(ws Workspace) (map[string]string, error)) *WorkspaceEnvOption {
+	return &WorkspaceEnvOption{fn}
+}
+
+func (o *WorkspaceEnvOption) configureRunner(c *runnerConfig) {
+	if o.fn == nil {
+		c.errs = append(c.errs, errors.New("workspace environment function is nil"))
+		return
+	}
+	c.workspaceEnv = o.fn
+}
+
+// envFor is the environment the runner adds for ws: WithEnv's, then
+// WithWorkspaceEnv's.
+func (c *runnerConfig) envFor(ws Workspace) (map[string]string, error) {
+	env := maps.Clone(c.env)
+	if c.workspaceEnv == nil {
+		return env, nil
+	}
+	extra, err := c.workspaceEnv(ws)
+	if err != nil {
+		return nil, fmt.Errorf("environment of workspace %s: %w", ws.Dir, err)
+	}
+	for k, v := range extra {
+		if refusedEnv(k, v) {
+			return nil, fmt.Errorf("environment of workspace %s: variable %s cannot be set", ws.Dir, k)
+		}
+		env[k] = v
+	}
+	return env, nil
 }
 
 // reserved are the environment variables the runner sets itself, or

@@ -1,7 +1,6 @@
 package terraform
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -296,18 +295,7 @@ func TestEnvironment(t *testing.T) {
 	}
 	assertEmptyDir(t, workdirs)
 
-	file, err := os.Open(envFile)
-	if err != nil {
-		t.Fatalf("the provisioner wrote no environment: %v", err)
-	}
-	defer file.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(file)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[k] = v
-		}
-	}
+	env := readEnvFile(t, envFile)
 
 	tests := []struct {
 		name string
