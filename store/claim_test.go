@@ -37,15 +37,14 @@ func fillQueue(t testing.TB, s Store, n int, kind string, now time.Time) {
 	}
 }
 
-// claimPlan is the plan the backend chooses for one of Claim's lookups,
-// one line per step.
-func claimPlan(t *testing.T, s *sqlStore, cq claimQuery) []string {
+// explain is the plan the backend chooses for query, one line per step.
+func explain(t *testing.T, s *sqlStore, query string, args []any) []string {
 	t.Helper()
 	var lines []string
 	if s.dialect == postgresDialect {
-		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN "+cq.query, cq.args...)
+		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN "+query, args...)
 		if err != nil {
-			t.Fatalf("explain %s: %v", cq.name, err)
+			t.Fatalf("explain %s: %v", query, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
@@ -60,9 +59,9 @@ func claimPlan(t *testing.T, s *sqlStore, cq claimQuery) []string {
 		}
 		return lines
 	}
-	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+cq.query, cq.args...)
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
-		t.Fatalf("explain %s: %v", cq.name, err)
+		t.Fatalf("explain %s: %v", query, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -94,7 +93,7 @@ func TestClaimPlan(t *testing.T) {
 		kinds := []string{"plan", "apply", "wait-ready"}
 		for _, busy := range [][]string{nil, {"dev/bulk/db1"}} {
 			for _, cq := range s.claimQueries(s.now(), kinds, busy) {
-				plan := claimPlan(t, s, cq)
+				plan := explain(t, s, cq.query, cq.args)
 				t.Logf("%s %s (busy %v):\n  %s", b.name, cq.name, busy, strings.Join(plan, "\n  "))
 				for _, line := range plan {
 					step := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "->"))

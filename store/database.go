@@ -48,3 +48,44 @@ func (d Database) Exists() bool { return d.Latest != nil && d.Latest.State != re
 // Busy reports whether the database has a change other than the live one
 // in flight or failed (and may be retried): a further change must wait.
 func (d Database) Busy() bool { return d.Exists() && d.Latest != d.Live }
+
+// DatabaseKey names a database: (environment, team, name) identifies it,
+// and ListDatabases returns databases in this order (the database's
+// collation on PostgreSQL). The zero key comes before every database.
+type DatabaseKey struct {
+	Environment string
+	Team        string
+	Name        string
+}
+
+// DatabaseFilter selects databases for ListDatabases by what their
+// requests say; zero fields match everything, and a database must match
+// every field that is set.
+type DatabaseFilter struct {
+	Environment string
+	Team        string
+	// States matches a database whose newest request, whatever its
+	// state, is in one of them.
+	States []request.State
+	// Existing matches a database that exists or is on its way
+	// (Database.Exists).
+	Existing bool
+	// Live matches a database that runs: a change of it reached ready
+	// since it was last deleted (Database.Live is set).
+	Live bool
+}
+
+// DatabaseEntry is one database of ListDatabases.
+type DatabaseEntry struct {
+	Key DatabaseKey
+	// Newest is its newest request, whatever its state.
+	Newest Record
+	// Database is what its requests say (Summarize).
+	Database
+}
+
+// keyOf is the key of the database a record is for.
+func keyOf(rec Record) DatabaseKey {
+	s := rec.Request.Spec
+	return DatabaseKey{Environment: s.Environment, Team: s.Team, Name: s.Name}
+}

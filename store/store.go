@@ -93,6 +93,19 @@ type Requests interface {
 	Transition(ctx context.Context, id string, to request.State, ev request.Event, opts ...TransitionOption) (Record, error)
 	// Events returns a request's audit trail, oldest first.
 	Events(ctx context.Context, id string) ([]request.Event, error)
+	// ListEvents returns up to limit events of a request's audit trail,
+	// oldest first, after the event numbered after (0: from the first).
+	// A page past the end is empty; a request that does not exist is
+	// ErrNotFound.
+	ListEvents(ctx context.Context, id string, after int64, limit int) ([]EventEntry, error)
+	// ListDatabases returns up to limit databases that match f, in key
+	// order (DatabaseKey), starting after the key after (the zero key: from
+	// the first): one page of a list of databases. Each comes with its
+	// newest request and its Summarize reading. The filter is applied by
+	// the database, so a page holds limit databases whenever that many
+	// match, and the work is that of the page, not of every database
+	// stored. The next page starts after the last entry's Key.
+	ListDatabases(ctx context.Context, f DatabaseFilter, after DatabaseKey, limit int) ([]DatabaseEntry, error)
 }
 
 // Idempotent records that something was done once, for callers whose
@@ -225,6 +238,13 @@ type Filter struct {
 	RequesterID string
 	// Limit caps the number of records; 0 means no limit.
 	Limit int
+}
+
+// EventEntry is an event of a request's audit trail and its number: Seq
+// grows along the trail, and ListEvents pages after it.
+type EventEntry struct {
+	Seq int64
+	request.Event
 }
 
 // Change lists the non-state fields UpdateRequest sets; nil fields are
