@@ -125,8 +125,10 @@ func actorFrom(ctx context.Context) actor {
 }
 
 // api guards a repository endpoint: the caller must authenticate with the
-// token or an installation token, and name the served repository.
+// token or an installation token, and name the served repository. The call
+// then counts against the rate limit (ratelimit.go).
 func (s *Server) api(next http.Handler) http.Handler {
+	limited := s.limited(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, err := s.authenticate(r)
 		if err != nil {
@@ -139,7 +141,7 @@ func (s *Server) api(next http.Handler) http.Handler {
 			writeError(w, r, notFound(), docsREST)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, who)))
+		limited.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, who)))
 	})
 }
 

@@ -187,6 +187,13 @@ func (s *Server) handleListPulls() http.Handler {
 	const doc = "https://docs.github.com/rest/pulls/pulls#list-pull-requests"
 	return handleList(doc, s.baseURL, func(r *http.Request) ([]*github.PullRequest, error) {
 		q := r.URL.Query()
+		for name := range q {
+			switch name {
+			case "state", "head", "base", "sort", "direction", "per_page", "page":
+			default:
+				markUnexpected(r, fmt.Sprintf("query parameter %q of GET /pulls is not emulated", name))
+			}
+		}
 		state := q.Get("state")
 		switch state {
 		case "":
@@ -195,17 +202,38 @@ func (s *Server) handleListPulls() http.Handler {
 		default:
 			return nil, invalid(FieldError{Resource: "PullRequest", Field: "state", Code: "invalid"})
 		}
-		return s.listPulls(state, q.Get("head"), q.Get("base"), q.Get("direction") == "asc")
+		sortBy := q.Get("sort")
+		switch sortBy {
+		case "", "created", "updated":
+		case "popularity", "long-running":
+			markUnexpected(r, "sort="+sortBy+" is not emulated")
+		default:
+			return nil, invalid(FieldError{Resource: "PullRequest", Field: "sort", Code: "invalid"})
+		}
+		// GitHub's default direction is desc for created (or no sort), asc
+		// otherwise.
+		ascending := sortBy == "updated"
+		switch q.Get("direction") {
+		case "":
+		case "asc":
+			ascending = true
+		case "desc":
+			ascending = false
+		default:
+			return nil, invalid(FieldError{Resource: "PullRequest", Field: "direction", Code: "invalid"})
+		}
+		return s.listPulls(state, q.Get("head"), q.Get("base"), sortBy == "updated", ascending)
 	})
 }
 
 // listPulls filters as GitHub does (a head without its "owner:" prefix is
-// silently ignored, as on GitHub) and lists the short form GitHub lists.
-func (s *Server) listPulls(state, head, base string, ascending bool) ([]*github.PullRequest, error) {
+// silently ignored, as on GitHub) and lists the short form GitHub lists,
+// by creation (number) or by last update, ties broken by number.
+func (s *Server) listPulls(state, head, base string, byUpdate, ascending bool) ([]*github.PullRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	headOwner, headBranch, byHead := strings.Cut(head, ":")
-	var out []*github.PullRequest
+	var pulls []*pull
 	for _, p := range s.sortedPulls() {
 		switch {
 		case state != "all" && p.state != state:
@@ -215,17 +243,25 @@ func (s *Server) listPulls(state, head, base string, ascending bool) ([]*github.
 		case base != "" && p.base != base:
 			continue
 		}
+		pulls = append(pulls, p)
+	}
+	sort.SliceStable(pulls, func(i, j int) bool {
+		a, b := pulls[i], pulls[j]
+		if !ascending {
+			a, b = b, a
+		}
+		if byUpdate && !a.updated.Equal(b.updated) {
+			return a.updated.Before(b.updated)
+		}
+		return a.number < b.number
+	})
+	out := []*github.PullRequest{}
+	for _, p := range pulls {
 		pr, err := s.simplePullJSON(p)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, pr)
-	}
-	if !ascending {
-		sort.SliceStable(out, func(i, j int) bool { return out[i].GetNumber() > out[j].GetNumber() })
-	}
-	if out == nil {
-		out = []*github.PullRequest{}
 	}
 	return out, nil
 }

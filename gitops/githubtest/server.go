@@ -82,6 +82,15 @@ type Options struct {
 	// many a pull request changes (changed_files counts them all). Default:
 	// 3000, GitHub's.
 	PullFilesLimit int
+
+	// RateLimit is how many API calls the budget allows per
+	// RateLimitWindow (X-RateLimit-Limit). Once they are spent, calls answer
+	// GitHub's 403 "API rate limit exceeded" until the window resets; a 304
+	// is not counted. Default: 5000, GitHub's for a token.
+	RateLimit int
+	// RateLimitWindow is how long a budget lasts, from the first call of a
+	// window (X-RateLimit-Reset is its end). Default: one hour.
+	RateLimitWindow time.Duration
 }
 
 // AppOptions describes the GitHub App whose installation may call the API.
@@ -131,6 +140,9 @@ type Server struct {
 	downloads  map[string]string    // codeload token -> commit
 	nextID     int64
 	requests   []Request
+	rateUsed   int              // calls counted in the current window
+	rateReset  time.Time        // end of the current window
+	secondary  []secondaryLimit // calls to refuse with a secondary limit
 
 	closeOnce sync.Once
 }
@@ -176,6 +188,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PullFilesLimit <= 0 {
 		o.PullFilesLimit = 3000
+	}
+	if o.RateLimit <= 0 {
+		o.RateLimit = 5000
+	}
+	if o.RateLimitWindow <= 0 {
+		o.RateLimitWindow = time.Hour
 	}
 	if o.App != nil {
 		app := *o.App
