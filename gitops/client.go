@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
@@ -17,6 +18,9 @@ type Client struct {
 	gh          *github.Client
 	owner, repo string
 	base        string
+
+	etagMu sync.Mutex
+	etags  map[string]string // request URL -> ETag of its last 200, for If-None-Match
 }
 
 // Auth is how the client authenticates: a token, or a GitHub App
@@ -40,6 +44,15 @@ type Options struct {
 	Auth       Auth
 	// Transport is the underlying HTTP transport (default http.DefaultTransport).
 	Transport http.RoundTripper
+	// MaxWait is the longest a call waits for GitHub's rate limit: while
+	// the budget is spent (until X-RateLimit-Reset) or after a secondary
+	// limit (Retry-After), calls wait, and a call GitHub refused for a
+	// limit is retried. A longer wait fails the call at once with
+	// *RateLimitError. Default DefaultMaxWait; negative never waits.
+	MaxWait time.Duration
+	// OnRate, if set, is called with the REST API's rate limit as each
+	// answer reports it (for the clustro_github_rate_limit_remaining gauge).
+	OnRate func(Rate)
 }
 
 // NewClient makes a client for the infra repository.
@@ -63,7 +76,17 @@ func NewClient(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github API URL %q: %w", o.APIURL, err)
 	}
-	hc := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	maxWait := o.MaxWait
+	switch {
+	case maxWait == 0:
+		maxWait = DefaultMaxWait
+	case maxWait < 0:
+		maxWait = 0
+	}
+	// The limiter is outermost: it sees the API's answers, and never the
+	// App's token exchange, which has its own budget.
+	// The timeout bounds a call, its waits for rate limits included.
+	hc := &http.Client{Transport: newLimiter(tr, maxWait, o.OnRate), Timeout: 60*time.Second + (limitedRetries+1)*maxWait}
 	var gh *github.Client
 	switch {
 	case o.Auth.Token != "":
@@ -74,7 +97,7 @@ func NewClient(o Options) (*Client, error) {
 			return nil, fmt.Errorf("github app %d: %w", o.Auth.AppID, err)
 		}
 		itr.BaseURL = strings.TrimSuffix(api, "/")
-		hc.Transport = itr
+		hc.Transport = newLimiter(itr, maxWait, o.OnRate)
 		gh = github.NewClient(hc)
 	default:
 		return nil, errors.New("github: no token and no GitHub App configured")
@@ -85,7 +108,7 @@ func NewClient(o Options) (*Client, error) {
 	if branch == "" {
 		branch = "main"
 	}
-	return &Client{gh: gh, owner: owner, repo: repo, base: branch}, nil
+	return &Client{gh: gh, owner: owner, repo: repo, base: branch, etags: map[string]string{}}, nil
 }
 
 // Repo is owner/name.

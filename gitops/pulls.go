@@ -179,3 +179,58 @@ func (c *Client) ChangedFiles(ctx context.Context, number int) ([]File, error) {
 func toPR(pr *github.PullRequest) PR {
 	return PR{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), HeadSHA: pr.GetHead().GetSHA(), BaseSHA: pr.GetBase().GetSHA(), Branch: pr.GetHead().GetRef()}
 }
+
+// PullsPage is one page of a list of pull requests.
+type PullsPage struct {
+	// Pulls are in GitHub's short form (no merged or merged_by); nil when
+	// NotModified.
+	Pulls []*github.PullRequest
+	// ETag identifies the page's content, as GitHub answered it.
+	ETag string
+	// Previous is the ETag of the client's previous read of the same page
+	// (sent as If-None-Match when conditional), or "".
+	Previous string
+	// NotModified: GitHub answered 304, the page is as the previous read
+	// left it (ETag == Previous). A 304 does not count against the rate
+	// limit.
+	NotModified bool
+	// NextPage is the page after this one, 0 on the last.
+	NextPage int
+}
+
+// RecentlyClosed reads a page (1 is the first) of the closed pull
+// requests, most recently updated first, 100 a page: a pull request
+// merged or closed since a time is on the pages before the first one
+// updated before it. With conditional, the client sends the ETag of its
+// previous read of that page as If-None-Match, and an unchanged page costs
+// a 304.
+func (c *Client) RecentlyClosed(ctx context.Context, page int, conditional bool) (PullsPage, error) {
+	u := fmt.Sprintf("repos/%s/%s/pulls?state=closed&sort=updated&direction=desc&per_page=100", c.owner, c.repo)
+	if page > 1 {
+		u += fmt.Sprintf("&page=%d", page)
+	}
+	what := fmt.Sprintf("list closed pull requests (page %d)", page)
+	req, err := c.gh.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return PullsPage{}, wrap(what, err)
+	}
+	c.etagMu.Lock()
+	prev := c.etags[u]
+	c.etagMu.Unlock()
+	if conditional && prev != "" {
+		req.Header.Set("If-None-Match", prev)
+	}
+	var pulls []*github.PullRequest
+	resp, err := c.gh.Do(ctx, req, &pulls)
+	if conditional && prev != "" && isStatus(err, http.StatusNotModified) {
+		return PullsPage{ETag: prev, Previous: prev, NotModified: true}, nil
+	}
+	if err != nil {
+		return PullsPage{}, wrap(what, err)
+	}
+	etag := resp.Header.Get("ETag")
+	c.etagMu.Lock()
+	c.etags[u] = etag
+	c.etagMu.Unlock()
+	return PullsPage{Pulls: pulls, ETag: etag, Previous: prev, NextPage: resp.NextPage}, nil
+}
