@@ -27,12 +27,13 @@ const (
 	JobGitHubEvent = "github_event"
 )
 
-// Clusters is what the pipeline asks of Kubernetes (package kube).
+// Clusters is what the pipeline asks of Kubernetes (package kube), on the
+// cluster of the database's environment (env).
 type Clusters interface {
 	// WaitReady waits until the cluster is ready, reporting each new phase.
-	WaitReady(ctx context.Context, namespace, name string, progress func(phase string)) error
+	WaitReady(ctx context.Context, env, namespace, name string, progress func(phase string)) error
 	// Check reads the cluster's credentials and connects once with them.
-	Check(ctx context.Context, namespace, name string) (request.ReadyInfo, error)
+	Check(ctx context.Context, env, namespace, name string) (request.ReadyInfo, error)
 }
 
 // Observer records durations, for metrics.

@@ -19,9 +19,10 @@ func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error)
 	if rec.State != request.Provisioning {
 		return nil, nil
 	}
-	ns, name := p.policy.NamespaceFor(rec.Request.Spec), rec.Request.Name
+	// Every call below goes to the cluster of the request's environment.
+	env, ns, name := rec.Request.Environment, p.policy.NamespaceFor(rec.Request.Spec), rec.Request.Name
 	start := time.Now()
-	err = p.clusters.WaitReady(ctx, ns, name, func(phase string) {
+	err = p.clusters.WaitReady(ctx, env, ns, name, func(phase string) {
 		// Progress is best effort: a lost notice must not fail the wait.
 		p.enqueue(context.WithoutCancel(ctx), notifyJob(rec.ID(), request.Notice{Kind: request.NoticeProgress, Text: fmt.Sprintf("%s: %s", rec.Request.Key(), phase)}))
 	})
@@ -31,7 +32,7 @@ func (p *Pipeline) waitReady(ctx context.Context, job store.Job) ([]byte, error)
 		}
 		return nil, p.fail(ctx, job, rec, request.Provisioning, true, err)
 	}
-	info, err := p.clusters.Check(ctx, ns, name)
+	info, err := p.clusters.Check(ctx, env, ns, name)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 
 	"github.com/clustropg/clustro/api"
 	"github.com/clustropg/clustro/bot"
@@ -22,6 +23,7 @@ import (
 	"github.com/clustropg/clustro/gitops"
 	"github.com/clustropg/clustro/kube"
 	"github.com/clustropg/clustro/pipeline"
+	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/server"
 	"github.com/clustropg/clustro/store"
 	"github.com/clustropg/clustro/templates"
@@ -76,10 +78,11 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	// One Kubernetes client serves the pipeline (readiness, checks) and the
-	// Slack DM (credentials); without one, the pipeline cannot run.
-	kc, kubeErr := kubeClient(cfg)
-	pipe, webhook, err := buildPipeline(e, cfg, st, renderer, kc, kubeErr, metrics, log)
+	// One Kubernetes client per environment's cluster serves the pipeline
+	// (readiness, checks) and the Slack DM (credentials); without them, the
+	// pipeline cannot run.
+	clients, kubeErr := kubeClients(cfg)
+	pipe, webhook, err := buildPipeline(e, cfg, st, renderer, clients, kubeErr, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -89,8 +92,8 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	var slackBot *bot.Bot
 	if on, _ := cfg.Slack.Enabled(); on {
 		var creds bot.Credentials
-		if kc != nil {
-			creds = kc.Credentials
+		if kubeErr == nil {
+			creds = credentialsByEnvironment(st, &cfg.Policy, clients)
 		} else {
 			log.Warn().Err(kubeErr).Msg("no Kubernetes access: ready databases are announced without the credentials DM")
 		}
@@ -188,7 +191,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 // buildPipeline wires the request pipeline. Its jobs run only when GitHub
 // is configured (they open pull requests); requests can still be stored
 // without it, and wait in the queue.
-func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, kc *kube.Client, kubeErr error, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
+func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templates.Renderer, clients map[string]*kube.Client, kubeErr error, metrics *server.Metrics, log zerolog.Logger) (*pipeline.Pipeline, http.Handler, error) {
 	secrets := []string{cfg.GitHub.Token.Value(), cfg.GitHub.WebhookSecret.Value(), cfg.Slack.BotToken.Value(),
 		cfg.Slack.SigningSecret.Value(), cfg.Slack.AppToken.Value(), cfg.Server.Store.Value()}
 	deps := pipeline.Deps{Store: st, Renderer: renderer, Observer: metrics, Log: log.With().Str("component", "pipeline").Logger()}
@@ -200,18 +203,17 @@ func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templat
 	if err != nil {
 		return nil, nil, fmt.Errorf("github: %w", err)
 	}
-	if kc == nil {
+	if kubeErr != nil {
 		return nil, nil, kubeErr
 	}
 	mode, err := kube.ParseCheckMode(cfg.Kubernetes.ConnectionCheck)
 	if err != nil {
 		return nil, nil, err
 	}
+	// The cluster's variables are the workspace's own (WithWorkspaceEnv):
+	// none of them is shared across environments.
 	tfEnv := map[string]string{}
-	if cfg.Kubernetes.Kubeconfig != "" {
-		tfEnv["KUBE_CONFIG_PATH"] = cfg.Kubernetes.Kubeconfig
-	}
-	for _, k := range []string{"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL_S3"} {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL_S3"} {
 		if v := e.getenv(k); v != "" {
 			tfEnv[k] = v
 			if k == "AWS_SECRET_ACCESS_KEY" {
@@ -219,7 +221,8 @@ func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templat
 			}
 		}
 	}
-	opts := []terraform.Option{terraform.WithEnv(tfEnv), terraform.WithSecrets(secrets...), terraform.WithLocker(st),
+	opts := []terraform.Option{terraform.WithEnv(tfEnv), terraform.WithWorkspaceEnv(pipeline.ClusterEnv(clusterEnv(cfg, e.getenv))),
+		terraform.WithSecrets(secrets...), terraform.WithLocker(st),
 		terraform.WithParallelism(cfg.TerraformRun.Parallelism), terraform.WithTimeout(cfg.TerraformRun.Timeout.D()),
 		terraform.WithLogger(log.With().Str("component", "terraform").Logger())}
 	if cfg.TerraformRun.Binary != "" {
@@ -233,23 +236,78 @@ func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templat
 		return nil, nil, fmt.Errorf("terraform: %w", err)
 	}
 	deps.GitHub, deps.Runner = gh, runner
-	deps.Clusters = pipeline.KubeClusters{Client: kc, Timeout: cfg.Kubernetes.ReadyTimeout.D(), Mode: mode}
+	deps.Clusters = pipeline.KubeClusters{Clients: clients, Timeout: cfg.Kubernetes.ReadyTimeout.D(), Mode: mode}
 	pipe := pipeline.New(deps, pipeline.Config{Commenters: cfg.GitHub.Commenters, Secrets: secrets})
 	return pipe, gitops.WebhookHandler([]byte(cfg.GitHub.WebhookSecret.Value()), cfg.GitHub.Repo, pipe.Receive), nil
 }
 
-// kubeClient connects to the Kubernetes API of CLUSTRO_KUBECONFIG, or the
-// in-cluster config.
-func kubeClient(cfg *config.Config) (*kube.Client, error) {
-	restCfg, err := kube.LoadConfig(cfg.Kubernetes.Kubeconfig, "")
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes (set CLUSTRO_KUBECONFIG, or run in a cluster): %w", err)
+// kubeClients connects to the Kubernetes API of each environment's cluster
+// (kubernetes.clusters, else CLUSTRO_KUBECONFIG, else the in-cluster
+// config), by environment; environments on the same cluster share a client.
+func kubeClients(cfg *config.Config) (map[string]*kube.Client, error) {
+	clients := map[string]*kube.Client{}
+	byCluster := map[config.KubeCluster]*kube.Client{}
+	for env, kc := range cfg.EnvironmentClusters() {
+		if c, ok := byCluster[kc]; ok {
+			clients[env] = c
+			continue
+		}
+		var restCfg *rest.Config
+		var err error
+		if kc.InCluster {
+			restCfg, err = kube.InClusterConfig()
+		} else {
+			restCfg, err = kube.LoadConfig(kc.Kubeconfig, kc.Context)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes: environment %s (%s; set kubernetes.clusters.%s or CLUSTRO_KUBECONFIG, or run in a cluster): %w", env, kc, env, err)
+		}
+		c, err := kube.New(restCfg)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes: environment %s: %w", env, err)
+		}
+		byCluster[kc], clients[env] = c, c
 	}
-	kc, err := kube.New(restCfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
+	return clients, nil
+}
+
+// clusterEnv is the terraform environment of an environment's cluster.
+func clusterEnv(cfg *config.Config, getenv func(string) string) func(env string) (map[string]string, error) {
+	return func(env string) (map[string]string, error) {
+		kc, ok := cfg.EnvironmentClusters()[env]
+		if !ok {
+			return nil, fmt.Errorf("environment %s has no cluster (kubernetes.clusters)", env)
+		}
+		return kc.TerraformEnv(getenv), nil
 	}
-	return kc, nil
+}
+
+// credentialsByEnvironment reads a ready database's credentials from the
+// cluster of its environment. The bot names a database by namespace and
+// cluster only: its environment is that of the request stored for it, and
+// no other environment's cluster is asked.
+func credentialsByEnvironment(st store.Store, policy *request.Policy, clients map[string]*kube.Client) bot.Credentials {
+	return func(ctx context.Context, namespace, cluster string) (string, string, error) {
+		recs, err := st.ListRequests(ctx, store.Filter{Name: cluster})
+		if err != nil {
+			return "", "", err
+		}
+		env := ""
+		for _, r := range recs {
+			if policy.NamespaceFor(r.Request.Spec) != namespace {
+				continue
+			}
+			if env != "" && env != r.Request.Environment {
+				return "", "", fmt.Errorf("credentials of %s/%s: environments %s and %s both have such a database", namespace, cluster, env, r.Request.Environment)
+			}
+			env = r.Request.Environment
+		}
+		c, ok := clients[env]
+		if !ok {
+			return "", "", fmt.Errorf("credentials of %s/%s: no request of a known environment is for this database", namespace, cluster)
+		}
+		return c.Credentials(ctx, namespace, cluster)
+	}
 }
 
 // githubClient is the infra repository's client from the GitHub settings
