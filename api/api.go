@@ -20,8 +20,12 @@ type Store interface {
 	GetRequest(ctx context.Context, id string) (store.Record, error)
 	// ListRequests returns the records matching f, newest first.
 	ListRequests(ctx context.Context, f store.Filter) ([]store.Record, error)
-	// Events returns a request's audit trail, oldest first.
-	Events(ctx context.Context, id string) ([]request.Event, error)
+	// ListDatabases returns a page of databases in key order, with the
+	// filter applied by the store.
+	ListDatabases(ctx context.Context, f store.DatabaseFilter, after store.DatabaseKey, limit int) ([]store.DatabaseEntry, error)
+	// ListEvents returns a page of a request's audit trail, or an error
+	// wrapping store.ErrNotFound.
+	ListEvents(ctx context.Context, id string, after int64, limit int) ([]store.EventEntry, error)
 	// Remember records a reply under key unless one is recorded there.
 	Remember(ctx context.Context, key store.Idempotency, result []byte) (stored []byte, first bool, err error)
 	// Recall returns the reply recorded under key, or store.ErrNotFound.

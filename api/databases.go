@@ -270,48 +270,49 @@ func (a *handlers) keyFits(w http.ResponseWriter, r *http.Request, key store.Ide
 	return true
 }
 
+// handleListDatabases serves one entry per database, described by its
+// latest request, a page at a time in key order (environment, team,
+// name). The store applies the filter: a page holds limit databases
+// whenever that many match.
 func (a *handlers) handleListDatabases() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, states, p := a.listFilter(r)
+		f, pq, p := a.listQuery(r)
 		if p != nil {
 			writeProblem(w, r, *p)
 			return
 		}
-		recs, err := a.deps.Store.ListRequests(r.Context(), f)
+		dbs, err := a.deps.Store.ListDatabases(r.Context(), f, pq.afterDatabase(), pq.limit+1)
 		if err != nil {
 			a.internal(w, r, err)
 			return
 		}
-		// Without states: the databases that exist or are on their way;
-		// with states: those whose latest request is in one of them.
-		listed := func(db database) bool {
-			if len(states) == 0 {
-				return db.exists()
-			}
-			return slices.Contains(states, db.latest.State)
+		var next string
+		if len(dbs) > pq.limit {
+			dbs = dbs[:pq.limit]
+			next = nextURL(r, cursor{Route: databasesList, Database: &dbs[len(dbs)-1].Key})
 		}
-		items := []databaseView{}
-		for _, db := range databases(recs) {
-			if listed(db) {
-				items = append(items, a.databaseOf(db))
-			}
+		items := make([]databaseView, 0, len(dbs))
+		for _, db := range dbs {
+			items = append(items, a.databaseOf(databaseOfEntry(db)))
 		}
-		writeJSON(w, r, http.StatusOK, list[databaseView]{Items: items})
+		writePage(w, r, items, next)
 	})
 }
 
-// listFilter reads the query of GET /api/v1/databases: team, environment
-// and state (comma-separated or repeated). Unknown parameters are refused.
-func (a *handlers) listFilter(r *http.Request) (store.Filter, []request.State, *Problem) {
+// listQuery reads the query of GET /api/v1/databases: team, environment
+// and state (comma-separated or repeated), limit and cursor. Without
+// states it selects the databases that exist or are on their way; with
+// states, those whose latest request is in one of them. Unknown
+// parameters are refused.
+func (a *handlers) listQuery(r *http.Request) (store.DatabaseFilter, pageQuery, *Problem) {
 	q := r.URL.Query()
-	var (
-		f      store.Filter
-		states []request.State
-		pr     request.Problems
-	)
+	var f store.DatabaseFilter
+	allowed := append([]string{"environment", "state", "team"}, pageParams...)
+	slices.Sort(allowed)
+	pq, pr := readPage(q, databasesList)
 	for _, k := range sortedKeys(q) {
-		if !slices.Contains([]string{"team", "environment", "state"}, k) {
-			pr = append(pr, request.Problem{Field: k, Message: "unknown query parameter; allowed: environment, state, team"})
+		if !slices.Contains(allowed, k) {
+			pr = append(pr, request.Problem{Field: k, Message: "unknown query parameter; allowed: " + strings.Join(allowed, ", ")})
 		}
 	}
 	if env := q.Get("environment"); env != "" {
@@ -328,14 +329,15 @@ func (a *handlers) listFilter(r *http.Request) (store.Filter, []request.State, *
 				pr = append(pr, request.Problem{Field: "state", Message: fmt.Sprintf("%q is not a state; allowed: %s", st, allowedList(request.States()))})
 				continue
 			}
-			states = append(states, st)
+			f.States = append(f.States, st)
 		}
 	}
+	f.Existing = len(f.States) == 0
 	if len(pr) > 0 {
 		p := malformed("The query is invalid.", pr...)
-		return f, nil, &p
+		return f, pq, &p
 	}
-	return f, states, nil
+	return f, pq, nil
 }
 
 func (a *handlers) handleGetDatabase() http.Handler {

@@ -26,6 +26,14 @@
 // catalog entity is owned by group:<team>: a group of another namespace is
 // refused, never read as the same name in OwnerNamespace.
 //
+// Every list (databases, a request's events, catalog entities) answers a
+// page (pages.go): ?limit= items, 100 unless given and at most 1,000, in a
+// stable order (databases and entities by environment, team and name;
+// events oldest first), with filters applied by the store before paging.
+// A page that is not the last names the next one in its next field and a
+// Link header (rel="next"): the same URL with an opaque ?cursor=. A bad
+// limit or cursor answers 400 naming the parameter.
+//
 // POST, PATCH and DELETE take an Idempotency-Key (see idempotency.go): the
 // same key with the same call replays the first answer, marked
 // Idempotent-Replayed; with another method, path or body it is refused

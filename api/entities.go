@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/clustropg/clustro/catalog"
 	"github.com/clustropg/clustro/store"
@@ -12,31 +10,39 @@ import (
 
 // handleEntities serves every live database as the Backstage Resource
 // entity its workspace's catalog-info.yaml holds (catalog.Settings.For),
-// for a Backstage entity provider: {"items": [entity, ...]} sorted by name.
-// A database is live from the first change of it that reached ready until
-// it is deleted; the entity describes the newest ready change.
+// for a Backstage entity provider: {"items": [entity, ...], "next": url}
+// a page at a time, in the order of the databases' keys (environment,
+// team, name). A database is live from the first change of it that
+// reached ready until it is deleted; the entity describes the newest
+// ready change.
 func (a *handlers) handleEntities() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		recs, err := a.deps.Store.ListRequests(r.Context(), store.Filter{})
+		pq, pr := readPage(r.URL.Query(), entitiesList)
+		if len(pr) > 0 {
+			writeProblem(w, r, pageProblem(pr))
+			return
+		}
+		dbs, err := a.deps.Store.ListDatabases(r.Context(), store.DatabaseFilter{Live: true}, pq.afterDatabase(), pq.limit+1)
 		if err != nil {
 			a.internal(w, r, err)
 			return
 		}
+		var next string
+		if len(dbs) > pq.limit {
+			dbs = dbs[:pq.limit]
+			next = nextURL(r, cursor{Route: entitiesList, Database: &dbs[len(dbs)-1].Key})
+		}
 		items := []catalog.Entity{}
-		for _, db := range databases(recs) {
-			if db.live == nil {
-				continue
-			}
-			e, err := a.entity(*db.live)
+		for _, db := range dbs {
+			e, err := a.entity(*db.Live)
 			if err != nil {
 				// One database the catalog cannot name must not hide the others.
-				a.logger(r).Error().Err(err).Str("request", db.live.ID()).Msg("api: no catalog entity for a database")
+				a.logger(r).Error().Err(err).Str("request", db.Live.ID()).Msg("api: no catalog entity for a database")
 				continue
 			}
 			items = append(items, e)
 		}
-		slices.SortFunc(items, func(x, y catalog.Entity) int { return strings.Compare(x.Metadata.Name, y.Metadata.Name) })
-		writeJSON(w, r, http.StatusOK, list[catalog.Entity]{Items: items})
+		writePage(w, r, items, next)
 	})
 }
 

@@ -86,6 +86,17 @@ func openAPIDocument(p *request.Policy) Object {
 				{"team", pathParam("team", "The owning team.")},
 				{"name", pathParam("name", "The database's name.")},
 				{"id", pathParam("id", "The request's id.")},
+				{"limit", Object{
+					{"name", "limit"}, {"in", "query"}, {"required", false},
+					{"description", fmt.Sprintf("How many items a page holds: %d unless given, at most %d. Anything else is refused (400, errors names limit).", DefaultLimit, MaxLimit)},
+					{"schema", &Schema{Type: "integer", Minimum: intp(1), Maximum: intp(MaxLimit), Default: DefaultLimit}},
+				}},
+				{"cursor", Object{
+					{"name", "cursor"}, {"in", "query"}, {"required", false},
+					{"description", "Where the page starts: an opaque token, given only by the next link of the page before (the next field, or the Link header with rel=\"next\"). " +
+						"Leave it out for the first page. A cursor of another list, or not a cursor at all, is refused (400, errors names cursor)."},
+					{"schema", &Schema{Type: "string"}},
+				}},
 				{"IdempotencyKey", Object{
 					{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
 					{"description", "Makes the call safe to repeat (draft-ietf-httpapi-idempotency-key-header): a second call with the same key (per token), " +
@@ -143,6 +154,17 @@ func problemResponse(desc string) Object {
 	return Object{{"description", desc}, {"content", Object{{"application/problem+json", Object{{"schema", ref("Problem")}}}}}}
 }
 
+// paged are the parameters of every list.
+var paged = []Object{param("limit"), param("cursor")}
+
+var linkHeader = Keyword{"Link", Object{
+	{"description", "The next page, as <url>; rel=\"next\" (RFC 8288): the same URL as next. Absent on the last page."},
+	{"schema", &Schema{Type: "string"}},
+}}
+
+// pageProblems is the 400 of a list's bad limit or cursor.
+var pageProblems = problemResponse("A limit that is not a whole number from 1 to 1000, or a cursor this list did not give (errors names the parameter).")
+
 var locationHeader = Keyword{"Location", Object{{"description", "The request that carries the change."}, {"schema", &Schema{Type: "string"}}}}
 
 var replayedHeader = Keyword{ReplayedHeader, Object{
@@ -180,16 +202,18 @@ func openAPIPaths() Object {
 				with(Object{{"202", accepted}}, bodyProblems,
 					Object{{"409", problemResponse("The database already exists (or is on its way): change it with PATCH or DELETE.")}}))},
 			{"get", operation("listDatabases", "List databases",
-				"One entry per database, described by its latest request. Without state, databases that exist or are on their way "+
-					"(not deleted, not cancelled before they existed); with state, those whose latest request is in one of the states.",
-				config.ScopeRead, []Object{
+				"One entry per database, described by its latest request, a page at a time in the order of environment, team and name. "+
+					"Without state, databases that exist or are on their way "+
+					"(not deleted, not cancelled before they existed); with state, those whose latest request is in one of the states. "+
+					"The filters apply before paging: a page holds limit databases whenever that many match; follow next until it is absent.",
+				config.ScopeRead, append([]Object{
 					{{"name", "team"}, {"in", "query"}, {"schema", &Schema{Type: "string"}}},
 					{{"name", "environment"}, {"in", "query"}, {"schema", &Schema{Type: "string"}}},
 					{{"name", "state"}, {"in", "query"}, {"description", "States, comma-separated or repeated."},
 						{"schema", arrayOf(&Schema{Type: "string", Enum: enumOf(request.States())})}, {"style", "form"}, {"explode", false}},
-				}, nil,
-				Object{{"200", jsonResponse("The databases.", ref("DatabaseList"))},
-					{"400", problemResponse("An unknown query parameter, environment or state (errors names it).")}})},
+				}, paged...), nil,
+				Object{{"200", jsonResponse("A page of the databases.", ref("DatabaseList"), linkHeader)},
+					{"400", problemResponse("An unknown query parameter, environment or state; a limit that is not a whole number from 1 to 1000, or a cursor this list did not give (errors names it).")}})},
 		}},
 		{"/api/v1/databases/{env}/{team}/{name}", Object{
 			{"get", operation("getDatabase", "Get a database",
@@ -213,15 +237,16 @@ func openAPIPaths() Object {
 		{"/api/v1/requests/{id}", Object{{"get", operation("getRequest", "Get a request", "", config.ScopeRead, id, nil,
 			Object{{"200", jsonResponse("The request.", ref("Request"))}, {"404", problemResponse("No such request.")}})}}},
 		{"/api/v1/requests/{id}/events", Object{{"get", operation("getRequestEvents", "Get a request's audit trail",
-			"Every transition: who, when, through which origin, oldest first.", config.ScopeRead, id, nil,
-			Object{{"200", jsonResponse("The events.", ref("EventList"))}, {"404", problemResponse("No such request.")}})}}},
+			"Every transition: who, when, through which origin, oldest first, a page at a time.", config.ScopeRead, append(append([]Object{}, id...), paged...), nil,
+			Object{{"200", jsonResponse("A page of the events.", ref("EventList"), linkHeader)}, {"400", pageProblems}, {"404", problemResponse("No such request.")}})}}},
 		{"/api/v1/requests/{id}/retry", Object{{"post", operation("retryRequest", "Retry a failed request",
 			"Sends the request back to the step that failed.", config.ScopeRequest, id, nil,
 			Object{{"202", retried}, {"404", problemResponse("No such request.")},
 				{"409", problemResponse("The request is not failed, or failed in a way retrying cannot fix.")}})}}},
 		{"/api/v1/catalog/entities", Object{{"get", operation("listEntities", "Backstage entities",
-			"Every live database as a Backstage Resource entity (the workspace's catalog-info.yaml), for an entity provider.",
-			config.ScopeRead, nil, nil, Object{{"200", jsonResponse("The entities.", ref("EntityList"))}})}}},
+			"Every live database as a Backstage Resource entity (the workspace's catalog-info.yaml), for an entity provider, "+
+				"a page at a time in the order of the databases' environment, team and name: read pages, following next, until it is absent.",
+			config.ScopeRead, paged, nil, Object{{"200", jsonResponse("A page of the entities.", ref("EntityList"), linkHeader)}, {"400", pageProblems}})}}},
 	}
 }
 
@@ -281,7 +306,7 @@ func openAPISchemas(p *request.Policy) Object {
 			Property{"grafana", str("The CloudNativePG dashboard, when Grafana is configured.")},
 			Property{"entityRef", str("")},
 			Property{"updatedAt", dt("")})},
-		{"DatabaseList", obj([]string{"items"}, Property{"items", arrayOf(ref("Database"))})},
+		{"DatabaseList", obj([]string{"items"}, Property{"items", arrayOf(ref("Database"))}, Property{"next", str("The next page: GET this URL (it carries the cursor, the limit and the filters). Absent on the last page.")})},
 		{"Request", obj([]string{"id", "kind", "state", "spec", "requester", "origin", "database", "events", "createdAt", "updatedAt"},
 			Property{"id", str("")}, Property{"kind", kind}, Property{"state", state},
 			Property{"clientType", &Schema{Type: "string", Enum: enumOf(request.ClientTypes())}},
@@ -305,9 +330,9 @@ func openAPISchemas(p *request.Policy) Object {
 			Property{"origin", str("slack, github, api, cli or engine.")},
 			Property{"ref", str("The cause: a GitHub delivery, an Idempotency-Key, a job.")},
 			Property{"detail", str("")})},
-		{"EventList", obj([]string{"items"}, Property{"items", arrayOf(ref("Event"))})},
+		{"EventList", obj([]string{"items"}, Property{"items", arrayOf(ref("Event"))}, Property{"next", str("The next page: GET this URL (it carries the cursor, the limit and the filters). Absent on the last page.")})},
 		{"Entity", entitySchema()},
-		{"EntityList", obj([]string{"items"}, Property{"items", arrayOf(ref("Entity"))})},
+		{"EntityList", obj([]string{"items"}, Property{"items", arrayOf(ref("Entity"))}, Property{"next", str("The next page: GET this URL (it carries the cursor, the limit and the filters). Absent on the last page.")})},
 		{"Problem", &Schema{Type: "object", Required: []string{"type", "title", "status"},
 			Description: "An RFC 9457 problem detail. Types: " + strings.Join(problemTypeNames, ", ") + ".",
 			Properties: []Property{

@@ -19,9 +19,16 @@ func (a *handlers) handleGetRequest() http.Handler {
 	})
 }
 
+// handleRequestEvents serves a request's audit trail, oldest first, a
+// page at a time.
 func (a *handlers) handleRequestEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		evs, err := a.deps.Store.Events(r.Context(), r.PathValue("id"))
+		pq, pr := readPage(r.URL.Query(), eventsList)
+		if len(pr) > 0 {
+			writeProblem(w, r, pageProblem(pr))
+			return
+		}
+		entries, err := a.deps.Store.ListEvents(r.Context(), r.PathValue("id"), pq.after.Seq, pq.limit+1)
 		if errors.Is(err, store.ErrNotFound) {
 			writeProblem(w, r, noRequest(r))
 			return
@@ -30,7 +37,16 @@ func (a *handlers) handleRequestEvents() http.Handler {
 			a.internal(w, r, err)
 			return
 		}
-		writeJSON(w, r, http.StatusOK, list[request.Event]{Items: evs})
+		var next string
+		if len(entries) > pq.limit {
+			entries = entries[:pq.limit]
+			next = nextURL(r, cursor{Route: eventsList, Seq: entries[len(entries)-1].Seq})
+		}
+		evs := make([]request.Event, len(entries))
+		for i, e := range entries {
+			evs[i] = e.Event
+		}
+		writePage(w, r, evs, next)
 	})
 }
 

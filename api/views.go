@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/clustropg/clustro/request"
@@ -89,9 +88,11 @@ type requestView struct {
 	UpdatedAt   time.Time          `json:"updatedAt"`
 }
 
-// list is the envelope of every collection.
+// list is the envelope of every collection: one page of it.
 type list[T any] struct {
 	Items []T `json:"items"`
+	// Next is the URL of the next page; absent on the last.
+	Next string `json:"next,omitempty"`
 }
 
 func requestURL(id string) string { return "/api/v1/requests/" + url.PathEscape(id) }
@@ -178,21 +179,7 @@ func databaseOfRecords(recs []store.Record) database {
 // pipeline sees it.
 func (db database) exists() bool { return db.current.Exists() }
 
-// databases groups records (newest first) by database, in env/team/name order.
-func databases(recs []store.Record) []database {
-	byKey := map[string][]store.Record{}
-	var keys []string
-	for _, rec := range recs {
-		k := rec.Request.Key()
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, k)
-		}
-		byKey[k] = append(byKey[k], rec)
-	}
-	slices.Sort(keys)
-	out := make([]database, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, databaseOfRecords(byKey[k]))
-	}
-	return out
+// databaseOfEntry is a database as ListDatabases reads it.
+func databaseOfEntry(e store.DatabaseEntry) database {
+	return database{latest: e.Newest, live: e.Live, current: e.Database}
 }
