@@ -72,6 +72,13 @@ func newWorldB(b *testing.B) *world { return newWorldTB(b, time.Minute) }
 
 func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	t.Helper()
+	return newWorldWith(t, worldOptions{readyTimeout: readyTimeout})
+}
+
+// startShared starts, once per package, the control plane and PostgreSQL
+// the tests share.
+func startShared(t testing.TB) {
+	t.Helper()
 	sharedOnce.Do(func() {
 		sharedCP, sharedErr = controlplane.Start(context.Background(), controlplane.Options{})
 		if sharedErr == nil {
@@ -81,6 +88,22 @@ func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	if sharedErr != nil {
 		t.Fatalf("start the offline control plane (run `make tools`): %v", sharedErr)
 	}
+}
+
+// worldOptions change what newWorldWith builds.
+type worldOptions struct {
+	readyTimeout time.Duration
+	// workspaceEnv and clusters, when set, give each environment a cluster
+	// of its own (terraform.WithWorkspaceEnv, pipeline.KubeClusters.Clients);
+	// by default every environment is on the shared control plane.
+	workspaceEnv func(terraform.Workspace) (map[string]string, error)
+	clusters     map[string]*kube.Client
+}
+
+func newWorldWith(t testing.TB, o worldOptions) *world {
+	t.Helper()
+	readyTimeout := o.readyTimeout
+	startShared(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	w := &world{t: t, ctx: ctx, cp: sharedCP, notices: &recorder{}, logs: &syncbuf.Buffer{}, applied: &durations{}}
@@ -134,8 +157,11 @@ func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	}
 
 	bin, cli := toolchaintest.Terraform(t)
-	runner, err := terraform.New(terraform.WithBinary(bin), terraform.WithCLIConfig(cli),
-		terraform.WithEnv(map[string]string{"KUBE_CONFIG_PATH": sharedCP.Kubeconfig()}),
+	clusterEnv := terraform.Option(terraform.WithEnv(map[string]string{"KUBE_CONFIG_PATH": sharedCP.Kubeconfig()}))
+	if o.workspaceEnv != nil {
+		clusterEnv = terraform.WithWorkspaceEnv(o.workspaceEnv)
+	}
+	runner, err := terraform.New(terraform.WithBinary(bin), terraform.WithCLIConfig(cli), clusterEnv,
 		terraform.WithSecrets(webhookSecret, githubToken), terraform.WithLocker(w.store),
 		terraform.WithLogger(log), terraform.WithTimeout(5*time.Minute))
 	if err != nil {
@@ -149,9 +175,12 @@ func newWorldTB(t testing.TB, readyTimeout time.Duration) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clusters := pipeline.KubeClusters{Client: w.kube, Timeout: readyTimeout, Mode: kube.CheckDirect}
+	if o.clusters != nil {
+		clusters.Client, clusters.Clients = nil, o.clusters
+	}
 	w.pipe = pipeline.New(pipeline.Deps{
-		Store: w.store, Renderer: w.renderer, GitHub: gc, Runner: runner,
-		Clusters: pipeline.KubeClusters{Client: w.kube, Timeout: readyTimeout, Mode: kube.CheckDirect},
+		Store: w.store, Renderer: w.renderer, GitHub: gc, Runner: runner, Clusters: clusters,
 		Observer: w.applied, Log: log,
 	}, pipeline.Config{Secrets: []string{webhookSecret, githubToken}})
 	eng := engine.New(w.store, engine.Poll(20*time.Millisecond), engine.Workers(4), engine.Lease(30*time.Second), engine.Logger(log))
