@@ -18,6 +18,7 @@ type Metrics struct {
 	jobDuration  *prometheus.HistogramVec
 	terraform    *prometheus.HistogramVec
 	readiness    prometheus.Histogram
+	githubRate   prometheus.Gauge
 }
 
 // StatsSource is what the metrics read from the store at scrape time.
@@ -48,8 +49,11 @@ func NewMetrics(reg *prometheus.Registry, src StatsSource) *Metrics {
 			Name: "clustro_readiness_duration_seconds", Help: "Time from apply to a ready CloudNativePG cluster.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
+		githubRate: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "clustro_github_rate_limit_remaining", Help: "Calls left in GitHub's REST API rate limit, as its last answer said (X-RateLimit-Remaining).",
+		}),
 	}
-	reg.MustRegister(m.httpRequests, m.jobs, m.jobDuration, m.terraform, m.readiness,
+	reg.MustRegister(m.httpRequests, m.jobs, m.jobDuration, m.terraform, m.readiness, m.githubRate,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		&storeCollector{src: src})
 	return m
@@ -68,6 +72,10 @@ func (m *Metrics) ObserveTerraform(command string, took time.Duration) {
 
 // ObserveReadiness records how long a cluster took to become ready.
 func (m *Metrics) ObserveReadiness(took time.Duration) { m.readiness.Observe(took.Seconds()) }
+
+// ObserveGitHubRate records the calls left in GitHub's rate limit (it
+// fits gitops.Options.OnRate as func(r gitops.Rate) { m.ObserveGitHubRate(r.Remaining) }).
+func (m *Metrics) ObserveGitHubRate(remaining int) { m.githubRate.Set(float64(remaining)) }
 
 func (m *Metrics) observeHTTP(route string, code int, _ time.Duration) {
 	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
