@@ -19,6 +19,8 @@ type Client struct {
 	owner, repo string
 	base        string
 
+	pageSize int
+
 	etagMu sync.Mutex
 	etags  map[string]string // request URL -> ETag of its last 200, for If-None-Match
 }
@@ -50,6 +52,9 @@ type Options struct {
 	// limit is retried. A longer wait fails the call at once with
 	// *RateLimitError. Default DefaultMaxWait; negative never waits.
 	MaxWait time.Duration
+	// PageSize is how many pull requests a page of RecentlyClosed lists.
+	// Default (and most): 100, GitHub's maximum.
+	PageSize int
 	// OnRate, if set, is called with the REST API's rate limit as each
 	// answer reports it (for the clustro_github_rate_limit_remaining gauge).
 	OnRate func(Rate)
@@ -108,7 +113,11 @@ func NewClient(o Options) (*Client, error) {
 	if branch == "" {
 		branch = "main"
 	}
-	return &Client{gh: gh, owner: owner, repo: repo, base: branch, etags: map[string]string{}}, nil
+	pageSize := o.PageSize
+	if pageSize <= 0 || pageSize > 100 {
+		pageSize = 100
+	}
+	return &Client{gh: gh, owner: owner, repo: repo, base: branch, pageSize: pageSize, etags: map[string]string{}}, nil
 }
 
 // Repo is owner/name.

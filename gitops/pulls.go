@@ -199,13 +199,13 @@ type PullsPage struct {
 }
 
 // RecentlyClosed reads a page (1 is the first) of the closed pull
-// requests, most recently updated first, 100 a page: a pull request
-// merged or closed since a time is on the pages before the first one
-// updated before it. With conditional, the client sends the ETag of its
+// requests, most recently updated first, Options.PageSize (100) a page: a
+// pull request merged or closed since a time is on the pages before the
+// first one updated before it. With conditional, the client sends the ETag of its
 // previous read of that page as If-None-Match, and an unchanged page costs
 // a 304.
 func (c *Client) RecentlyClosed(ctx context.Context, page int, conditional bool) (PullsPage, error) {
-	u := fmt.Sprintf("repos/%s/%s/pulls?state=closed&sort=updated&direction=desc&per_page=100", c.owner, c.repo)
+	u := fmt.Sprintf("repos/%s/%s/pulls?state=closed&sort=updated&direction=desc&per_page=%d", c.owner, c.repo, c.pageSize)
 	if page > 1 {
 		u += fmt.Sprintf("&page=%d", page)
 	}

@@ -218,6 +218,62 @@ func TestSyncFindsMissedCloses(t *testing.T) {
 	}
 }
 
+// TestSyncPagesDownToTheWatermark: when the first page changed, a pass
+// reads the next pages until a pull request updated before the last
+// pass's watermark, and no further (here two a page).
+func TestSyncPagesDownToTheWatermark(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now().Add(-24 * time.Hour)
+	at := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+	w := newSyncWorld(t, githubtest.Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	p := w.pipeline(t, gitops.Options{PageSize: 2})
+	target, _ := w.openPR(t, p, true)
+	var old, recent []gitops.PR
+	for range 3 {
+		pr, err := p.github.OpenPR(w.ctx, gitops.Change{Branch: fmt.Sprintf("other/%d", w.n), Title: "by hand", Message: "by hand",
+			Files: map[string][]byte{fmt.Sprintf("docs/%d.md", w.n): []byte("x\n")}})
+		w.n++
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, pr)
+	}
+	for range 3 {
+		pr, err := p.github.OpenPR(w.ctx, gitops.Change{Branch: fmt.Sprintf("other/%d", w.n), Title: "by hand", Message: "by hand",
+			Files: map[string][]byte{fmt.Sprintf("docs/%d.md", w.n): []byte("x\n")}})
+		w.n++
+		if err != nil {
+			t.Fatal(err)
+		}
+		recent = append(recent, pr)
+	}
+	for _, pr := range old { // closed yesterday
+		if err := w.gh.ClosePull(pr.Number, "octocat"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, what := w.sync(t, p); n != 1 {
+		t.Errorf("first pass: %v, want one page: yesterday's closes are before the oldest open request", what)
+	}
+
+	// Today: the request's pull request is closed, then three others, so
+	// that it is on the second page, and yesterday's on the third.
+	at(time.Now())
+	for _, pr := range append([]gitops.PR{target}, recent...) {
+		at(now.Add(time.Second))
+		if err := w.gh.ClosePull(pr.Number, "octocat"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, what := w.sync(t, p)
+	if n != 3 {
+		t.Errorf("second pass: %v, want pages 1 to 3: page 3 starts before the watermark", what)
+	}
+	if evs := w.events(t); len(evs) != 1 || evs[0].PR != target.Number {
+		t.Errorf("events %+v, want the close of #%d, on page 2", evs, target.Number)
+	}
+}
+
 // TestSyncAcrossRestarts: a new replica (a new Pipeline and client on the
 // same store) finds a pull request closed while no replica ran, and an
 // unchanged repository costs it one full read, not a catch-up.

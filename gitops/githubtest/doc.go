@@ -12,6 +12,14 @@
 // recorded as unexpected, and a Server made with NewT fails its test at
 // cleanup if that happened.
 //
+// Like GitHub, it counts every API call against a rate limit
+// (Options.RateLimit per Options.RateLimitWindow) and says so in
+// X-RateLimit-* headers, answers GitHub's 403 once the budget is spent,
+// and can be told to answer the next calls with a secondary limit (403 or
+// 429 with Retry-After: SecondaryRateLimit). A GET answer carries an ETag;
+// the same GET with If-None-Match answers 304, which is not counted.
+// RateLimit and Calls tell a test what its code cost.
+//
 // When its state changes the way GitHub's would (a pull request opened,
 // edited, labeled, synchronized, closed, merged or reopened; a comment
 // created or edited), the Server sends the webhook GitHub would send, signed
