@@ -87,7 +87,7 @@ func (l *limiter) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		until, secondary, limited := l.limitOf(resp, rate)
 		if !limited {
-			if ok && rate.Remaining == 0 && isCore(rate) && resp.StatusCode < 400 {
+			if ok && rate.Remaining == 0 && isCore(rate) {
 				// The last call of the budget: the next ones wait here.
 				// go-github would refuse them itself until Reset, without
 				// waiting; it does not when it sees no Reset.

@@ -44,13 +44,18 @@ func TestSpentBudgetWaitsForReset(t *testing.T) {
 	gh := githubtest.NewT(t, githubtest.Options{Owner: "acme", Repo: "infra", RateLimit: 2, RateLimitWindow: time.Second})
 	c, seen := limitedClient(t, gh, 10*time.Second)
 	ctx := context.Background()
-	for i := range 3 {
-		if _, err := c.branchHead(ctx, "main"); err != nil {
-			t.Fatalf("call %d: %v", i+1, err)
-		}
+	if _, err := c.branchHead(ctx, "main"); err != nil {
+		t.Fatal(err)
 	}
-	if got := statuses(gh); !slices.Equal(got, []int{200, 200, 200}) {
-		t.Errorf("the emulator answered %v, want three 200s: the third call waited for the reset", got)
+	// The budget's last call fails (a 404 counts too).
+	if _, err := c.GetPR(ctx, 99); err == nil {
+		t.Fatal("read a pull request that does not exist")
+	}
+	if _, err := c.branchHead(ctx, "main"); err != nil {
+		t.Fatalf("the call after the budget: %v", err)
+	}
+	if got := statuses(gh); !slices.Equal(got, []int{200, 404, 200}) {
+		t.Errorf("the emulator answered %v, want 200, 404, 200: the third call waited for the reset", got)
 	}
 	if got := seen(); !slices.Equal(got, []int{1, 0, 1}) {
 		t.Errorf("remaining budget observed %v, want [1 0 1]", got)
