@@ -47,6 +47,9 @@ type listQuery struct {
 	// After starts the page after that key; Before ends it before that
 	// key; neither is the first page.
 	After, Before string
+	// At is where the page starts in the list (0-based), for its header:
+	// the store reads a page without counting the list.
+	At int
 }
 
 // parseListQuery reads /pg list's arguments: mine, team <team> (or
@@ -91,6 +94,9 @@ func (q listQuery) encode() string {
 			v.Set(k, s)
 		}
 	}
+	if q.At > 0 {
+		v.Set("at", strconv.Itoa(q.At))
+	}
 	return v.Encode()
 }
 
@@ -99,7 +105,8 @@ func decodeListQuery(s string) (listQuery, error) {
 	if err != nil {
 		return listQuery{}, fmt.Errorf("list page %q: %w", s, err)
 	}
-	return listQuery{Mine: v.Get("mine") == "1", Team: v.Get("team"), Env: v.Get("env"), After: v.Get("after"), Before: v.Get("before")}, nil
+	at, _ := strconv.Atoi(v.Get("at"))
+	return listQuery{Mine: v.Get("mine") == "1", Team: v.Get("team"), Env: v.Get("env"), After: v.Get("after"), Before: v.Get("before"), At: max(at, 0)}, nil
 }
 
 // title names what the list shows.
@@ -145,17 +152,110 @@ func (b *Bot) onListPage(ctx context.Context, cb slack.InteractionCallback, act 
 	return b.replace(ctx, cb.ResponseURL, m)
 }
 
-// listMessage reads the databases q selects and shows its page.
+// listMessage reads the page q names and shows it. Without mine it reads
+// one page from the store (store.ListDatabases: the work of a page, not of
+// every database); mine reads the user's own requests, as many as they
+// made, and pages them here.
 func (b *Bot) listMessage(ctx context.Context, q listQuery, user string) (message, error) {
-	f := store.Filter{Environment: q.Env, Team: q.Team}
 	if q.Mine {
-		f.RequesterID = user
+		recs, err := b.store.ListRequests(ctx, store.Filter{Environment: q.Env, Team: q.Team, RequesterID: user})
+		if err != nil {
+			return message{}, fmt.Errorf("list databases: %w", err)
+		}
+		return listPage(q, listed(recs)), nil
 	}
-	recs, err := b.store.ListRequests(ctx, f)
+	pg, err := b.storePage(ctx, q)
 	if err != nil {
 		return message{}, fmt.Errorf("list databases: %w", err)
 	}
-	return listPage(q, listed(recs)), nil
+	if len(pg.dbs) == 0 && (q.After != "" || q.Before != "") {
+		// The page's databases are gone: back to the first.
+		q.After, q.Before, q.At = "", "", 0
+		if pg, err = b.storePage(ctx, q); err != nil {
+			return message{}, fmt.Errorf("list databases: %w", err)
+		}
+	}
+	return pg.message(q), nil
+}
+
+// listWalk is how many databases one read takes while Previous looks for
+// the page before a key.
+const listWalk = 200
+
+// storePage reads the page q names from the store: after q.After (one
+// read of a page and one more database, to know whether there is a next
+// page), or, for Previous, the page before q.Before, found by reading
+// forward from the first database (the store reads in one direction);
+// only a click on Previous pays for that walk.
+func (b *Bot) storePage(ctx context.Context, q listQuery) (page, error) {
+	f := store.DatabaseFilter{Environment: q.Env, Team: q.Team, Existing: true}
+	if q.Before == "" {
+		entries, err := b.store.ListDatabases(ctx, f, databaseKey(q.After), listPageSize+1)
+		if err != nil {
+			return page{}, err
+		}
+		pg := page{start: q.At, total: -1, prev: q.After != "", next: len(entries) > listPageSize}
+		for _, e := range entries[:min(len(entries), listPageSize)] {
+			pg.dbs = append(pg.dbs, e.Newest)
+		}
+		if !pg.next {
+			pg.total = pg.start + len(pg.dbs)
+		}
+		return pg, nil
+	}
+	var (
+		before []store.Record // the last listPageSize databases before q.Before
+		seen   int            // databases before q.Before
+		after  store.DatabaseKey
+		next   bool
+	)
+walk:
+	for {
+		entries, err := b.store.ListDatabases(ctx, f, after, listWalk)
+		if err != nil {
+			return page{}, err
+		}
+		for _, e := range entries {
+			if !databaseKeyLess(e.Key, databaseKey(q.Before)) {
+				next = true
+				break walk
+			}
+			seen++
+			before = append(before, e.Newest)
+			if len(before) > listPageSize {
+				before = before[1:]
+			}
+		}
+		if len(entries) < listWalk {
+			break
+		}
+		after = entries[len(entries)-1].Key
+	}
+	pg := page{dbs: before, start: seen - len(before), total: -1, prev: seen > len(before), next: next}
+	if !next {
+		pg.total = seen
+	}
+	return pg, nil
+}
+
+// databaseKey reads a key as a page button carries it (env/team/name).
+func databaseKey(key string) store.DatabaseKey {
+	parts := strings.SplitN(key, "/", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return store.DatabaseKey{Environment: parts[0], Team: parts[1], Name: parts[2]}
+}
+
+// databaseKeyLess orders keys as the store lists them.
+func databaseKeyLess(a, b store.DatabaseKey) bool {
+	if a.Environment != b.Environment {
+		return a.Environment < b.Environment
+	}
+	if a.Team != b.Team {
+		return a.Team < b.Team
+	}
+	return a.Name < b.Name
 }
 
 // listed is the databases a list shows, each by its newest request, in
@@ -168,51 +268,83 @@ func listed(recs []store.Record) []store.Record {
 		}
 		out = append(out, rec)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Request.Key() < out[j].Request.Key() })
+	sort.Slice(out, func(i, j int) bool { return recordKeyLess(out[i], out[j]) })
 	return out
 }
 
-// listPage is the page of dbs (in key order) that q names.
+func recordKeyLess(a, b store.Record) bool {
+	return databaseKeyLess(databaseKey(a.Request.Key()), databaseKey(b.Request.Key()))
+}
+
+// page is one page of a list: its databases, where it starts (0-based),
+// the list's length when known (-1 when not), and whether there are
+// databases before and after it.
+type page struct {
+	dbs        []store.Record
+	start      int
+	total      int
+	prev, next bool
+}
+
+// listPage is the page of dbs (all the databases, in key order) that q
+// names.
 func listPage(q listQuery, dbs []store.Record) message {
-	if len(dbs) == 0 {
-		return text(q.title() + ": none yet. Ask with `/pg new`.")
-	}
-	key := func(i int) string { return dbs[i].Request.Key() }
+	key := func(i int) store.DatabaseKey { return databaseKey(dbs[i].Request.Key()) }
 	start, end := 0, min(listPageSize, len(dbs))
 	switch {
 	case q.Before != "":
-		end = sort.Search(len(dbs), func(i int) bool { return key(i) >= q.Before })
+		end = sort.Search(len(dbs), func(i int) bool { return !databaseKeyLess(key(i), databaseKey(q.Before)) })
 		start = max(0, end-listPageSize)
 	case q.After != "":
-		start = sort.Search(len(dbs), func(i int) bool { return key(i) > q.After })
+		start = sort.Search(len(dbs), func(i int) bool { return databaseKeyLess(databaseKey(q.After), key(i)) })
 		end = min(start+listPageSize, len(dbs))
 	}
 	if start >= end { // the page's databases are gone: back to the first
 		start, end = 0, min(listPageSize, len(dbs))
 	}
-	head := fmt.Sprintf("*%s*", q.title())
-	if start > 0 || end < len(dbs) {
-		head += fmt.Sprintf(" · %s–%s of %s", thousands(start+1), thousands(end), thousands(len(dbs)))
+	return page{dbs: dbs[start:end], start: start, total: len(dbs), prev: start > 0, next: end < len(dbs)}.message(q)
+}
+
+// message shows the page, with buttons to the previous and next pages.
+func (pg page) message(q listQuery) message {
+	if len(pg.dbs) == 0 {
+		return text(q.title() + ": none yet. Ask with `/pg new`.")
 	}
-	lines := make([]string, 0, end-start)
-	for _, rec := range dbs[start:end] {
+	start, end := pg.start, pg.start+len(pg.dbs)
+	head := fmt.Sprintf("*%s*", q.title())
+	if pg.prev || pg.next {
+		head += fmt.Sprintf(" · %s–%s", thousands(start+1), thousands(end))
+		if pg.total >= 0 {
+			head += " of " + thousands(pg.total)
+		}
+	}
+	lines := make([]string, 0, len(pg.dbs))
+	for _, rec := range pg.dbs {
 		lines = append(lines, listLine(rec))
 	}
 	body := strings.Join(lines, "\n")
 	m := message{Text: head + "\n" + body, Blocks: append([]slack.Block{section(head)}, sections(body)...)}
-	if start == 0 && end == len(dbs) {
+	if !pg.prev && !pg.next {
 		return m
 	}
 	var buttons []slack.BlockElement
-	if start > 0 {
+	if pg.prev {
 		prev := q
-		prev.After, prev.Before = "", key(start)
-		buttons = append(buttons, button(actionListPrev, prev.encode(), fmt.Sprintf("‹ Previous %d", min(listPageSize, start))))
+		prev.After, prev.Before, prev.At = "", pg.dbs[0].Request.Key(), max(0, start-listPageSize)
+		label := "‹ Previous"
+		if start > 0 {
+			label = fmt.Sprintf("‹ Previous %d", min(listPageSize, start))
+		}
+		buttons = append(buttons, button(actionListPrev, prev.encode(), label))
 	}
-	if end < len(dbs) {
+	if pg.next {
 		next := q
-		next.After, next.Before = key(end-1), ""
-		btn := button(actionListNext, next.encode(), fmt.Sprintf("Next %d ›", min(listPageSize, len(dbs)-end)))
+		next.After, next.Before, next.At = pg.dbs[len(pg.dbs)-1].Request.Key(), "", end
+		label := "Next ›"
+		if pg.total >= 0 {
+			label = fmt.Sprintf("Next %d ›", min(listPageSize, pg.total-end))
+		}
+		btn := button(actionListNext, next.encode(), label)
 		btn.Style = slack.StylePrimary
 		buttons = append(buttons, btn)
 	}
