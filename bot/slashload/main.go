@@ -320,6 +320,34 @@ func reportAnswers(w io.Writer, results []result, recv *receiver, expect int, dr
 	}
 	fmt.Fprintf(w, "answer delay after its command: p50 %s  p99 %s  max %s  (over 3 s: %d)\n",
 		pct(delays, 50), pct(delays, 99), delays[len(delays)-1].Round(time.Microsecond), late)
+	fmt.Fprintf(w, "answers awaited at once (acknowledged, not yet delivered), peak: %d\n", awaited(results, recv.arrived))
+}
+
+// awaited is the peak number of commands acknowledged empty whose answer
+// had not arrived yet: the work the server held at once. With a goroutine
+// per command (the bot before its pool), each of them was a goroutine.
+func awaited(results []result, arrived []time.Time) int {
+	type step struct {
+		at time.Time
+		d  int
+	}
+	var steps []step
+	for _, r := range results {
+		if r.err != nil || r.status != http.StatusOK || r.ack != "" {
+			continue
+		}
+		steps = append(steps, step{r.sent.Add(r.took), +1})
+		if at := arrived[r.n]; !at.IsZero() {
+			steps = append(steps, step{at, -1})
+		}
+	}
+	slices.SortFunc(steps, func(a, b step) int { return a.at.Compare(b.at) })
+	n, peak := 0, 0
+	for _, s := range steps {
+		n += s.d
+		peak = max(peak, n)
+	}
+	return peak
 }
 
 // reportServer prints the server's goroutines and memory.

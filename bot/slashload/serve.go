@@ -177,7 +177,7 @@ type sampler struct {
 }
 
 func (sm *sampler) run(ctx context.Context, metricsURL string, every time.Duration) {
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Timeout: 5 * time.Second}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
