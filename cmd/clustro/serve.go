@@ -82,6 +82,12 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	// (readiness, checks) and the Slack DM (credentials); without them, the
 	// pipeline cannot run.
 	clients, kubeErr := kubeClients(cfg)
+	if kubeErr == nil {
+		clusters := cfg.EnvironmentClusters()
+		for _, env := range cfg.Policy.EnvironmentNames() {
+			log.Info().Str("environment", env).Stringer("cluster", clusters[env]).Msg("environment's cluster")
+		}
+	}
 	pipe, webhook, err := buildPipeline(e, cfg, st, renderer, clients, kubeErr, metrics, log)
 	if err != nil {
 		return err
