@@ -9,6 +9,8 @@
 // never inherited), and removes the directory afterwards. Apply and Destroy
 // apply exactly the plan file they made. A Locker keeps one workspace to one
 // job at a time, and a semaphore bounds the jobs that run at once.
+// WithWorkspaceEnv gives each job variables of its own workspace (the
+// cluster of its environment, say) that no other workspace's job sees.
 //
 // Nothing the runner returns or logs carries a secret: configured secrets
 // (WithSecrets), values passed with WithVars and every value the plan or the
