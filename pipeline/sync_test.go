@@ -144,6 +144,8 @@ func TestSyncCallsDoNotGrowWithOpenRequests(t *testing.T) {
 	for i := range 999 {
 		w.openRequest(t, 10_000+i, i%2 == 0)
 	}
+	const list = "/repos/acme/infra/pulls"
+	lists := w.gh.Calls("GET", list) // OpenPR looked for an existing pull request
 	first, what := w.sync(t, p)
 	if first > 2 {
 		t.Errorf("the first pass made %d calls with 1,000 open requests, want at most 2: %v", first, what)
@@ -158,6 +160,9 @@ func TestSyncCallsDoNotGrowWithOpenRequests(t *testing.T) {
 	}
 	if evs := w.events(t); len(evs) != 0 {
 		t.Errorf("queued %d events, want none: nothing was closed", len(evs))
+	}
+	if lists, reads := w.gh.Calls("GET", list)-lists, w.gh.Calls("GET", fmt.Sprintf("%s/%d", list, pr.Number)); lists != 2 || reads != 0 {
+		t.Errorf("two passes listed %d times and read the open pull request %d times, want 2 and 0", lists, reads)
 	}
 	t.Logf("1,000 open requests (PR #%d and 999 others): %d call(s) on the first pass, then one 304", pr.Number, first)
 }

@@ -57,27 +57,10 @@ func markUnexpected(r *http.Request, reason string) {
 	}
 }
 
-// statusRecorder captures the status code a handler writes.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// record keeps every request, with its body and the status answered.
+// record keeps every request, with its body and the status answered. It
+// holds the answer until the request is recorded, so that a client that
+// has its answer finds its request in Requests (go-github returns once it
+// has decoded the JSON, before the end of a chunked body).
 func (s *Server) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -87,20 +70,25 @@ func (s *Server) record(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		st := &recordState{}
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), recordKey, st)))
+		buf := &bufferedResponse{header: http.Header{}}
+		next.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), recordKey, st)))
+		status := buf.status
+		if status == 0 {
+			status = http.StatusOK
+		}
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		s.requests = append(s.requests, Request{
 			Method:     r.Method,
 			Path:       r.URL.Path,
 			Query:      r.URL.Query(),
 			Header:     r.Header.Clone(),
 			Body:       body,
-			StatusCode: rec.status,
+			StatusCode: status,
 			Unexpected: st.unexpected,
 			Reason:     st.reason,
 		})
+		s.mu.Unlock()
+		buf.writeTo(w, status)
 	})
 }
 

@@ -143,10 +143,7 @@ func (s *Server) limited(next http.Handler) http.Handler {
 		rl := s.rateLimit()
 		s.mu.Unlock()
 
-		h := w.Header()
-		for k, v := range buf.header {
-			h[k] = v
-		}
+		h := buf.header
 		setRateHeaders(h, rl)
 		if etag != "" {
 			h.Set("ETag", etag)
@@ -155,13 +152,10 @@ func (s *Server) limited(next http.Handler) http.Handler {
 		}
 		if status == http.StatusNotModified {
 			h.Del("Content-Type")
-			h.Del("Content-Length")
 			h.Del("Link")
-			w.WriteHeader(status)
-			return
+			buf.body.Reset()
 		}
-		w.WriteHeader(status)
-		_, _ = w.Write(buf.body.Bytes()) // the client went away: nothing left to tell it
+		buf.writeTo(w, status)
 	})
 }
 
@@ -181,7 +175,8 @@ func matchesETag(ifNoneMatch, etag string) bool {
 	return false
 }
 
-// bufferedResponse holds a handler's answer until its ETag is known.
+// bufferedResponse holds a handler's answer until it is recorded and its
+// ETag known.
 type bufferedResponse struct {
 	header http.Header
 	status int
@@ -201,4 +196,16 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 		b.status = http.StatusOK
 	}
 	return b.body.Write(p)
+}
+
+// writeTo sends the held answer with status.
+func (b *bufferedResponse) writeTo(w http.ResponseWriter, status int) {
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	w.WriteHeader(status)
+	if b.body.Len() > 0 {
+		_, _ = w.Write(b.body.Bytes()) // the client went away: nothing left to tell it
+	}
 }
