@@ -20,6 +20,12 @@
 // makes a job's effect happen once. Jobs that name a workspace never run at
 // the same time as another job on that workspace.
 //
+// Lists are paged where they can grow: ListDatabases reads one page of
+// databases along the databases table (a row per database, rewritten from
+// its requests in the transaction of each of their writes), ListEvents a
+// page of an audit trail. The job queue's partial indexes let Claim take
+// the next job without reading the jobs queued behind it.
+//
 // Idempotency keys ((scope, key) pairs: a GitHub delivery, a Slack trigger,
 // an API Idempotency-Key) make creates and enqueues safe to repeat: the
 // second call returns what the first one made.

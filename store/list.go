@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,10 +39,10 @@ func (s *sqlStore) ListDatabases(ctx context.Context, f DatabaseFilter, after Da
 	return out, nil
 }
 
-// databaseKeys selects the page of database keys: each database is
-// represented by its newest request (r), read along requests_database in
-// key order from after, and the filter is a condition on that row, so
-// the database stops reading once it has limit keys.
+// databaseKeys selects the page of database keys from the databases
+// table (one row per database, kept by refreshDatabase), read in key
+// order from after with the filter a condition on the row, so the
+// backend stops reading once it has limit keys.
 func (s *sqlStore) databaseKeys(ctx context.Context, f DatabaseFilter, after DatabaseKey, limit int) ([]DatabaseKey, error) {
 	query, args := s.databaseKeysQuery(f, after, limit)
 	rows, err := s.r.QueryContext(ctx, query, args...)
@@ -60,60 +61,65 @@ func (s *sqlStore) databaseKeys(ctx context.Context, f DatabaseFilter, after Dat
 	return keys, rows.Err()
 }
 
-// databaseKeysQuery is databaseKeys' query and its arguments.
+// databaseKeysQuery is databaseKeys' query and its arguments: a walk
+// along the databases table's key from after, each filter a condition on
+// the row.
 func (s *sqlStore) databaseKeysQuery(f DatabaseFilter, after DatabaseKey, limit int) (string, []any) {
-	same := func(a, b string) string {
-		return a + ".env = " + b + ".env AND " + a + ".team = " + b + ".team AND " + a + ".name = " + b + ".name"
-	}
-	newer := func(n, r string) string {
-		return "(" + n + ".created_at > " + r + ".created_at OR (" + n + ".created_at = " + r + ".created_at AND " + n + ".id > " + r + ".id))"
-	}
-	where := []string{
-		"(r.env, r.team, r.name) > (?, ?, ?)",
-		"NOT EXISTS (SELECT 1 FROM requests n WHERE " + same("n", "r") + " AND " + newer("n", "r") + ")",
-	}
+	where := []string{"(d.env, d.team, d.name) > (?, ?, ?)"}
 	args := []any{after.Environment, after.Team, after.Name}
 	if f.Environment != "" {
-		where = append(where, "r.env = ?")
+		where = append(where, "d.env = ?")
 		args = append(args, f.Environment)
 	}
 	if f.Team != "" {
-		where = append(where, "r.team = ?")
+		where = append(where, "d.team = ?")
 		args = append(args, f.Team)
 	}
 	if len(f.States) > 0 {
-		where = append(where, "r.state IN ("+placeholders(len(f.States))+")")
+		where = append(where, "d.newest_state IN ("+placeholders(len(f.States))+")")
 		for _, st := range f.States {
 			args = append(args, string(st))
 		}
 	}
 	if f.Existing {
-		// The newest request that counts (Summarize's Latest) is not a
-		// deletion.
-		where = append(where, "EXISTS (SELECT 1 FROM requests c WHERE "+same("c", "r")+" AND "+s.counts("c")+" AND c.state <> 'deleted'"+
-			" AND NOT EXISTS (SELECT 1 FROM requests n WHERE "+same("n", "c")+" AND "+s.counts("n")+" AND "+newer("n", "c")+"))")
+		where = append(where, "d.existing = ?")
+		args = append(args, true)
 	}
 	if f.Live {
-		// The newest request that reached ready or deleted it reached
-		// ready (Summarize's Live): both states always count.
-		where = append(where, "EXISTS (SELECT 1 FROM requests c WHERE "+same("c", "r")+" AND c.state = 'ready'"+
-			" AND NOT EXISTS (SELECT 1 FROM requests n WHERE "+same("n", "c")+" AND n.state IN ('ready', 'deleted') AND "+newer("n", "c")+"))")
+		where = append(where, "d.live = ?")
+		args = append(args, true)
 	}
-	query := "SELECT r.env, r.team, r.name FROM requests r WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY r.env, r.team, r.name LIMIT ?"
+	query := "SELECT d.env, d.team, d.name FROM databases d WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY d.env, d.team, d.name LIMIT ?"
 	return s.q(query), append(args, limit)
 }
 
-// counts is the SQL condition that the request of alias counts for
-// Summarize: not cancelled, not a draft, not failed in a way retrying
-// cannot fix.
-func (s *sqlStore) counts(alias string) string {
-	final := "COALESCE(json_extract(" + alias + ".failure, '$.retryable'), 0) = 0"
-	if s.dialect == postgresDialect {
-		final = "NOT COALESCE((" + alias + ".failure ->> 'retryable')::boolean, false)"
+// refreshDatabase rewrites the databases row of k from its requests,
+// inside the transaction that wrote one of them. On PostgreSQL the row is
+// locked before the requests are read, so that two writers of one
+// database's requests refresh it one after the other, the second seeing
+// the first's write.
+func (s *sqlStore) refreshDatabase(ctx context.Context, tx *sql.Tx, k DatabaseKey) error {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO databases (env, team, name, newest_state, existing, live)
+		VALUES (?, ?, ?, '', ?, ?) ON CONFLICT (env, team, name) DO UPDATE SET newest_state = databases.newest_state`),
+		k.Environment, k.Team, k.Name, false, false); err != nil {
+		return fmt.Errorf("lock database %s/%s/%s: %w", k.Environment, k.Team, k.Name, err)
 	}
-	return alias + ".state NOT IN ('cancelled', 'draft') AND NOT (" + alias + ".state = 'failed' AND " +
-		alias + ".failure IS NOT NULL AND " + final + ")"
+	recs, err := s.queryRecords(ctx, tx, []string{"env = ?", "team = ?", "name = ?"}, []any{k.Environment, k.Team, k.Name}, 0)
+	if err != nil {
+		return fmt.Errorf("read database %s/%s/%s: %w", k.Environment, k.Team, k.Name, err)
+	}
+	if len(recs) == 0 { // its only request moved to another database
+		_, err = tx.ExecContext(ctx, s.q("DELETE FROM databases WHERE env = ? AND team = ? AND name = ?"), k.Environment, k.Team, k.Name)
+	} else {
+		db := Summarize(recs)
+		_, err = tx.ExecContext(ctx, s.q("UPDATE databases SET newest_state = ?, existing = ?, live = ? WHERE env = ? AND team = ? AND name = ?"),
+			string(recs[0].State), db.Exists(), db.Live != nil, k.Environment, k.Team, k.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("write database %s/%s/%s: %w", k.Environment, k.Team, k.Name, err)
+	}
+	return nil
 }
 
 // recordsOf adds the requests of the databases keys to byKey, newest first.
@@ -121,15 +127,8 @@ func (s *sqlStore) recordsOf(ctx context.Context, keys []DatabaseKey, byKey map[
 	if len(keys) == 0 {
 		return nil
 	}
-	values := make([]string, len(keys))
-	args := make([]any, 0, 3*len(keys))
-	for i, k := range keys {
-		values[i] = "(?, ?, ?)"
-		args = append(args, k.Environment, k.Team, k.Name)
-	}
-	query := "SELECT " + recordColumns + ", env, team, name FROM requests WHERE (env, team, name) IN (VALUES " +
-		strings.Join(values, ", ") + ") ORDER BY env, team, name, created_at DESC, id DESC"
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	query, args := s.recordsQuery(keys)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -143,6 +142,19 @@ func (s *sqlStore) recordsOf(ctx context.Context, keys []DatabaseKey, byKey map[
 		byKey[k] = append(byKey[k], rec)
 	}
 	return rows.Err()
+}
+
+// recordsQuery is recordsOf's query and its arguments.
+func (s *sqlStore) recordsQuery(keys []DatabaseKey) (string, []any) {
+	values := make([]string, len(keys))
+	args := make([]any, 0, 3*len(keys))
+	for i, k := range keys {
+		values[i] = "(?, ?, ?)"
+		args = append(args, k.Environment, k.Team, k.Name)
+	}
+	query := "SELECT " + recordColumns + ", env, team, name FROM requests WHERE (env, team, name) IN (VALUES " +
+		strings.Join(values, ", ") + ") ORDER BY env, team, name, created_at DESC, id DESC"
+	return s.q(query), args
 }
 
 // withColumns scans a row whose columns after a record's are extra.

@@ -118,6 +118,9 @@ func (s *sqlStore) CreateRequest(ctx context.Context, in NewRequest) (Record, bo
 		if err := s.insertEvent(ctx, tx, r.ID, now, ev); err != nil {
 			return err
 		}
+		if err := s.refreshDatabase(ctx, tx, keyOf(Record{Request: r})); err != nil {
+			return err
+		}
 		for _, j := range in.Jobs {
 			if j.RequestID == "" {
 				j.RequestID = r.ID
@@ -163,7 +166,7 @@ func (s *sqlStore) ListRequests(ctx context.Context, f Filter) ([]Record, error)
 			args = append(args, string(st))
 		}
 	}
-	recs, err := s.queryRecords(ctx, where, args, f.Limit)
+	recs, err := s.queryRecords(ctx, s.r, where, args, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: list requests: %w", err)
 	}
@@ -192,7 +195,7 @@ func (s *sqlStore) CountRequests(ctx context.Context) (map[request.State]int, er
 }
 
 func (s *sqlStore) RequestByPR(ctx context.Context, number int) (Record, error) {
-	recs, err := s.queryRecords(ctx, []string{"pr_number = ?"}, []any{number}, 1)
+	recs, err := s.queryRecords(ctx, s.r, []string{"pr_number = ?"}, []any{number}, 1)
 	if err == nil && len(recs) == 0 {
 		err = ErrNotFound
 	}
@@ -203,7 +206,7 @@ func (s *sqlStore) RequestByPR(ctx context.Context, number int) (Record, error) 
 }
 
 func (s *sqlStore) LatestRequest(ctx context.Context, env, team, name string) (Record, error) {
-	recs, err := s.queryRecords(ctx, []string{"env = ?", "team = ?", "name = ?"}, []any{env, team, name}, 1)
+	recs, err := s.queryRecords(ctx, s.r, []string{"env = ?", "team = ?", "name = ?"}, []any{env, team, name}, 1)
 	if err == nil && len(recs) == 0 {
 		err = ErrNotFound
 	}
@@ -214,7 +217,7 @@ func (s *sqlStore) LatestRequest(ctx context.Context, env, team, name string) (R
 }
 
 // queryRecords returns the records matching every condition, newest first.
-func (s *sqlStore) queryRecords(ctx context.Context, where []string, args []any, limit int) ([]Record, error) {
+func (s *sqlStore) queryRecords(ctx context.Context, q querier, where []string, args []any, limit int) ([]Record, error) {
 	query := "SELECT " + recordColumns + " FROM requests"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
@@ -224,7 +227,7 @@ func (s *sqlStore) queryRecords(ctx context.Context, where []string, args []any,
 		query += " LIMIT ?"
 		args = append(args, limit)
 	}
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	rows, err := q.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +257,7 @@ func (s *sqlStore) UpdateRequest(ctx context.Context, id string, ch Change, ev r
 		if err := checkVersion(cur, c.version); err != nil {
 			return err
 		}
+		was := keyOf(cur)
 		if ch.PR != nil {
 			cur.PR = *ch.PR
 		}
@@ -285,6 +289,10 @@ func (s *sqlStore) UpdateRequest(ctx context.Context, id string, ch Change, ev r
 			ev.Detail = ch.describe()
 		}
 		rec, err = s.record(ctx, tx, id, now, ev, c.jobs)
+		if err == nil && keyOf(rec) != was {
+			// An edited spec moved the request to another database.
+			err = s.refreshDatabase(ctx, tx, was)
+		}
 		return err
 	})
 	if err != nil {
@@ -369,7 +377,8 @@ func (s *sqlStore) Transition(ctx context.Context, id string, to request.State, 
 }
 
 // record ends a write of request id inside its transaction: the audit
-// event, the jobs queued with it, and the record as it now is.
+// event, the jobs queued with it, its database's row (refreshDatabase),
+// and the record as it now is.
 func (s *sqlStore) record(ctx context.Context, tx *sql.Tx, id string, now time.Time, ev request.Event, jobs []NewJob) (Record, error) {
 	if err := s.insertEvent(ctx, tx, id, now, ev); err != nil {
 		return Record{}, err
@@ -377,7 +386,14 @@ func (s *sqlStore) record(ctx context.Context, tx *sql.Tx, id string, now time.T
 	if err := s.enqueueFor(ctx, tx, id, jobs, now); err != nil {
 		return Record{}, err
 	}
-	return s.getRecord(ctx, tx, id, false)
+	rec, err := s.getRecord(ctx, tx, id, false)
+	if err != nil {
+		return Record{}, err
+	}
+	if err := s.refreshDatabase(ctx, tx, keyOf(rec)); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
 }
 
 func checkVersion(cur Record, want *int64) error {
