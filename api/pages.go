@@ -113,7 +113,7 @@ func (pq pageQuery) afterDatabase() store.DatabaseKey {
 func nextURL(r *http.Request, next cursor) string {
 	q := r.URL.Query()
 	q.Set("cursor", next.encode())
-	return r.URL.Path + "?" + q.Encode()
+	return r.URL.EscapedPath() + "?" + q.Encode()
 }
 
 // writePage answers a page of items; next is the next page's URL, ""
