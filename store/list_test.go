@@ -335,8 +335,8 @@ func BenchmarkListDatabases(b *testing.B) {
 }
 
 // TestListDatabasesPlan checks that a page of databases is read along
-// requests_database from the cursor, whatever the filter: no step reads
-// every request, and nothing sorts them.
+// the databases table's key from the cursor, whatever the filter: no step
+// reads every database, and nothing sorts them.
 func TestListDatabasesPlan(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
