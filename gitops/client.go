@@ -89,8 +89,8 @@ func NewClient(o Options) (*Client, error) {
 		maxWait = 0
 	}
 	// The limiter is outermost: it sees the API's answers, and never the
-	// App's token exchange, which has its own budget.
-	// The timeout bounds a call, its waits for rate limits included.
+	// App's token exchange, which has its own budget. The timeout bounds a
+	// call, its waits for rate limits included.
 	hc := &http.Client{Transport: newLimiter(tr, maxWait, o.OnRate), Timeout: 60*time.Second + (limitedRetries+1)*maxWait}
 	var gh *github.Client
 	switch {
