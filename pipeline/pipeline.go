@@ -43,7 +43,7 @@ type Observer interface {
 }
 
 // Store is what the pipeline keeps: requests and their audit trail, the
-// jobs it queues, and the idempotency keys it checks. store.Open returns
+// jobs it queues, the idempotency keys it checks and Sync's passes. store.Open returns
 // one.
 type Store interface {
 	CreateRequest(ctx context.Context, in store.NewRequest) (store.Record, bool, error)
@@ -54,6 +54,7 @@ type Store interface {
 	Transition(ctx context.Context, id string, to request.State, ev request.Event, opts ...store.TransitionOption) (store.Record, error)
 	Enqueue(ctx context.Context, j store.NewJob) (store.Job, bool, error)
 	Recall(ctx context.Context, key store.Idempotency) ([]byte, error)
+	Remember(ctx context.Context, key store.Idempotency, result []byte) ([]byte, bool, error)
 }
 
 // Pipeline runs requests through their lifecycle.

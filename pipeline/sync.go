@@ -29,12 +29,6 @@ type syncPass struct {
 	Watermark time.Time `json:"watermark"`
 }
 
-// passRecorder is the store's Remember (store.Open's stores have it),
-// with which Sync records a completed pass.
-type passRecorder interface {
-	Remember(ctx context.Context, key store.Idempotency, result []byte) ([]byte, bool, error)
-}
-
 // Sync catches up with what GitHub knows and ClustroPG missed: GitHub does
 // not redeliver a webhook that failed (during a restart, say), so a merge
 // or a close could otherwise be lost and its request wait forever. It
@@ -137,15 +131,14 @@ func (p *Pipeline) syncPass(ctx context.Context, etag string) (syncPass, bool, e
 // keeps its record: an older watermark only makes later passes look
 // further back.
 func (p *Pipeline) recordSyncPass(ctx context.Context, etag string, pass syncPass) error {
-	rec, ok := p.store.(passRecorder)
-	if etag == "" || !ok {
+	if etag == "" {
 		return nil
 	}
 	b, err := json.Marshal(pass)
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
-	if _, _, err := rec.Remember(ctx, store.Idempotency{Scope: syncScope, Key: etag}, b); err != nil {
+	if _, _, err := p.store.Remember(ctx, store.Idempotency{Scope: syncScope, Key: etag}, b); err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
 	return nil

@@ -41,7 +41,7 @@ It uses the GitHub settings of serve (CLUSTRO_GITHUB_*).`,
 			return err
 		}
 		files["README.md"] = []byte(templates.ModuleREADME)
-		gh, err := githubClient(cfg)
+		gh, err := githubClient(cfg, nil)
 		if err != nil {
 			return cli.Usagef("%v", err)
 		}

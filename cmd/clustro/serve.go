@@ -205,7 +205,7 @@ func buildPipeline(e *env, cfg *config.Config, st store.Store, renderer *templat
 	if !on {
 		return pipeline.New(deps, pipeline.Config{Secrets: secrets}), nil, nil
 	}
-	gh, err := githubClient(cfg)
+	gh, err := githubClient(cfg, func(r gitops.Rate) { metrics.ObserveGitHubRate(r.Remaining) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("github: %w", err)
 	}
@@ -318,8 +318,8 @@ func credentialsByEnvironment(st store.Store, policy *request.Policy, clients ma
 
 // githubClient is the infra repository's client from the GitHub settings
 // (a token, or a GitHub App).
-func githubClient(cfg *config.Config) (*gitops.Client, error) {
-	return gitops.NewClient(gitops.Options{APIURL: cfg.GitHub.APIURL, Repo: cfg.GitHub.Repo, BaseBranch: cfg.GitHub.BaseBranch,
+func githubClient(cfg *config.Config, onRate func(gitops.Rate)) (*gitops.Client, error) {
+	return gitops.NewClient(gitops.Options{APIURL: cfg.GitHub.APIURL, Repo: cfg.GitHub.Repo, BaseBranch: cfg.GitHub.BaseBranch, OnRate: onRate,
 		Auth: gitops.Auth{Token: cfg.GitHub.Token.Value(), AppID: cfg.GitHub.AppID, InstallationID: cfg.GitHub.InstallationID, PrivateKeyFile: cfg.GitHub.PrivateKeyFile}})
 }
 
