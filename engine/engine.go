@@ -20,6 +20,7 @@ type Queue interface {
 	Complete(ctx context.Context, id, worker string, result []byte) error
 	Fail(ctx context.Context, id, worker string, cause error, retryable bool) (store.Job, error)
 	Release(ctx context.Context, id, worker string) error
+	Defer(ctx context.Context, id, worker string, until time.Time) error
 }
 
 // A Handler does one job. Its ctx is cancelled when the lease is lost or
@@ -56,6 +57,7 @@ const (
 	OutcomeRetry    = "retry"
 	OutcomeFailed   = "failed"
 	OutcomeReleased = "released"
+	OutcomeDeferred = "deferred"
 	OutcomeLost     = "lease_lost"
 )
 
@@ -252,6 +254,7 @@ func (e *Engine) call(ctx context.Context, job store.Job) (result []byte, err er
 func (e *Engine) record(ctx context.Context, worker string, job store.Job, result []byte, err, cause error, log zerolog.Logger) string {
 	var outcome string
 	var rerr error
+	var d deferError
 	switch {
 	case errors.Is(cause, store.ErrLeaseLost):
 		return OutcomeLost
@@ -260,6 +263,9 @@ func (e *Engine) record(ctx context.Context, worker string, job store.Job, resul
 	case cause != nil || errors.Is(err, context.Canceled):
 		// Shut down mid-job: give it back without counting the attempt.
 		outcome, rerr = OutcomeReleased, e.q.Release(ctx, job.ID, worker)
+	case errors.As(err, &d):
+		outcome, rerr = OutcomeDeferred, e.q.Defer(ctx, job.ID, worker, d.until)
+		log.Info().Err(err).Time("retry_at", d.until).Msg("job deferred")
 	default:
 		var j store.Job
 		j, rerr = e.q.Fail(ctx, job.ID, worker, err, !IsPermanent(err))
@@ -276,6 +282,26 @@ func (e *Engine) record(ctx context.Context, worker string, job store.Job, resul
 		log.Error().Err(rerr).Str("outcome", outcome).Msg("record job outcome")
 	}
 	return outcome
+}
+
+// deferError asks for the job to run again at until, the attempt not
+// counted.
+type deferError struct {
+	err   error
+	until time.Time
+}
+
+func (d deferError) Error() string { return d.err.Error() }
+func (d deferError) Unwrap() error { return d.err }
+
+// RetryAt gives the job back to run again at until without counting the
+// attempt: for work held up by an outside limit (GitHub's rate limit),
+// which retries with backoff would turn into a failure.
+func RetryAt(err error, until time.Time) error {
+	if err == nil {
+		return nil
+	}
+	return deferError{err: err, until: until}
 }
 
 // permanentError marks an error that retrying cannot fix.

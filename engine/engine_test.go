@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -197,5 +198,33 @@ func TestLostLeaseStopsHandler(t *testing.T) {
 	}
 	if got, _ := s.GetJob(context.Background(), j.ID); string(got.Result) != `"other"` {
 		t.Errorf("the zombie overwrote the result: %s", got.Result)
+	}
+}
+
+// TestRetryAtDefersWithoutCountingAttempts: a job held up by an outside
+// limit (GitHub's rate limit) more times than it has attempts is deferred
+// each time, never failed, and runs once the limit lifts.
+func TestRetryAtDefersWithoutCountingAttempts(t *testing.T) {
+	s := openStore(t)
+	var obs outcomes
+	e := engine.New(s, engine.Poll(5*time.Millisecond), engine.Workers(1), engine.Observe(&obs))
+	var calls atomic.Int32
+	e.Handle("limited", func(ctx context.Context, j store.Job) ([]byte, error) {
+		if calls.Add(1) <= 4 {
+			return nil, engine.RetryAt(errors.New("github: the rate limit is spent"), time.Now().Add(20*time.Millisecond))
+		}
+		return nil, nil
+	})
+	j := enqueue(t, s, "limited", 2)
+	stop := start(t, e)
+	defer stop()
+	done := waitJob(t, s, j.ID, store.JobDone)
+	if done.Attempts != 1 || calls.Load() != 5 {
+		t.Errorf("done after %d calls with %d attempts counted, want 5 calls and 1 attempt", calls.Load(), done.Attempts)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if n := strings.Count(strings.Join(obs.got, ","), "limited:deferred"); n != 4 {
+		t.Errorf("outcomes %v, want 4 deferrals", obs.got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/clustropg/clustro/engine"
 	"github.com/clustropg/clustro/gitops"
@@ -51,7 +52,7 @@ func (p *Pipeline) checkoutFailed(ctx context.Context, job store.Job, rec store.
 // retryOrFail lets the engine retry a transient error, and records the
 // failure on the last attempt.
 func (p *Pipeline) retryOrFail(ctx context.Context, job store.Job, rec store.Record, step request.State, cause error) error {
-	if job.Attempts < job.MaxAttempts {
+	if _, limited := rateLimited(cause); limited || job.Attempts < job.MaxAttempts {
 		return cause
 	}
 	return p.fail(ctx, job, rec, step, true, cause)
@@ -81,4 +82,27 @@ func (p *Pipeline) redact(s string) string {
 		}
 	}
 	return s
+}
+
+// rateLimited reports whether err is GitHub's rate limit holding the work
+// up, and until when.
+func rateLimited(err error) (time.Time, bool) {
+	var rl *gitops.RateLimitError
+	if errors.As(err, &rl) {
+		return rl.Until, true
+	}
+	return time.Time{}, false
+}
+
+// deferLimits turns GitHub's rate limit into a deferral: the job runs
+// again when the limit lifts, without counting the attempt, so a spent
+// budget (up to an hour) delays requests but never fails them.
+func deferLimits(h engine.Handler) engine.Handler {
+	return func(ctx context.Context, job store.Job) ([]byte, error) {
+		out, err := h(ctx, job)
+		if until, ok := rateLimited(err); ok {
+			return out, engine.RetryAt(err, until)
+		}
+		return out, err
+	}
 }

@@ -112,11 +112,11 @@ func (p *Pipeline) Register(e *engine.Engine) {
 	if p.github == nil {
 		return
 	}
-	e.Handle(JobOpenPR, p.guard(request.Submitted, p.openPR))
-	e.Handle(JobGitHubEvent, p.githubEvent)
-	e.Handle(JobPlan, p.plan)
-	e.Handle(JobApply, p.guard("", p.apply))
-	e.Handle(JobWaitReady, p.guard(request.Provisioning, p.waitReady))
+	e.Handle(JobOpenPR, deferLimits(p.guard(request.Submitted, p.openPR)))
+	e.Handle(JobGitHubEvent, deferLimits(p.githubEvent))
+	e.Handle(JobPlan, deferLimits(p.plan))
+	e.Handle(JobApply, deferLimits(p.guard("", p.apply)))
+	e.Handle(JobWaitReady, deferLimits(p.guard(request.Provisioning, p.waitReady)))
 }
 
 // guard records a failure on the request when a step's job fails for the
@@ -125,7 +125,7 @@ func (p *Pipeline) Register(e *engine.Engine) {
 func (p *Pipeline) guard(step request.State, h engine.Handler) engine.Handler {
 	return func(ctx context.Context, job store.Job) ([]byte, error) {
 		out, err := h(ctx, job)
-		if err == nil || engine.IsPermanent(err) || ctx.Err() != nil || job.Attempts < job.MaxAttempts {
+		if _, limited := rateLimited(err); limited || err == nil || engine.IsPermanent(err) || ctx.Err() != nil || job.Attempts < job.MaxAttempts {
 			return out, err
 		}
 		rec, gerr := p.store.GetRequest(ctx, job.RequestID)

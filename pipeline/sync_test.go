@@ -402,3 +402,44 @@ func gauge(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Fatal("no clustro_github_rate_limit_remaining gauge")
 	return 0
 }
+
+// TestRateLimitedJobIsDeferred: through the engine, a job held up by a
+// spent budget on its last attempt is given back to run when the budget
+// resets, its attempt not counted, and its request is not failed.
+func TestRateLimitedJobIsDeferred(t *testing.T) {
+	w := newSyncWorld(t, githubtest.Options{RateLimit: 1, RateLimitWindow: time.Hour})
+	p := w.pipeline(t, gitops.Options{MaxWait: 10 * time.Millisecond})
+	rec := w.openRequest(t, 3, true)
+	if err := p.Sync(w.ctx); err != nil { // the budget's one call
+		t.Fatal(err)
+	}
+	if _, err := w.st.Transition(w.ctx, rec.ID(), request.Cancelled, request.Event{Actor: "t", Origin: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	job, _, err := p.queueEvent(w.ctx, gitops.Event{Type: "pull_request", Action: "reopened", PR: 3, Sender: "octocat", Delivery: "d1"},
+		rec.ID(), store.Idempotency{Scope: "test", Key: "d1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(w.st, engine.Poll(5*time.Millisecond), engine.Workers(1))
+	p.Register(eng)
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() { eng.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	var j store.Job
+	for time.Now().Before(deadline) {
+		if j, err = w.st.GetJob(w.ctx, job.ID); err == nil && j.State == store.JobQueued && j.RunAt.After(time.Now().Add(time.Minute)) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if j.State != store.JobQueued || j.Attempts != 0 || !j.RunAt.After(time.Now().Add(time.Minute)) {
+		t.Errorf("job %s with %d attempts, due %s: want queued, no attempt counted, due at the reset", j.State, j.Attempts, j.RunAt)
+	}
+	if r, _ := w.st.GetRequest(w.ctx, rec.ID()); r.State != request.Cancelled {
+		t.Errorf("the request is %s", r.State)
+	}
+}

@@ -301,6 +301,20 @@ func (s *sqlStore) Release(ctx context.Context, id, worker string) error {
 	return nil
 }
 
+func (s *sqlStore) Defer(ctx context.Context, id, worker string, until time.Time) error {
+	now := s.now()
+	if until.Before(now) {
+		until = now
+	}
+	res, err := s.w.ExecContext(ctx, s.q(`UPDATE jobs SET state = 'queued', lease_until = NULL, run_at = ?, updated_at = ?,
+		attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+		WHERE id = ? AND lease_owner = ? AND state = 'running'`), s.ts(until), s.ts(now), id, worker)
+	if err := s.leaseHeld(ctx, s.w, id, res, err); err != nil {
+		return fmt.Errorf("store: defer job %s for %s: %w", id, worker, err)
+	}
+	return nil
+}
+
 // leaseHeld turns a lease-guarded update that matched no row into
 // ErrLeaseLost, or ErrNotFound if there is no such job.
 func (s *sqlStore) leaseHeld(ctx context.Context, q querier, id string, res sql.Result, err error) error {

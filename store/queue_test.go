@@ -277,6 +277,35 @@ func TestRelease(t *testing.T) {
 	})
 }
 
+// TestDefer: a deferred job waits until its time, its attempt not counted;
+// only the worker holding it may defer it.
+func TestDefer(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		clk := newClock()
+		s := b.open(t, WithClock(clk.Now))
+		job, _, _ := s.Enqueue(ctx, NewJob{Kind: "plan", Workspace: "dev/payments/orders"})
+		if _, ok, _ := s.Claim(ctx, "w1", time.Minute); !ok {
+			t.Fatal("claim")
+		}
+		if err := s.Defer(ctx, job.ID, "w2", clk.Now().Add(time.Hour)); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("defer by a worker without the lease: %v, want ErrLeaseLost", err)
+		}
+		if err := s.Defer(ctx, job.ID, "w1", clk.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := s.Claim(ctx, "w2", time.Minute); err != nil || ok {
+			t.Errorf("claimed a deferred job before its time: %+v, %v", got, err)
+		}
+		clk.Advance(time.Hour + time.Second)
+		got, ok, err := s.Claim(ctx, "w2", time.Minute)
+		if err != nil || !ok || got.ID != job.ID || got.Attempts != 1 {
+			t.Errorf("claim after the deferral: %+v, ok %v, %v; want the job, on its first attempt", got, ok, err)
+		}
+	})
+}
+
 func TestWorkspaceExclusive(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {

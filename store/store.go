@@ -148,6 +148,10 @@ type Queue interface {
 	// Release gives a job back to the queue without counting the attempt,
 	// for a graceful shutdown. ErrLeaseLost if worker does not hold it.
 	Release(ctx context.Context, id, worker string) error
+	// Defer gives a job back to the queue to run again at until, without
+	// counting the attempt: for work an outside limit holds up (GitHub's
+	// rate limit). ErrLeaseLost if worker does not hold it.
+	Defer(ctx context.Context, id, worker string, until time.Time) error
 	// GetJob returns a job, or ErrNotFound.
 	GetJob(ctx context.Context, id string) (Job, error)
 	// ListJobs returns the jobs that match f, oldest first.
