@@ -80,8 +80,10 @@ type Bot struct {
 	access *accessChecker
 	locks  *keyedMutex
 
-	// work runs what follows an acknowledgement, bounded.
-	work *pool
+	// work runs what follows an acknowledgement, bounded; reads bounds
+	// its store reads (see pool.go).
+	work  *pool
+	reads chan struct{}
 
 	selfMu sync.Mutex
 	self   string // the bot's user id, from auth.test
@@ -148,6 +150,7 @@ func New(d Deps) (*Bot, error) {
 		pipeline:    d.Pipeline,
 		locks:       newKeyedMutex(),
 		work:        newPool(workers, queue, log),
+		reads:       make(chan struct{}, readSlots()),
 		now:         time.Now,
 		sleep:       sleepContext,
 		maxAttempts: 5,

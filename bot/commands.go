@@ -223,7 +223,12 @@ func parseTarget(a args) (target, string) {
 // When none or several match, msg says so (and how to say which).
 func (b *Bot) findDatabase(ctx context.Context, sub string, t target) (rec store.Record, msg string, err error) {
 	t.env = normalizeEnv(b.policy, t.env)
+	release, err := b.reading(ctx)
+	if err != nil {
+		return store.Record{}, "", fmt.Errorf("find database %s: %w", t.name, err)
+	}
 	recs, err := b.store.ListRequests(ctx, store.Filter{Name: t.name, Environment: t.env, Team: t.team})
+	release()
 	if err != nil {
 		return store.Record{}, "", fmt.Errorf("find database %s: %w", t.name, err)
 	}

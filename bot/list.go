@@ -157,6 +157,11 @@ func (b *Bot) onListPage(ctx context.Context, cb slack.InteractionCallback, act 
 // every database); mine reads the user's own requests, as many as they
 // made, and pages them here.
 func (b *Bot) listMessage(ctx context.Context, q listQuery, user string) (message, error) {
+	release, err := b.reading(ctx)
+	if err != nil {
+		return message{}, fmt.Errorf("list databases: %w", err)
+	}
+	defer release()
 	if q.Mine {
 		recs, err := b.store.ListRequests(ctx, store.Filter{Environment: q.Env, Team: q.Team, RequesterID: user})
 		if err != nil {

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -23,13 +24,23 @@ import (
 //
 // Workers are started when there is work and stop when the queue is empty:
 // an idle bot runs no goroutine of its own.
+//
+// Reading the store and building a message take the CPU; waiting for
+// Slack does not. So a worker's store read and render (a /pg list page, a
+// status, the database a change names) also take one of a few read
+// places, one per CPU (readSlots): a burst of answers queues here instead
+// of crowding the acknowledgements (signature, claim) off the CPU, while
+// the other workers wait on Slack.
 
 // Pool defaults (Deps.Workers, Deps.Queue). An answer is one store read
 // and one HTTPS call to Slack, about 100 to 300 ms with Slack's latency:
-// 32 workers answer 100 to 300 commands a second, and a full queue of 128
-// waits 0.5 to 1.3 s, well inside the 3 s a user waits for an answer.
+// 16 workers answer 50 to 150 commands a second, and a full queue of 128
+// waits about 1 to 2.5 s, inside the 3 s a user waits for an answer. More
+// workers do not help where the answers are fast (bot/slashload, whose
+// response_urls answer at once): at 200 /pg list a second on 2 CPUs, 32
+// workers put the acknowledgements' p99 at 80 to 250 ms, 16 at 5 to 10 ms.
 const (
-	DefaultWorkers = 32
+	DefaultWorkers = 16
 	DefaultQueue   = 128
 )
 
@@ -38,6 +49,19 @@ const admitWait = time.Second
 
 // taskTimeout bounds one task (its Slack calls retry rate limits).
 const taskTimeout = 5 * time.Minute
+
+// readSlots is how many store reads and renders the workers run at once.
+func readSlots() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// reading takes a read place, waiting for one; release gives it back.
+func (b *Bot) reading(ctx context.Context) (release func(), err error) {
+	select {
+	case b.reads <- struct{}{}:
+		return func() { <-b.reads }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
 type task struct {
 	what string
