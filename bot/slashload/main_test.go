@@ -53,6 +53,19 @@ func TestRun(t *testing.T) {
 		t.Errorf("/pg help called Slack %d times", n)
 	}
 
+	// /pg list is acknowledged empty and answered on the response_url,
+	// slashload's receiver.
+	out.Reset()
+	args = []string{"-url", srv.URL, "-rate", "50", "-duration", "400ms", "-text", "list", "-secret", secret}
+	if err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{"20 answered 200, 0 errors", "answers on response_url: 20 of 20 delivered", "answer delay after its command: p50"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report does not say %q:\n%s", want, out.String())
+		}
+	}
+
 	if err := run(context.Background(), []string{"-url", srv.URL}, func(string) string { return "" }, &out, &errOut); err == nil {
 		t.Error("ran without a signing secret")
 	}
