@@ -163,7 +163,11 @@ func describeCalls(reqs []githubtest.Request) string {
 			other = append(other, q.Method+" "+q.Path)
 		}
 	}
-	out := fmt.Sprintf("%d calls (%d answered 304)", len(reqs), notModified)
+	calls := "calls"
+	if len(reqs) == 1 {
+		calls = "call"
+	}
+	out := fmt.Sprintf("%d %s (%d answered 304)", len(reqs), calls, notModified)
 	if len(other) > 0 {
 		out += ", incl. " + strings.Join(other, ", ")
 	}
