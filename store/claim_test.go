@@ -13,6 +13,12 @@ import (
 // planner's statistics.
 func fillQueue(t testing.TB, s Store, n int, kind string, now time.Time) {
 	t.Helper()
+	fillQueueAs(t, s, "bulk", n, kind, now)
+}
+
+// fillQueueAs is fillQueue with the ids' prefix given.
+func fillQueueAs(t testing.TB, s Store, prefix string, n int, kind string, now time.Time) {
+	t.Helper()
 	ss := s.(*sqlStore)
 	ctx := context.Background()
 	base := now.Add(-time.Hour)
@@ -20,20 +26,25 @@ func fillQueue(t testing.TB, s Store, n int, kind string, now time.Time) {
 	if ss.dialect == postgresDialect {
 		_, err = ss.w.ExecContext(ctx, `INSERT INTO jobs
 			(id, kind, request_id, workspace, state, attempts, max_attempts, run_at, created_at, updated_at)
-			SELECT 'bulk' || lpad(i::text, 8, '0'), $1, '', 'dev/bulk/db' || (i % 100), 'queued', 0, 5,
+			SELECT $4 || lpad(i::text, 8, '0'), $1, '', 'dev/bulk/db' || (i % 100), 'queued', 0, 5,
 				$2::timestamptz + i * interval '1 microsecond', $2, $2
-			FROM generate_series(1, $3) AS i`, kind, base, n)
+			FROM generate_series(1, $3) AS i`, kind, base, n, prefix)
 	} else {
 		_, err = ss.w.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO jobs (id, kind, request_id, workspace, state, attempts, max_attempts, run_at, created_at, updated_at)
-			SELECT printf('bulk%08d', i), ?, '', 'dev/bulk/db' || (i % 100), 'queued', 0, 5, ? + i, ?, ? FROM n`,
-			n, kind, base.UnixMicro(), base.UnixMicro(), base.UnixMicro())
+			SELECT printf('%s%08d', ?, i), ?, '', 'dev/bulk/db' || (i % 100), 'queued', 0, 5, ? + i, ?, ? FROM n`,
+			n, prefix, kind, base.UnixMicro(), base.UnixMicro(), base.UnixMicro())
 	}
 	if err != nil {
 		t.Fatalf("fill the queue with %d jobs: %v", n, err)
 	}
-	if _, err := ss.w.ExecContext(ctx, "ANALYZE jobs"); err != nil {
-		t.Fatal(err)
+	// PostgreSQL's autovacuum analyzes a table that grew like this one;
+	// SQLite never does (clustro runs no ANALYZE), so its plans must hold
+	// with the planner's defaults.
+	if ss.dialect == postgresDialect {
+		if _, err := ss.w.ExecContext(ctx, "ANALYZE jobs"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -90,7 +101,11 @@ func TestClaimPlan(t *testing.T) {
 		clk := newClock()
 		s := b.open(t, WithClock(clk.Now)).(*sqlStore)
 		fillQueue(t, s, 15000, "plan", clk.Now())
-		kinds := []string{"plan", "apply", "wait-ready"}
+		// A backlog not yet due (jobs deferred to GitHub's reset, say), of
+		// a kind the workers take: kind alone must not lead the planner
+		// to read every one of them.
+		fillQueueAs(t, s, "later", 15000, "github_event", clk.Now().Add(24*time.Hour))
+		kinds := []string{"notify", "open_pr", "github_event", "plan", "apply", "wait_ready", "selftest"} // as serve registers them
 		for _, busy := range [][]string{nil, {"dev/bulk/db1"}} {
 			for _, cq := range s.claimQueries(s.now(), kinds, busy) {
 				plan := explain(t, s, cq.query, cq.args)
