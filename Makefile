@@ -36,7 +36,8 @@ test: tools lint ## lint, then every test (unit, integration, end-to-end)
 bench: ## benchmarks quoted in the README
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-load: build ## load tools against a real clustro serve (not part of make test): unauthenticated bodies, peak RSS
+load: build ## load suite against a real clustro serve (not part of make test): the README's benchmark table, then unauthenticated bodies
+	$(GO) run ./cmd/clustro-load -clustro $(BIN)/clustro $(ARGS)
 	$(GO) run ./server/bodyload -clustro $(BIN)/clustro
 
 fuzz: ## run the fuzz targets, a minute each: render/verify, hostile edits of workspaces, signed webhooks
