@@ -163,3 +163,40 @@ func BenchmarkClaim(b *testing.B) {
 		}
 	}
 }
+
+// TestRequestsByNamePlan: the requests of one name (the Slack bot's
+// `/pg status <name>`) are read through an index, not a scan of every
+// request, with 5,000 requests stored.
+func TestRequestsByNamePlan(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t).(*sqlStore)
+		ctx := t.Context()
+		var err error
+		if s.dialect == postgresDialect {
+			_, err = s.w.ExecContext(ctx, `INSERT INTO requests (id, env, team, name, identity, kind, state, requester_id, request, version, created_at, updated_at)
+				SELECT 'r' || i, 'dev', 'team', 'db' || lpad(i::text, 4, '0'), '', 'create', 'ready', 'U1', '{}', 1, now(), now()
+				FROM generate_series(1, 5000) AS i`)
+			if err == nil {
+				_, err = s.w.ExecContext(ctx, "ANALYZE requests") // as autovacuum would
+			}
+		} else {
+			_, err = s.w.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+				INSERT INTO requests (id, env, team, name, identity, kind, state, requester_id, request, version, created_at, updated_at)
+				SELECT 'r' || i, 'dev', 'team', printf('db%04d', i), '', 'create', 'ready', 'U1', '{}', 1, 0, 0 FROM n`)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		query := s.q("SELECT " + recordColumns + " FROM requests WHERE name = ? ORDER BY created_at DESC, id DESC")
+		plan := strings.Join(explain(t, s, query, []any{"db0007"}), "\n")
+		t.Logf("%s:\n%s", b.name, plan)
+		if strings.Contains(plan, "SCAN requests") || strings.Contains(plan, "Seq Scan") {
+			t.Errorf("the requests of one name are read by a scan:\n%s", plan)
+		}
+		recs, err := s.ListRequests(ctx, Filter{Name: "db0007"})
+		if err != nil || len(recs) != 1 {
+			t.Errorf("by name: %d records, %v", len(recs), err)
+		}
+	})
+}
