@@ -39,7 +39,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +46,7 @@ import (
 
 	"github.com/clustropg/clustro/bot"
 	"github.com/clustropg/clustro/bot/slacktest"
+	"github.com/clustropg/clustro/internal/loadrun"
 )
 
 func main() {
@@ -128,20 +128,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		} else {
 			defer os.RemoveAll(dir)
 		}
-		storePath := filepath.Join(dir, "clustro.db")
 		if o.seed > 0 {
 			began := time.Now()
-			if err := seed(ctx, storePath, o.seed); err != nil {
+			if err := seed(ctx, loadrun.StorePath(dir), o.seed); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "seeded %d databases in %s\n", o.seed, time.Since(began).Round(time.Millisecond))
 		}
-		srv, err := startServe(ctx, o.serveBin, storePath, o.secret, recv.url+"/api/", o.logLevel, dir)
+		srv, err := startServe(ctx, o.serveBin, o.secret, recv.url+"/api/", o.logLevel, dir)
 		if err != nil {
 			return err
 		}
-		defer srv.stop()
-		o.base, o.pid = srv.url, srv.cmd.Process.Pid
+		defer srv.Stop()
+		o.base, o.pid = srv.URL, srv.Pid()
 	}
 	return load(ctx, o, total, recv, stdout)
 }
@@ -357,13 +356,12 @@ func reportServer(w io.Writer, sm *sampler, pid int) {
 			sm.samples, sm.startGoroutines, sm.peakGoroutines, sm.peakRSS/(1<<20))
 	}
 	if pid > 0 {
-		hwm, err := procStatus(pid, "VmHWM")
+		m, err := loadrun.ReadMemory(pid)
 		if err != nil {
 			fmt.Fprintf(w, "server memory: %v\n", err)
 			return
 		}
-		rss, _ := procStatus(pid, "VmRSS")
-		fmt.Fprintf(w, "server memory: peak RSS (VmHWM) %.1f MB, RSS now %.1f MB\n", float64(hwm)/1024, float64(rss)/1024)
+		fmt.Fprintf(w, "server memory: peak RSS (VmHWM) %.1f MB, RSS now %.1f MB\n", float64(m.HWM)/(1<<20), float64(m.RSS)/(1<<20))
 	}
 }
 

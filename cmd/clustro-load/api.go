@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"time"
+
+	"github.com/clustropg/clustro/internal/loadrun"
 )
 
 // apiScenario times pages of the REST API's lists (limit=100) on stores of
@@ -36,7 +37,7 @@ func (s *suite) apiSeed(ctx context.Context, n int) (string, error) {
 		return "", err
 	}
 	began := time.Now()
-	if err := seedReady(ctx, filepath.Join(dir, "clustro.db"), n); err != nil {
+	if err := seedReady(ctx, loadrun.StorePath(dir), n); err != nil {
 		return "", err
 	}
 	s.logf("api: seeded %d ready databases in %s", n, time.Since(began).Round(time.Millisecond))
@@ -56,11 +57,11 @@ func (s *suite) apiPages(ctx context.Context, n int, dir string, seedErr error) 
 		return names(seedErr)
 	}
 	token := randomHex(16)
-	srv, err := startServe(ctx, s.o.clustro, dir, map[string]string{"CLUSTRO_API_TOKENS": "load:read:" + token})
+	srv, err := loadrun.Start(ctx, s.o.clustro, dir, "CLUSTRO_API_TOKENS=load:read:"+token)
 	if err != nil {
 		return names(err)
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	client := &http.Client{Timeout: 10 * time.Second}
 	var rows []row
 	for _, p := range paths {
@@ -72,7 +73,7 @@ func (s *suite) apiPages(ctx context.Context, n int, dir string, seedErr error) 
 			if ctx.Err() != nil {
 				break
 			}
-			url := srv.url + p + "?limit=100"
+			url := srv.URL + p + "?limit=100"
 			if next != "" {
 				url = next
 			}
@@ -87,7 +88,7 @@ func (s *suite) apiPages(ctx context.Context, n int, dir string, seedErr error) 
 			items += page.items
 			next = page.next
 			if next != "" && next[0] == '/' {
-				next = srv.url + next
+				next = srv.URL + next
 			}
 		}
 		r.latencies(took)
@@ -95,7 +96,7 @@ func (s *suite) apiPages(ctx context.Context, n int, dir string, seedErr error) 
 		if r.note == "" && ok > 0 {
 			r.note = fmt.Sprintf("%.0f items a page", float64(items)/float64(ok))
 		}
-		r.rss = srv.rss()
+		r.rss = rss(srv)
 		rows = append(rows, r)
 		s.logf("api: %s: p50 %s p99 %s", r.name, r.p50, r.p99)
 	}

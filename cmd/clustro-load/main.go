@@ -45,6 +45,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clustropg/clustro/internal/loadrun"
 )
 
 func main() {
@@ -197,7 +199,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, name := range scenarioNames {
 		all = append(all, rows[name]...)
 	}
-	fmt.Fprintf(stdout, "\nclustro-load: %s; clustro serve on SQLite; %s in all\n\n", machine(), time.Since(began).Round(time.Second))
+	fmt.Fprintf(stdout, "\nclustro-load: %s; clustro serve on SQLite; %s in all\n\n", loadrun.Machine(), time.Since(began).Round(time.Second))
 	writeTable(stdout, all)
 	return ctx.Err()
 }

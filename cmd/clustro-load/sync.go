@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-github/v62/github"
 
 	"github.com/clustropg/clustro/gitops/githubtest"
+	"github.com/clustropg/clustro/internal/loadrun"
 	"github.com/clustropg/clustro/store"
 )
 
@@ -92,7 +93,7 @@ func (s *suite) syncSetup(ctx context.Context, n int) (*syncCase, error) {
 		}
 	}
 	if err == nil {
-		err = seedOpen(ctx, filepath.Join(dir, "clustro.db"), prs[:n])
+		err = seedOpen(ctx, loadrun.StorePath(dir), prs[:n])
 	}
 	if err != nil {
 		emu.Close()
@@ -106,16 +107,16 @@ func (s *suite) syncSetup(ctx context.Context, n int) (*syncCase, error) {
 // serve's Sync passes.
 func (s *suite) syncPassCalls(ctx context.Context, r *row, c *syncCase) error {
 	emu, dir, n := c.emu, c.dir, c.n
-	env, err := githubEnv(dir, emu.URL()+"/", emu.Owner()+"/"+emu.Repo(), emu.Token(), randomHex(16))
+	env, err := loadrun.GitHubEnv(dir, emu.URL()+"/", emu.Owner()+"/"+emu.Repo(), emu.Token(), randomHex(16))
 	if err != nil {
 		return err
 	}
 	before := len(emu.Requests())
-	srv, err := startServe(ctx, s.o.clustro, dir, env)
+	srv, err := loadrun.Start(ctx, s.o.clustro, dir, env...)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	started := time.Now()
 
 	// A pass is a burst of calls: it ends when none came for quietFor.
@@ -146,7 +147,7 @@ func (s *suite) syncPassCalls(ctx context.Context, r *row, c *syncCase) error {
 		r.note = "pass 1 right after a start (full read), pass 2 a minute later"
 	}
 	r.github = strings.Join(passes, "; ")
-	r.rss = srv.rss()
+	r.rss = rss(srv)
 	return nil
 }
 

@@ -3,10 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -85,37 +82,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// machine describes where the figures were taken: CPU model, cores,
-// memory, Go version.
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	memory := ""
-	if kb, err := procField("/proc/meminfo", "MemTotal"); err == nil {
-		memory = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
-	}
-	return fmt.Sprintf("%s, %d cores%s, %s", model, runtime.NumCPU(), memory, runtime.Version())
-}
-
-// procField reads a "Name:   123 kB" line of a /proc file, in kB.
-func procField(path, field string) (int64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && k == field {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("%s: no %s", path, field)
 }

@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/clustropg/clustro/internal/loadrun"
 )
 
 // webhookRepo is the repository serve is configured with in the webhook
@@ -53,7 +54,7 @@ func (s *suite) webhookSeed(ctx context.Context, queued int) (string, error) {
 		return dir, err
 	}
 	began := time.Now()
-	if err := seedQueued(ctx, filepath.Join(dir, "clustro.db"), queued); err != nil {
+	if err := seedQueued(ctx, loadrun.StorePath(dir), queued); err != nil {
 		return "", err
 	}
 	s.logf("webhook: queued %d jobs in %s", queued, time.Since(began).Round(time.Millisecond))
@@ -62,15 +63,15 @@ func (s *suite) webhookSeed(ctx context.Context, queued int) (string, error) {
 
 func (s *suite) webhook(ctx context.Context, r *row, dir string) error {
 	secret := randomHex(16)
-	env, err := githubEnv(dir, "http://127.0.0.1:9/", webhookRepo, "clustro-load-not-a-token", secret)
+	env, err := loadrun.GitHubEnv(dir, "http://127.0.0.1:9/", webhookRepo, "clustro-load-not-a-token", secret)
 	if err != nil {
 		return err
 	}
-	srv, err := startServe(ctx, s.o.clustro, dir, env)
+	srv, err := loadrun.Start(ctx, s.o.clustro, dir, env...)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 
 	// At the rate: an open load, each delivery leaves on time, answered or
@@ -94,7 +95,7 @@ func (s *suite) webhook(ctx context.Context, r *row, dir string) error {
 		}
 		r.note += fmt.Sprintf("; a burst of %d: %d accepted, %d jobs done, %.0f jobs done/s", s.o.webhookBurst, len(burst.acked), burst.done, burst.jobsPerSecond())
 	}
-	r.rss = srv.rss()
+	r.rss = rss(srv)
 	s.logf("webhook: %s: ack p50 %s p99 %s; %s", r.name, r.p50, r.p99, r.note)
 	return nil
 }
@@ -115,9 +116,9 @@ func (d deliveryRun) jobsPerSecond() float64 {
 // deliveries sends n deliveries numbered from first: the i-th at start +
 // at(i), or with at nil as fast as 16 senders go; then waits (up to 60 s)
 // until serve has done the jobs of those it accepted.
-func (s *suite) deliveries(ctx context.Context, srv *serveProc, client *http.Client, secret string, first, n int, at func(i int) time.Duration) deliveryRun {
+func (s *suite) deliveries(ctx context.Context, srv *loadrun.Server, client *http.Client, secret string, first, n int, at func(i int) time.Duration) deliveryRun {
 	metrics := &http.Client{Timeout: 5 * time.Second}
-	doneBefore, err := srv.metric(metrics, "clustro_jobs_total", `kind="github_event"`, `outcome="done"`)
+	doneBefore, err := metric(metrics, srv, "clustro_jobs_total", `kind="github_event"`, `outcome="done"`)
 	if err != nil {
 		return deliveryRun{err: err}
 	}
@@ -132,7 +133,7 @@ func (s *suite) deliveries(ctx context.Context, srv *serveProc, client *http.Cli
 			go func() {
 				defer wg.Done()
 				for i := range next {
-					took[i], status[i] = deliver(ctx, client, srv.url, secret, first+i)
+					took[i], status[i] = deliver(ctx, client, srv.URL, secret, first+i)
 				}
 			}()
 		}
@@ -157,7 +158,7 @@ func (s *suite) deliveries(ctx context.Context, srv *serveProc, client *http.Cli
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				took[i], status[i] = deliver(ctx, client, srv.url, secret, first+i)
+				took[i], status[i] = deliver(ctx, client, srv.URL, secret, first+i)
 			}()
 		}
 	}
@@ -170,7 +171,7 @@ func (s *suite) deliveries(ctx context.Context, srv *serveProc, client *http.Cli
 	var done float64
 	run.finished = run.start
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
-		if v, err := srv.metric(metrics, "clustro_jobs_total", `kind="github_event"`, `outcome="done"`); err == nil && v > done {
+		if v, err := metric(metrics, srv, "clustro_jobs_total", `kind="github_event"`, `outcome="done"`); err == nil && v > done {
 			done, run.finished = v, time.Now()
 		}
 		if int(done-doneBefore) >= len(run.acked) {

@@ -24,7 +24,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,11 +36,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/clustropg/clustro/internal/loadrun"
 )
 
 func main() {
@@ -99,11 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	bin, err := filepath.Abs(*clustro) // serve runs in dir
-	if err != nil {
-		return err
-	}
-	if *clustro == "" {
+	bin := *clustro
+	if bin == "" {
 		bin = filepath.Join(dir, "clustro")
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/clustropg/clustro/cmd/clustro")
 		build.Stdout, build.Stderr = stderr, stderr
@@ -111,23 +107,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("go build ./cmd/clustro: %w", err)
 		}
 	}
-	srv, err := startServe(ctx, bin, dir, extraEnv)
+	// The webhook on, with a throwaway secret, a GitHub API and a
+	// Kubernetes API that do not answer; serve logs at its own default
+	// level (info), and -env comes last.
+	key := make([]byte, 16)
+	rand.Read(key)
+	secret := hex.EncodeToString(key)
+	env, err := loadrun.GitHubEnv(dir, "http://127.0.0.1:9/", "bodyload/infra", "bodyload-not-a-token", secret)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	env = append(env, "CLUSTRO_LOG_LEVEL=info")
+	srv, err := loadrun.Start(ctx, bin, dir, append(env, extraEnv...)...)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
 
-	idle, err := memory(srv.pid())
+	idle, err := srv.Memory()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "clustro serve (pid %d) on %s, RSS %s at rest; %d uploads of %s and a trickle, held up to %s\n",
-		srv.pid(), srv.addr, mib(idle.rss), *uploads, mib(*size), *window)
+		srv.Pid(), srv.Addr, mib(idle.RSS), *uploads, mib(*size), *window)
 
 	loadCtx, cancel := context.WithTimeout(ctx, *window)
 	defer cancel()
 	peak := make(chan int64, 1)
-	go func() { peak <- sampleRSS(loadCtx, srv.pid(), *interval) }()
+	go func() { peak <- sampleRSS(loadCtx, srv.Pid(), *interval) }()
 
 	var results []outcome
 	var trickled outcome
@@ -142,7 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				sent.Add(1)
 				go func() {
 					defer sent.Done()
-					wave[i] = upload(loadCtx, srv.addr, w**uploads+i, *size)
+					wave[i] = upload(loadCtx, srv.Addr, w**uploads+i, *size)
 				}()
 			}
 			sent.Wait()
@@ -155,7 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		trickled = trickle(loadCtx, srv.addr, *every)
+		trickled = trickle(loadCtx, srv.Addr, *every)
 	}()
 	var genuine outcome
 	wg.Add(1)
@@ -164,16 +171,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Once the uploads are in, a real delivery: is the webhook still
 		// answering?
 		time.Sleep(2 * time.Second)
-		genuine = ping(loadCtx, srv.addr, srv.secret)
+		genuine = ping(loadCtx, srv.Addr, secret)
 	}()
 	wg.Wait()
 	cancel()
 	sampledPeak := <-peak
-	end, err := memory(srv.pid())
+	end, err := srv.Memory()
 	if err != nil {
-		return fmt.Errorf("clustro serve is gone (killed for memory?): %w\n%s", err, srv.tail())
+		return fmt.Errorf("clustro serve is gone (killed for memory?): %w\n%s", err, srv.Tail())
 	}
-	report(stdout, machine(), idle, end, sampledPeak, results, *waves, trickled, genuine, *size, *every, *window)
+	report(stdout, loadrun.Machine(), idle, end, sampledPeak, results, *waves, trickled, genuine, *size, *every, *window)
 	return nil
 }
 
@@ -295,149 +302,14 @@ func readAnswer(conn net.Conn, began time.Time) outcome {
 	return o
 }
 
-// serveProc is the `clustro serve` under load.
-type serveProc struct {
-	cmd    *exec.Cmd
-	addr   string
-	secret string // the webhook secret, for the delivery signed as GitHub would
-	log    *os.File
-	done   chan struct{}
-}
-
-func (s *serveProc) pid() int { return s.cmd.Process.Pid }
-
-// startServe runs clustro serve with the webhook on and waits for /healthz.
-func startServe(ctx context.Context, bin, dir string, extraEnv []string) (*serveProc, error) {
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	// A Kubernetes API that does not answer: the pipeline needs a client to
-	// start, and nothing in this run reaches it.
-	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: none, cluster: {server: "https://127.0.0.1:9"}}]
-users: [{name: none, user: {token: bodyload-not-a-token}}]
-contexts: [{name: none, context: {cluster: none, user: none}}]
-current-context: none
-`), 0o600); err != nil {
-		return nil, err
-	}
-	key := make([]byte, 16)
-	rand.Read(key)
-	secret := hex.EncodeToString(key)
-	cmd := exec.Command(bin, "serve")
-	cmd.Dir = dir
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
-		"CLUSTRO_LISTEN=127.0.0.1:0",
-		"CLUSTRO_STORE=" + filepath.Join(dir, "clustro.db"),
-		"CLUSTRO_KUBECONFIG=" + kubeconfig,
-		"CLUSTRO_GITHUB_REPO=bodyload/infra",
-		"CLUSTRO_GITHUB_TOKEN=bodyload-not-a-token",
-		"CLUSTRO_GITHUB_API_URL=http://127.0.0.1:9/",
-		"CLUSTRO_GITHUB_WEBHOOK_SECRET=" + secret,
-	}, extraEnv...)
-	log, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return nil, err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s serve: %w", bin, err)
-	}
-	s := &serveProc{cmd: cmd, secret: secret, log: log, done: make(chan struct{})}
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(io.TeeReader(stderr, log))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var l struct{ Message, Addr string }
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Message == "clustro serve listening" {
-				listening <- l.Addr
-			}
-		}
-		io.Copy(log, stderr)
-	}()
-	go func() { cmd.Wait(); close(s.done) }()
-	select {
-	case s.addr = <-listening:
-	case <-s.done:
-		return nil, fmt.Errorf("clustro serve exited before listening:\n%s", s.tail())
-	case <-time.After(30 * time.Second):
-		s.stop()
-		return nil, fmt.Errorf("clustro serve did not listen within 30s:\n%s", s.tail())
-	case <-ctx.Done():
-		s.stop()
-		return nil, ctx.Err()
-	}
-	for range 100 {
-		if resp, err := http.Get("http://" + s.addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.stop()
-	return nil, fmt.Errorf("clustro serve never answered /healthz:\n%s", s.tail())
-}
-
-// stop sends SIGTERM, then kills the process if it has not stopped in 15 s.
-func (s *serveProc) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.log.Close()
-}
-
-// tail is the end of serve's log.
-func (s *serveProc) tail() string {
-	b, _ := os.ReadFile(s.log.Name())
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-// mem is a reading of /proc/<pid>/status, in bytes.
-type mem struct{ rss, hwm int64 }
-
-func memory(pid int) (mem, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return mem{}, err
-	}
-	var m mem
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		switch k {
-		case "VmRSS":
-			m.rss = kb << 10
-		case "VmHWM":
-			m.hwm = kb << 10
-		}
-	}
-	return m, nil
-}
-
 // sampleRSS returns the highest VmRSS seen until ctx ends.
 func sampleRSS(ctx context.Context, pid int, every time.Duration) int64 {
 	var peak int64
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if m, err := memory(pid); err == nil {
-			peak = max(peak, m.rss)
+		if m, err := loadrun.ReadMemory(pid); err == nil {
+			peak = max(peak, m.RSS)
 		}
 		select {
 		case <-ctx.Done():
@@ -447,30 +319,7 @@ func sampleRSS(ctx context.Context, pid int, every time.Duration) int64 {
 	}
 }
 
-// machine describes where the figures were taken.
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	total := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				total = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
-			}
-		}
-	}
-	return fmt.Sprintf("%s, %d cores%s, %s", model, runtime.NumCPU(), total, runtime.Version())
-}
-
-func report(w io.Writer, machine string, idle, end mem, sampled int64, uploads []outcome, waves int, tr, genuine outcome, size int64, every, window time.Duration) {
+func report(w io.Writer, machine string, idle, end loadrun.Memory, sampled int64, uploads []outcome, waves int, tr, genuine outcome, size int64, every, window time.Duration) {
 	statuses := map[string]int{}
 	var cut []time.Duration
 	var sent int64
@@ -515,10 +364,10 @@ func report(w io.Writer, machine string, idle, end mem, sampled int64, uploads [
 		{"upload connections", longest},
 		{"trickle (1 byte / " + every.String() + ")", trickle},
 		{"a signed ping meanwhile", pinged(genuine)},
-		{"RSS at rest", mib(idle.rss)},
-		{"peak RSS (VmHWM)", mib(end.hwm)},
+		{"RSS at rest", mib(idle.RSS)},
+		{"peak RSS (VmHWM)", mib(end.HWM)},
 		{"peak RSS (sampled)", mib(sampled)},
-		{"RSS after the load", mib(end.rss)},
+		{"RSS after the load", mib(end.RSS)},
 	}
 	fmt.Fprintln(w)
 	for _, r := range rows {
