@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"time"
 )
 
 // GitHub configures the infra repository and the webhook.
@@ -20,6 +21,9 @@ type GitHub struct {
 	PrivateKeyFile string `json:"privateKeyFile"`
 	// Commenters may retry with /clustro plan and /clustro apply.
 	Commenters []string `json:"commenters"`
+	// SyncInterval is how often serve catches up with deliveries GitHub
+	// missed (one list call a pass; CLUSTRO_GITHUB_SYNC_INTERVAL).
+	SyncInterval Duration `json:"syncInterval"`
 }
 
 // Enabled reports whether GitHub is configured, and if not, what is missing.
@@ -44,6 +48,7 @@ var gitHubEnvVars = []envVar{
 	{"CLUSTRO_GITHUB_APP_ID", "github.appID", func(c *Config, v string) error { return setInt64(&c.GitHub.AppID, v) }},
 	{"CLUSTRO_GITHUB_INSTALLATION_ID", "github.installationID", func(c *Config, v string) error { return setInt64(&c.GitHub.InstallationID, v) }},
 	{"CLUSTRO_GITHUB_PRIVATE_KEY_FILE", "github.privateKeyFile: the App's private key (PEM)", func(c *Config, v string) error { c.GitHub.PrivateKeyFile = v; return nil }},
+	{"CLUSTRO_GITHUB_SYNC_INTERVAL", "github.syncInterval: how often missed deliveries are caught up, one GitHub call a pass (default 1m, at least 10s)", func(c *Config, v string) error { return c.GitHub.SyncInterval.UnmarshalText([]byte(v)) }},
 }
 
 // checkGitHub reports problems with the github section.
@@ -51,6 +56,9 @@ func (c *Config) checkGitHub() []string {
 	var problems []string
 	if c.GitHub.Repo != "" && !regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`).MatchString(c.GitHub.Repo) {
 		problems = append(problems, fmt.Sprintf("github.repo (CLUSTRO_GITHUB_REPO): %q is not owner/name", c.GitHub.Repo))
+	}
+	if c.GitHub.SyncInterval.D() < 10*time.Second {
+		problems = append(problems, fmt.Sprintf("github.syncInterval (CLUSTRO_GITHUB_SYNC_INTERVAL): %s is below 10s", c.GitHub.SyncInterval.D()))
 	}
 	return problems
 }

@@ -161,7 +161,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pipe.SyncEvery(engCtx, time.Minute) // catches deliveries GitHub never redelivers
+			pipe.SyncEvery(engCtx, cfg.GitHub.SyncInterval.D()) // catches deliveries GitHub never redelivers
 		}()
 	}
 	if slackBot != nil {
