@@ -25,6 +25,11 @@ type Slack struct {
 	// ConversationTimeout is how long a request asked for in a thread waits
 	// for the next answer before it is forgotten (default 30m).
 	ConversationTimeout Duration `json:"conversationTimeout"`
+	// Workers is how many answers (after Slack's acknowledgements) are
+	// worked on at once, and Queue how many more may wait; a command that
+	// finds the queue full is told to try again (defaults 16 and 128).
+	Workers int `json:"workers"`
+	Queue   int `json:"queue"`
 }
 
 // Enabled reports whether Slack is configured, and if not, what is missing.
@@ -136,6 +141,12 @@ func (c *Config) checkSlack() []string {
 	}
 	if d := c.Slack.ConversationTimeout.D(); d < time.Minute || d > 7*24*time.Hour {
 		problems = append(problems, fmt.Sprintf("slack.conversationTimeout: %s is outside 1m-168h", d))
+	}
+	if c.Slack.Workers < 1 || c.Slack.Workers > 1024 {
+		problems = append(problems, fmt.Sprintf("slack.workers: %d is outside 1-1024", c.Slack.Workers))
+	}
+	if c.Slack.Queue < 1 || c.Slack.Queue > 100000 {
+		problems = append(problems, fmt.Sprintf("slack.queue: %d is outside 1-100000", c.Slack.Queue))
 	}
 	return problems
 }

@@ -67,3 +67,28 @@ func TestSlackPolicyRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestSlackPool: the Slack answers' pool, from the defaults and the file;
+// sizes out of range are refused, naming the setting.
+func TestSlackPool(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Slack.Workers != 16 || c.Slack.Queue != 128 {
+		t.Errorf("defaults: workers %d, queue %d; want 16 and 128", c.Slack.Workers, c.Slack.Queue)
+	}
+	if c, err = Load(writeConfig(t, "slack: {workers: 4, queue: 32}\n"), nil); err != nil || c.Slack.Workers != 4 || c.Slack.Queue != 32 {
+		t.Errorf("from the file: workers %d, queue %d, %v", c.Slack.Workers, c.Slack.Queue, err)
+	}
+	for file, want := range map[string]string{
+		"slack: {workers: 0}\n":    "slack.workers: 0 is outside 1-1024",
+		"slack: {queue: -1}\n":     "slack.queue: -1 is outside 1-100000",
+		"slack: {queue: 0}\n":      "slack.queue: 0 is outside 1-100000",
+		"slack: {workers: 2000}\n": "slack.workers: 2000 is outside 1-1024",
+	} {
+		if _, err := Load(writeConfig(t, file), nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", file, err, want)
+		}
+	}
+}

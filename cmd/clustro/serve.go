@@ -104,6 +104,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 			log.Warn().Err(kubeErr).Msg("no Kubernetes access: ready databases are announced without the credentials DM")
 		}
 		slackBot, err = bot.New(bot.Deps{Store: st, Pipeline: pipe, Policy: &cfg.Policy, Config: cfg.Slack,
+			Workers: cfg.Slack.Workers, Queue: cfg.Slack.Queue,
 			Credentials: creds, Log: log.With().Str("component", "slack").Logger()})
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)
