@@ -36,9 +36,10 @@ type Store interface {
 }
 
 // Credentials reads the connection URI and password of a ready database
-// (the <cluster>-app secret). The bot calls it only to send them to the
-// requester by direct message; they are never logged or posted in a channel.
-type Credentials func(ctx context.Context, namespace, cluster string) (uri, password string, err error)
+// (the <cluster>-app secret) from the cluster of its environment. The bot
+// calls it only to send them to the requester by direct message; they are
+// never logged or posted in a channel.
+type Credentials func(ctx context.Context, env, namespace, cluster string) (uri, password string, err error)
 
 // Deps are the bot's collaborators.
 type Deps struct {

@@ -123,8 +123,8 @@ func (h *harness) restart() {
 	}
 	b, err := New(Deps{
 		Store: h.store, Pipeline: h.pipe, Policy: h.policy, Config: h.cfg,
-		Credentials: func(_ context.Context, ns, cluster string) (string, string, error) {
-			c, ok := h.creds[ns+"/"+cluster]
+		Credentials: func(_ context.Context, env, ns, cluster string) (string, string, error) {
+			c, ok := h.creds[env+"/"+ns+"/"+cluster]
 			if !ok {
 				return "", "", fmt.Errorf("no secret %s-app in %s", cluster, ns)
 			}

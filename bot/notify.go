@@ -117,7 +117,7 @@ func (b *Bot) sendCredentials(ctx context.Context, rec store.Record, info reques
 	if _, err := b.store.Recall(ctx, key); err == nil {
 		return sent, nil
 	}
-	uri, password, err := b.credentials(ctx, info.Namespace, info.Cluster)
+	uri, password, err := b.credentials(ctx, rec.Request.Environment, info.Namespace, info.Cluster)
 	if err != nil {
 		return "", fmt.Errorf("read the credentials of %s: %w", rec.Request.Key(), err)
 	}

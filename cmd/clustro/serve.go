@@ -23,7 +23,6 @@ import (
 	"github.com/clustropg/clustro/gitops"
 	"github.com/clustropg/clustro/kube"
 	"github.com/clustropg/clustro/pipeline"
-	"github.com/clustropg/clustro/request"
 	"github.com/clustropg/clustro/server"
 	"github.com/clustropg/clustro/store"
 	"github.com/clustropg/clustro/templates"
@@ -99,7 +98,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 	if on, _ := cfg.Slack.Enabled(); on {
 		var creds bot.Credentials
 		if kubeErr == nil {
-			creds = credentialsByEnvironment(st, &cfg.Policy, clients)
+			creds = credentialsByEnvironment(clients)
 		} else {
 			log.Warn().Err(kubeErr).Msg("no Kubernetes access: ready databases are announced without the credentials DM")
 		}
@@ -290,28 +289,12 @@ func clusterEnv(cfg *config.Config, getenv func(string) string) func(env string)
 }
 
 // credentialsByEnvironment reads a ready database's credentials from the
-// cluster of its environment. The bot names a database by namespace and
-// cluster only: its environment is that of the request stored for it, and
-// no other environment's cluster is asked.
-func credentialsByEnvironment(st store.Store, policy *request.Policy, clients map[string]*kube.Client) bot.Credentials {
-	return func(ctx context.Context, namespace, cluster string) (string, string, error) {
-		recs, err := st.ListRequests(ctx, store.Filter{Name: cluster})
-		if err != nil {
-			return "", "", err
-		}
-		env := ""
-		for _, r := range recs {
-			if policy.NamespaceFor(r.Request.Spec) != namespace {
-				continue
-			}
-			if env != "" && env != r.Request.Environment {
-				return "", "", fmt.Errorf("credentials of %s/%s: environments %s and %s both have such a database", namespace, cluster, env, r.Request.Environment)
-			}
-			env = r.Request.Environment
-		}
+// cluster of its environment only.
+func credentialsByEnvironment(clients map[string]*kube.Client) bot.Credentials {
+	return func(ctx context.Context, env, namespace, cluster string) (string, string, error) {
 		c, ok := clients[env]
 		if !ok {
-			return "", "", fmt.Errorf("credentials of %s/%s: no request of a known environment is for this database", namespace, cluster)
+			return "", "", fmt.Errorf("credentials of %s/%s: environment %q has no cluster", namespace, cluster, env)
 		}
 		return c.Credentials(ctx, namespace, cluster)
 	}
