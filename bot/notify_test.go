@@ -67,7 +67,7 @@ func (h *harness) notify(id string, to request.State, n request.Notice) error {
 // log line.
 func TestProgressInOneThread(t *testing.T) {
 	h := newHarness(t)
-	h.creds["prod/billing-prod/ledger"] // read from prod's cluster = [2]string{testURI, testPassword}
+	h.creds["prod/billing-prod/ledger"] = [2]string{testURI, testPassword} // read from prod's cluster
 	origin := slackOrigin(slacktest.TeamID, general, "1700000000.000001")
 	rec := h.submitted(origin, request.Requester{ID: alice.ID, Name: "alice"})
 
