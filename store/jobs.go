@@ -291,28 +291,38 @@ func (s *sqlStore) Complete(ctx context.Context, id, worker string, result []byt
 }
 
 func (s *sqlStore) Release(ctx context.Context, id, worker string) error {
-	now := s.now()
-	res, err := s.w.ExecContext(ctx, s.q(`UPDATE jobs SET state = 'queued', lease_until = NULL, updated_at = ?,
-		attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
-		WHERE id = ? AND lease_owner = ? AND state = 'running'`), s.ts(now), id, worker)
-	if err := s.leaseHeld(ctx, s.w, id, res, err); err != nil {
+	if err := s.requeue(ctx, id, worker, nil); err != nil {
 		return fmt.Errorf("store: release job %s for %s: %w", id, worker, err)
 	}
 	return nil
 }
+
+// maxDefer bounds a deferral: the time comes from outside (GitHub's
+// rate-limit reset), and a bad one must not park a job for good.
+const maxDefer = 2 * time.Hour
 
 func (s *sqlStore) Defer(ctx context.Context, id, worker string, until time.Time) error {
 	now := s.now()
 	if until.Before(now) {
 		until = now
 	}
-	res, err := s.w.ExecContext(ctx, s.q(`UPDATE jobs SET state = 'queued', lease_until = NULL, run_at = ?, updated_at = ?,
-		attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
-		WHERE id = ? AND lease_owner = ? AND state = 'running'`), s.ts(until), s.ts(now), id, worker)
-	if err := s.leaseHeld(ctx, s.w, id, res, err); err != nil {
+	if limit := now.Add(maxDefer); until.After(limit) {
+		until = limit
+	}
+	at := s.ts(until)
+	if err := s.requeue(ctx, id, worker, at); err != nil {
 		return fmt.Errorf("store: defer job %s for %s: %w", id, worker, err)
 	}
 	return nil
+}
+
+// requeue gives a running job back to the queue without counting its
+// attempt, due at runAt (a stored timestamp), or when it was due if nil.
+func (s *sqlStore) requeue(ctx context.Context, id, worker string, runAt any) error {
+	res, err := s.w.ExecContext(ctx, s.q(`UPDATE jobs SET state = 'queued', lease_until = NULL, run_at = COALESCE(?, run_at), updated_at = ?,
+		attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+		WHERE id = ? AND lease_owner = ? AND state = 'running'`), runAt, s.ts(s.now()), id, worker)
+	return s.leaseHeld(ctx, s.w, id, res, err)
 }
 
 // leaseHeld turns a lease-guarded update that matched no row into

@@ -257,7 +257,11 @@ func (s *sqlStore) UpdateRequest(ctx context.Context, id string, ch Change, ev r
 		if err := checkVersion(cur, c.version); err != nil {
 			return err
 		}
-		was := keyOf(cur)
+		if ch.Spec != nil && (ch.Spec.Environment != cur.Request.Environment || ch.Spec.Team != cur.Request.Team || ch.Spec.Name != cur.Request.Name) {
+			// Its state key, entity and row in databases follow from the
+			// identity: a request never moves to another database.
+			return fmt.Errorf("%w: request %s is for %s; an edit cannot make it %s", ErrConflict, id, cur.Request.Key(), ch.Spec.Key())
+		}
 		if ch.PR != nil {
 			cur.PR = *ch.PR
 		}
@@ -275,10 +279,10 @@ func (s *sqlStore) UpdateRequest(ctx context.Context, id string, ch Change, ev r
 			return fmt.Errorf("encode: %w", err)
 		}
 		now := s.now()
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE requests SET env = ?, team = ?, name = ?, request = ?,
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE requests SET request = ?,
 			pr_number = ?, pr_url = ?, plan_summary = ?, slack_channel = ?, slack_ts = ?,
 			version = version + 1, updated_at = ? WHERE id = ? AND version = ?`),
-			cur.Request.Environment, cur.Request.Team, cur.Request.Name, string(doc),
+			string(doc),
 			cur.PR.Number, cur.PR.URL, cur.PlanSummary, cur.Progress.Channel, cur.Progress.TS,
 			s.ts(now), id, cur.Version)
 		if err := expectOneRow(res, err); err != nil {
@@ -288,11 +292,9 @@ func (s *sqlStore) UpdateRequest(ctx context.Context, id string, ch Change, ev r
 		if ev.Detail == "" {
 			ev.Detail = ch.describe()
 		}
+		// Nothing UpdateRequest sets changes the database's row (states
+		// do): no refresh.
 		rec, err = s.record(ctx, tx, id, now, ev, c.jobs)
-		if err == nil && keyOf(rec) != was {
-			// An edited spec moved the request to another database.
-			err = s.refreshDatabase(ctx, tx, was)
-		}
 		return err
 	})
 	if err != nil {
@@ -367,8 +369,10 @@ func (s *sqlStore) Transition(ctx context.Context, id string, to request.State, 
 		if ev.Detail == "" && c.failure != nil {
 			ev.Detail = c.failure.Step + ": " + c.failure.Reason
 		}
-		rec, err = s.record(ctx, tx, id, now, ev, c.jobs)
-		return err
+		if rec, err = s.record(ctx, tx, id, now, ev, c.jobs); err != nil {
+			return err
+		}
+		return s.refreshDatabase(ctx, tx, keyOf(rec))
 	})
 	if err != nil {
 		return Record{}, fmt.Errorf("store: transition request %s to %s: %w", id, to, err)
@@ -377,8 +381,7 @@ func (s *sqlStore) Transition(ctx context.Context, id string, to request.State, 
 }
 
 // record ends a write of request id inside its transaction: the audit
-// event, the jobs queued with it, its database's row (refreshDatabase),
-// and the record as it now is.
+// event, the jobs queued with it, and the record as it now is.
 func (s *sqlStore) record(ctx context.Context, tx *sql.Tx, id string, now time.Time, ev request.Event, jobs []NewJob) (Record, error) {
 	if err := s.insertEvent(ctx, tx, id, now, ev); err != nil {
 		return Record{}, err
@@ -386,14 +389,7 @@ func (s *sqlStore) record(ctx context.Context, tx *sql.Tx, id string, now time.T
 	if err := s.enqueueFor(ctx, tx, id, jobs, now); err != nil {
 		return Record{}, err
 	}
-	rec, err := s.getRecord(ctx, tx, id, false)
-	if err != nil {
-		return Record{}, err
-	}
-	if err := s.refreshDatabase(ctx, tx, keyOf(rec)); err != nil {
-		return Record{}, err
-	}
-	return rec, nil
+	return s.getRecord(ctx, tx, id, false)
 }
 
 func checkVersion(cur Record, want *int64) error {

@@ -583,3 +583,29 @@ func TestIdentityTaken(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateCannotMoveARequest: a spec edit may change a database's
+// settings, never which database the request is for (its state key,
+// entity and row follow from that).
+func TestUpdateCannotMoveARequest(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		s := b.open(t)
+		rec, _, err := s.CreateRequest(ctx, NewRequest{Request: dbRequest("prod", "billing", "ledger", "U1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved := rec.Request.Spec
+		moved.Team = "billing-ops"
+		if _, err := s.UpdateRequest(ctx, rec.ID(), Change{Spec: &moved}, request.Event{Actor: "reviewer"}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("moving the request: %v, want ErrConflict", err)
+		}
+		resized := rec.Request.Spec
+		resized.Size = request.SizeL
+		got, err := s.UpdateRequest(ctx, rec.ID(), Change{Spec: &resized}, request.Event{Actor: "reviewer"})
+		if err != nil || got.Request.Size != request.SizeL || got.Request.Team != "billing" {
+			t.Errorf("a resize: %+v, %v", got.Request.Spec, err)
+		}
+	})
+}
