@@ -3,6 +3,7 @@ package templates_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"regexp"
 	"strings"
@@ -287,4 +288,22 @@ func changedLines(a, b []byte) map[int]bool {
 		}
 	}
 	return out
+}
+
+// TestVerifyBoundsWhatItReports: a catalog-info.yaml breaking thousands of
+// rules (within the 1 MiB file cap) is refused with a bounded report, since
+// the report goes into PR comments, notices and the audit trail.
+func TestVerifyBoundsWhatItReports(t *testing.T) {
+	cfg, _, ws := prodLedger(t)
+	var b strings.Builder
+	b.WriteString(string(ws.Files["catalog-info.yaml"]))
+	for i := 0; b.Len() < 900<<10; i++ {
+		fmt.Fprintf(&b, "%s%d: 1\n", strings.Repeat("k", 900), i%3) // keys set twice, far too many times
+	}
+	fsys := workspaceFS(ws)
+	fsys[ws.Dir+"/catalog-info.yaml"].Data = []byte(b.String())
+	vs := mustRefuse(t, cfg, fsys, ws.Dir, nil)
+	if len(vs) > 51 || len(vs.Error()) > 51*600 {
+		t.Errorf("%d violations, %d bytes of report: want at most 51 and a bounded text", len(vs), len(vs.Error()))
+	}
 }

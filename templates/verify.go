@@ -165,8 +165,26 @@ func (v *verifier) add(file string, rng *hcl.Range, format string, args ...any) 
 	v.addLine(file, line, format, args...)
 }
 
+// A hostile workspace can break many rules at once: what Verify reports
+// (into PR comments, notices and the audit trail) is bounded.
+const (
+	maxViolations       = 50
+	maxViolationMessage = 400
+)
+
 func (v *verifier) addLine(file string, line int, format string, args ...any) {
-	v.vs = append(v.vs, Violation{File: path.Join(v.dir, file), Line: line, Message: fmt.Sprintf(format, args...)})
+	switch {
+	case len(v.vs) > maxViolations:
+		return
+	case len(v.vs) == maxViolations:
+		v.vs = append(v.vs, Violation{File: path.Join(v.dir, file), Message: fmt.Sprintf("more than %d violations; the others are not listed", maxViolations)})
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if len(msg) > maxViolationMessage {
+		msg = strings.ToValidUTF8(msg[:maxViolationMessage], "") + "…"
+	}
+	v.vs = append(v.vs, Violation{File: path.Join(v.dir, file), Line: line, Message: msg})
 }
 
 // reported tells whether a violation already names file.
