@@ -438,7 +438,7 @@ func databasesSchema(p *request.Policy) *Schema {
 	return &Schema{Type: "array", Title: "Extra databases",
 		Description: "Databases to create besides app, each owned by the app user.",
 		Items: &Schema{Type: "string", Pattern: databasePattern, MaxLength: intp(request.MaxDatabaseNameLength),
-			Not: &Schema{Enum: reservedDatabases}},
+			Not: &Schema{AnyOf: []*Schema{{Enum: reservedDatabases}, {Pattern: "_db_", Description: "No _db_: the Database object could share another database's name."}}}},
 		MaxItems: intp(p.MaxDatabases), UniqueItems: true}
 }
 

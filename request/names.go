@@ -62,8 +62,9 @@ func NamesFor(name string, schedule Schedule) Names {
 }
 
 // DatabaseObjectName is the name of the CNPG Database object for an extra
-// database (PostgreSQL allows "_", Kubernetes names do not; extra database
-// names have no '-', so the mapping is one to one).
+// database (PostgreSQL allows "_", Kubernetes names do not). Extra database
+// names have no '-' and no "_db_", so no two (cluster, database) pairs of a
+// namespace share a name.
 func DatabaseObjectName(cluster, db string) string {
 	return cluster + "-db-" + strings.ReplaceAll(db, "_", "-")
 }

@@ -403,6 +403,11 @@ func (p *Policy) validate(s Spec) Problems {
 		switch {
 		case !dbNameRE.MatchString(db) || len(db) > MaxDatabaseNameLength:
 			pr.add("databases", "%q must be at most %d lowercase letters, digits and '_', starting with a letter", db, MaxDatabaseNameLength)
+		case strings.Contains(db, "_db_"):
+			// Its Database object <cluster>-db-<db> would be named like one
+			// of another cluster of the namespace: cluster a with b_db_c and
+			// cluster a-db-b with c both make a-db-b-db-c.
+			pr.add("databases", "%q may not contain _db_ (its Kubernetes Database object could share the name of another database's)", db)
 		case slices.Contains(reservedDatabases, db):
 			pr.add("databases", "%q is reserved (app is the default database; postgres, template0 and template1 belong to PostgreSQL)", db)
 		case seen[db]:

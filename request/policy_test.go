@@ -102,6 +102,7 @@ func TestResolveRefuses(t *testing.T) {
 			r.Name = strings.Repeat("a", 30)
 			r.Databases = []string{strings.Repeat("d", 30)}
 		}, "databases", "the Database object"},
+		{"extra database named like another cluster's", "dev", func(r *request.DatabaseRequest) { r.Databases = []string{"b_db_c"} }, "databases", `"b_db_c" may not contain _db_`},
 		{"extra database ending in _", "dev", func(r *request.DatabaseRequest) { r.Databases = []string{"orders_"} }, "databases", `the Database object for orders_ "ledger-db-orders-" would be refused`},
 		{"no team", "dev", func(r *request.DatabaseRequest) { r.Team = "" }, "team", "required"},
 		{"bad team", "dev", func(r *request.DatabaseRequest) { r.Team = "Billing Team" }, "team", "lowercase letters"},

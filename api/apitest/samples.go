@@ -73,6 +73,7 @@ func Samples() []Sample {
 		{Name: "storage in GB", Body: db("x19", "dev", map[string]any{"storage": "100GB"})},
 		{Name: "reserved database", Body: db("x20", "dev", map[string]any{"databases": []any{"postgres"}})},
 		{Name: "uppercase database", Body: db("x21", "dev", map[string]any{"databases": []any{"Reports"}})},
+		{Name: "database named like another cluster's", Body: db("x21b", "dev", map[string]any{"databases": []any{"b_db_c"}})},
 		{Name: "database listed twice", Body: db("x22", "dev", map[string]any{"databases": []any{"a", "a"}})},
 		{Name: "eleven databases", Body: db("x23", "dev", map[string]any{"databases": tooMany})},
 		{Name: "unknown client type", Body: db("x24", "dev", map[string]any{"clientType": "corporation"})},
