@@ -175,9 +175,13 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clusters := pipeline.KubeClusters{Client: w.kube, Timeout: readyTimeout, Mode: kube.CheckDirect}
+	// One control plane serves every environment unless the test gives each its own.
+	clusters := pipeline.KubeClusters{Clients: map[string]*kube.Client{}, Timeout: readyTimeout, Mode: kube.CheckDirect}
+	for _, env := range cfg.Policy.EnvironmentNames() {
+		clusters.Clients[env] = w.kube
+	}
 	if o.clusters != nil {
-		clusters.Client, clusters.Clients = nil, o.clusters
+		clusters.Clients = o.clusters
 	}
 	w.pipe = pipeline.New(pipeline.Deps{
 		Store: w.store, Renderer: w.renderer, GitHub: gc, Runner: runner, Clusters: clusters,

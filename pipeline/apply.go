@@ -53,11 +53,17 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 		return nil, p.checkoutFailed(ctx, job, rec, step, err)
 	}
 	defer cleanup()
-	prev, cleanPrev, err := p.checkout(ctx, parents[0])
-	if err != nil {
-		return nil, p.checkoutFailed(ctx, job, rec, step, err)
+	// The first parent's tree is needed only to compare a merge commit's
+	// tree with it, and for a deletion (the merged tree lacks the
+	// workspace): squash and rebase merges of a change skip the download.
+	var prev string
+	if len(parents) > 1 || deletion {
+		var cleanPrev func()
+		if prev, cleanPrev, err = p.checkout(ctx, parents[0]); err != nil {
+			return nil, p.checkoutFailed(ctx, job, rec, step, err)
+		}
+		defer cleanPrev()
 	}
-	defer cleanPrev()
 	outside, err := p.mergedOutside(ctx, pl, parents, prev, root)
 	if engine.IsPermanent(err) {
 		return nil, p.fail(ctx, job, rec, step, false, err)

@@ -16,11 +16,9 @@ import (
 // cluster (package kube). A database is only ever looked for on its own
 // environment's cluster.
 type KubeClusters struct {
-	// Clients is the client of each environment's cluster, by environment.
+	// Clients is the client of each environment's cluster, by environment;
+	// an environment it does not list is an error.
 	Clients map[string]*kube.Client
-	// Client, when set, serves the environments Clients does not list (one
-	// cluster for all). Without it such an environment is an error.
-	Client *kube.Client
 	// Timeout caps the wait for a ready cluster (default kube.DefaultWaitTimeout).
 	Timeout time.Duration
 	// Mode is how the credentials are checked before a database is ready.
@@ -31,9 +29,6 @@ type KubeClusters struct {
 func (k KubeClusters) For(env string) (*kube.Client, error) {
 	if c, ok := k.Clients[env]; ok && c != nil {
 		return c, nil
-	}
-	if k.Client != nil {
-		return k.Client, nil
 	}
 	return nil, fmt.Errorf("environment %s has no cluster (kubernetes.clusters)", env)
 }

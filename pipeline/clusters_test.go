@@ -56,7 +56,7 @@ func TestKubeClustersFor(t *testing.T) {
 		}
 		return c
 	}
-	dev, prod, all := client("https://dev:6443"), client("https://prod:6443"), client("https://all:6443")
+	dev, prod := client("https://dev:6443"), client("https://prod:6443")
 	split := KubeClusters{Clients: map[string]*kube.Client{"dev": dev, "prod": prod}}
 	if c, err := split.For("prod"); err != nil || c != prod {
 		t.Errorf("For(prod) = %p, %v; want the prod client", c, err)
@@ -66,12 +66,5 @@ func TestKubeClustersFor(t *testing.T) {
 	}
 	if _, err := split.For("staging"); err == nil || !strings.Contains(err.Error(), "environment staging has no cluster") {
 		t.Errorf("For(staging) = %v, want no cluster", err)
-	}
-	shared := KubeClusters{Clients: map[string]*kube.Client{"prod": prod}, Client: all}
-	if c, _ := shared.For("staging"); c != all {
-		t.Error("For(staging) is not the default client")
-	}
-	if c, _ := shared.For("prod"); c != prod {
-		t.Error("For(prod) is not prod's own client")
 	}
 }
