@@ -33,8 +33,20 @@ func environmentChoices(p *request.Policy, format string) []choice {
 	return cs
 }
 
+// clientTypeLabels are how the client types read in Slack.
+var clientTypeLabels = map[request.ClientType]string{request.Startup: "Startup", request.SME: "SME", request.Enterprise: "Enterprise"}
+
+// clientTypeChoices offers every client type of the request model.
 func clientTypeChoices() []choice {
-	return []choice{{"Startup", "startup"}, {"SME", "sme"}, {"Enterprise", "enterprise"}}
+	var cs []choice
+	for _, ct := range request.ClientTypes() {
+		label := clientTypeLabels[ct]
+		if label == "" {
+			label = string(ct)
+		}
+		cs = append(cs, choice{label, string(ct)})
+	}
+	return cs
 }
 
 func loadChoices(p *request.Policy, o request.Offer) []choice {

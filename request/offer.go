@@ -36,7 +36,7 @@ type Offer struct {
 func (p *Policy) Offer(env string) (o Offer, ok bool) {
 	e, ok := p.Environments[env]
 	if !ok {
-		return Offer{Environment: env, Sizes: Sizes(), Loads: Loads(), MinInstances: 1, MaxInstances: 9, Schedules: Schedules()}, false
+		return Offer{Environment: env, Sizes: Sizes(), Loads: Loads(), MinInstances: 1, MaxInstances: MaxInstances, Schedules: Schedules()}, false
 	}
 	o = Offer{Environment: env, Description: e.Description,
 		MinInstances: e.MinInstances, MaxInstances: e.MaxInstances, BackupsRequired: e.BackupsRequired}

@@ -102,6 +102,10 @@ var (
 	namespaceLiteralRE = regexp.MustCompile(`^[-a-z0-9]*$`)
 )
 
+// MaxInstances is the most instances a cluster may have (the derived pod
+// and volume names are checked for instance 9).
+const MaxInstances = 9
+
 // MaxTeamLength is the longest team name.
 const MaxTeamLength = 30
 
@@ -167,8 +171,8 @@ func (p *Policy) Check() error {
 				pr.add(f+".allowedSizes", "unknown preset %q; allowed: %s", s, joinSizes(Sizes()))
 			}
 		}
-		if e.MinInstances < 1 || e.MaxInstances < e.MinInstances || e.MaxInstances > 9 {
-			pr.add(f, "needs 1 <= minInstances <= maxInstances <= 9")
+		if e.MinInstances < 1 || e.MaxInstances < e.MinInstances || e.MaxInstances > MaxInstances {
+			pr.add(f, "needs 1 <= minInstances <= maxInstances <= %d", MaxInstances)
 		}
 	}
 	for _, ct := range ClientTypes() {
@@ -376,8 +380,8 @@ func (p *Policy) validate(s Spec) Problems {
 	// be filled from a profile: only the environment problem is reported.
 	if envOK && (s.Instances < env.MinInstances || s.Instances > env.MaxInstances) {
 		pr.add("instances", "%d is not allowed in %s; allowed there: %d to %d", s.Instances, s.Environment, env.MinInstances, env.MaxInstances)
-	} else if !envOK && s.Instances != 0 && (s.Instances < 1 || s.Instances > 9) {
-		pr.add("instances", "%d is not allowed; allowed: 1 to 9", s.Instances)
+	} else if !envOK && s.Instances != 0 && (s.Instances < 1 || s.Instances > MaxInstances) {
+		pr.add("instances", "%d is not allowed; allowed: 1 to %d", s.Instances, MaxInstances)
 	}
 	if _, ok := p.Postgres.Images[s.PostgresVersion]; !ok {
 		pr.add("postgresVersion", "%d is not offered; allowed: %s", s.PostgresVersion, joinInts(p.Versions()))
