@@ -12,11 +12,11 @@ import (
 	"github.com/slack-go/slack/slackevents"
 )
 
-// maxBody caps what Slack may post. Commands and interactions are form
+// MaxBody caps what Slack may post (the Slack routes refuse more unread). Commands and interactions are form
 // posts of a few KB, a view submission tens of KB; the largest is a
 // message event (40,000 characters, sent as text and as rich_text blocks),
 // under 1 MiB. The server bounds the Slack routes the same way.
-const maxBody = 1 << 20
+const MaxBody = 1 << 20
 
 // verifySlack checks Slack's v0 signature (X-Slack-Signature over
 // "v0:<timestamp>:<raw body>" with the signing secret, timestamp within 5
@@ -24,7 +24,7 @@ const maxBody = 1 << 20
 // the body for it. A request without the headers or with a stale timestamp
 // is refused before its body is read; the body is hashed as it is read,
 // into one buffer of its Content-Length. A bad signature is a 401, a body
-// over maxBody a 413, one that does not arrive whole a 400, and nothing
+// over MaxBody a 413, one that does not arrive whole a 400, and nothing
 // else happens.
 func verifySlack(secret string, log zerolog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -38,7 +38,7 @@ func verifySlack(secret string, log zerolog.Logger) func(http.Handler) http.Hand
 				refuse(err)
 				return
 			}
-			body, err := readHashed(http.MaxBytesReader(w, r.Body, maxBody), r.ContentLength, &sv)
+			body, err := readHashed(http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength, &sv)
 			if err != nil {
 				var tooBig *http.MaxBytesError
 				if errors.As(err, &tooBig) {
@@ -62,7 +62,7 @@ func verifySlack(secret string, log zerolog.Logger) func(http.Handler) http.Hand
 // (Slack always sends one) the buffer is allocated once, at that size.
 func readHashed(body io.Reader, length int64, hash io.Writer) ([]byte, error) {
 	body = io.TeeReader(body, hash)
-	if length < 0 || length > maxBody {
+	if length < 0 || length > MaxBody {
 		return io.ReadAll(body)
 	}
 	buf := make([]byte, length)

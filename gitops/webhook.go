@@ -42,8 +42,9 @@ type Event struct {
 // implements it; the webhook decides nothing about what happens next.
 type Receiver func(ctx context.Context, ev Event) (id string, duplicate bool, err error)
 
-// maxPayload is GitHub's own cap on a webhook payload.
-const maxPayload = 25 << 20
+// MaxPayload is GitHub's own cap on a webhook payload (25 MB): GitHub
+// delivers nothing larger, and the webhook's route refuses it unread.
+const MaxPayload = 25 << 20
 
 // signaturePrefix is the only hash X-Hub-Signature-256 may name: go-github
 // would take the hash from the prefix, so "sha1=<hmac-sha1>" there would
@@ -76,7 +77,7 @@ func WebhookHandler(secret []byte, repo string, receive Receiver) http.Handler {
 			http.Error(w, "X-Hub-Signature-256 must be sha256=<hex HMAC>", http.StatusUnauthorized)
 			return
 		}
-		if r.ContentLength > maxPayload {
+		if r.ContentLength > MaxPayload {
 			http.Error(w, "payload too large: GitHub sends at most 25 MB", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -155,11 +156,11 @@ func formEncoded(contentType string) (form, ok bool) {
 	return false, false
 }
 
-// readBody reads a delivery's body, at most maxPayload bytes. With a
+// readBody reads a delivery's body, at most MaxPayload bytes. With a
 // Content-Length (GitHub always sends one) the buffer is allocated once at
 // that size, so holding a body never costs more than its declared length.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, maxPayload)
+	body := http.MaxBytesReader(w, r.Body, MaxPayload)
 	if r.ContentLength < 0 {
 		return io.ReadAll(body)
 	}

@@ -45,19 +45,6 @@ const (
 	DefaultMaxConnections = 1024
 )
 
-// What each unauthenticated route may be sent, sized to its sender.
-const (
-	// githubBodyLimit is GitHub's own cap on a webhook payload (25 MB):
-	// GitHub does not deliver larger ones.
-	githubBodyLimit = 25 << 20
-	// slackBodyLimit: slash commands and interactions are form posts of a
-	// few KB, a view submission carries the modal's state (tens of KB). The
-	// largest is a message event: Slack truncates a message at 40,000
-	// characters and sends it twice (text and rich_text blocks), up to
-	// about 960 KB if every character is an escaped emoji.
-	slackBodyLimit = 1 << 20
-)
-
 const (
 	// readHeaderTimeout is how long a client has to send its headers.
 	readHeaderTimeout = 10 * time.Second

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clustropg/clustro/bot"
+	"github.com/clustropg/clustro/gitops"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -50,9 +52,9 @@ func limitedServer(t *testing.T, l Limits, h http.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	on := func(name string) Integration { return Integration{Name: name, Handler: h} }
 	srv := l.HTTPServer(New(Deps{Log: zerolog.Nop(), Store: pinger{}, Registry: prometheus.NewRegistry(),
-		Slack: on("slack"), GitHub: on("github"), API: Integration{Name: "api", Missing: "api.tokens"}, Limits: l}))
+		Slack:  Integration{Name: "slack", Handler: h, MaxBody: bot.MaxBody},
+		GitHub: Integration{Name: "github", Handler: h, MaxBody: gitops.MaxPayload}, API: Integration{Name: "api", Missing: "api.tokens"}, Limits: l}))
 	go srv.Serve(l.Listener(ln))
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
@@ -305,7 +307,7 @@ func TestHTTPServerSettings(t *testing.T) {
 func TestBudgetRefusalIsJSONAndLogged(t *testing.T) {
 	var logs strings.Builder
 	h := New(Deps{Log: zerolog.New(&logs), Store: pinger{}, Registry: prometheus.NewRegistry(),
-		GitHub: Integration{Name: "github", Handler: &reader{}}, Limits: Limits{BodyBudget: 1}})
+		GitHub: Integration{Name: "github", Handler: &reader{}, MaxBody: gitops.MaxPayload}, Limits: Limits{BodyBudget: 1}})
 	r := httptest.NewRequest(http.MethodPost, "/webhooks/github", strings.NewReader("{}"))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -12,18 +13,19 @@ import (
 // per route and, together, by the process-wide budget (limits.go).
 func addRoutes(mux *http.ServeMux, d Deps) {
 	unauthenticated := newBudget(d.Limits.bodyBudget())
-	slackBody := limitBody(unauthenticated, slackBodyLimit)
-	githubBody := limitBody(unauthenticated, githubBodyLimit)
+	signed := func(i Integration) http.Handler {
+		return limitBody(unauthenticated, cmp.Or(i.MaxBody, d.Limits.bodyBudget()))(integration(i))
+	}
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Store, d.Slack, d.GitHub, d.API))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
 
-	mux.Handle("POST /slack/commands", slackBody(integration(d.Slack)))
-	mux.Handle("POST /slack/interactions", slackBody(integration(d.Slack)))
-	mux.Handle("POST /slack/events", slackBody(integration(d.Slack)))
+	mux.Handle("POST /slack/commands", signed(d.Slack))
+	mux.Handle("POST /slack/interactions", signed(d.Slack))
+	mux.Handle("POST /slack/events", signed(d.Slack))
 
-	mux.Handle("POST /webhooks/github", githubBody(integration(d.GitHub)))
+	mux.Handle("POST /webhooks/github", signed(d.GitHub))
 
 	mux.Handle("/api/v1/", integration(d.API))
 }

@@ -18,6 +18,10 @@ type Pinger interface {
 type Integration struct {
 	Name    string
 	Handler http.Handler
+	// MaxBody is the largest body its sender posts (its own cap): a route
+	// of an unauthenticated sender refuses more unread. Zero leaves it to
+	// the process-wide budget.
+	MaxBody int64
 	// Missing names the setting that would turn it on.
 	Missing string
 }

@@ -114,7 +114,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 
 	limits := server.Limits{BodyBudget: cfg.Server.BodyBudget.Bytes(), ReadTimeout: cfg.Server.ReadTimeout.D(), MaxConnections: cfg.Server.MaxConnections}
 	deps := server.Deps{Log: log, Store: st, Registry: reg, Metrics: metrics, Limits: limits}
-	deps.Slack = server.Integration{Name: "slack"}
+	deps.Slack = server.Integration{Name: "slack", MaxBody: bot.MaxBody}
 	if on, missing := cfg.Slack.Enabled(); !on {
 		deps.Slack.Missing = missing
 	} else {
@@ -124,7 +124,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 			deps.Slack.Missing = "CLUSTRO_SLACK_SIGNING_SECRET (Socket Mode is on; the HTTP routes need the signing secret)"
 		}
 	}
-	deps.GitHub = server.Integration{Name: "github", Handler: webhook}
+	deps.GitHub = server.Integration{Name: "github", Handler: webhook, MaxBody: gitops.MaxPayload}
 	if on, missing := cfg.GitHub.Enabled(); !on {
 		deps.GitHub.Missing = missing
 	}
