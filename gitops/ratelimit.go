@@ -140,6 +140,9 @@ func (l *limiter) block(until time.Time, secondary bool) {
 	}
 }
 
+// maxRetryAfter bounds a Retry-After, in seconds (a day).
+const maxRetryAfter = 24 * 60 * 60
+
 // limitOf says whether resp refuses the call for a rate limit, and until
 // when: a 403 or 429 with Retry-After or a secondary-limit message (a
 // secondary limit), or with X-RateLimit-Remaining 0 (the primary limit).
@@ -150,13 +153,14 @@ func (l *limiter) limitOf(resp *http.Response, rate Rate) (time.Time, bool, bool
 	}
 	if s := resp.Header.Get("Retry-After"); s != "" {
 		if secs, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && secs >= 0 {
+			secs = min(secs, maxRetryAfter) // a huge value must not overflow into "now"
 			return l.now().Add(time.Duration(secs) * time.Second), true, true
 		}
 		if at, err := http.ParseTime(s); err == nil {
 			return at, true, true
 		}
 	}
-	if resp.Header.Get("X-RateLimit-Remaining") == "0" && !rate.Reset.IsZero() {
+	if resp.Header.Get("X-RateLimit-Remaining") == "0" && !rate.Reset.IsZero() && isCore(rate) {
 		return rate.Reset.Add(resetSlack), false, true
 	}
 	// Peek at the message, and put the body back for the caller.

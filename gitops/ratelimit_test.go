@@ -160,3 +160,26 @@ func TestRecentlyClosedConditional(t *testing.T) {
 		t.Errorf("the list asked %s", r[len(r)-1])
 	}
 }
+
+// TestLimitOfHostileHeaders: a Retry-After too large for a Duration waits
+// a bounded time instead of overflowing into "now", and a spent budget of
+// another resource (search) does not hold up the core calls.
+func TestLimitOfHostileHeaders(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	l := &limiter{now: func() time.Time { return now }}
+	resp := func(status int, h map[string]string) *http.Response {
+		r := &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody}
+		for k, v := range h {
+			r.Header.Set(k, v)
+		}
+		return r
+	}
+	until, secondary, limited := l.limitOf(resp(http.StatusTooManyRequests, map[string]string{"Retry-After": "99999999999999"}), Rate{})
+	if !limited || !secondary || until.Before(now.Add(23*time.Hour)) || until.After(now.Add(25*time.Hour)) {
+		t.Errorf("huge Retry-After: until %s, limited %v; want about a day from now", until, limited)
+	}
+	search := resp(http.StatusForbidden, map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Resource": "search"})
+	if _, _, limited := l.limitOf(search, Rate{Resource: "search", Reset: now.Add(time.Hour)}); limited {
+		t.Error("a spent search budget held up the client")
+	}
+}
