@@ -154,15 +154,10 @@ func (p *Pipeline) mergedOutside(ctx context.Context, pl jobPayload, parents []s
 	case pr.GetMergeCommitSHA() != pl.SHA:
 		return nil, engine.Permanent(fmt.Errorf("pull request #%d was merged as %s, not %s: nothing was applied", pl.PR, shortSHA(pr.GetMergeCommitSHA()), shortSHA(pl.SHA)))
 	}
-	files, err := p.github.ChangedFiles(ctx, pl.PR)
+	outside, err := p.prFilesOutside(ctx, pl.PR, pr.GetChangedFiles(), pl.Dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(files) < pr.GetChangedFiles() {
-		return nil, engine.Permanent(fmt.Errorf("GitHub lists %d of the %d files pull request #%d changed, so they cannot all be checked: nothing was applied",
-			len(files), pr.GetChangedFiles(), pl.PR))
-	}
-	outside := filesOutside(files, pl.Dir)
 	if len(parents) > 1 {
 		landed, err := changedOutside(prev, root, pl.Dir)
 		if err != nil {

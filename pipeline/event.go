@@ -134,12 +134,19 @@ func (p *Pipeline) requestOf(ctx context.Context, ev gitops.Event) (store.Record
 // Nothing from an unverified push runs.
 func (p *Pipeline) verifyPush(ctx context.Context, rec store.Record, sha string, origin request.Event) error {
 	dir := templates.WorkspaceDir(rec.Request.Spec)
-	files, err := p.github.ChangedFiles(ctx, rec.PR.Number)
+	pr, err := p.github.GetPR(ctx, rec.PR.Number)
+	if err != nil {
+		return err
+	}
+	outside, err := p.prFilesOutside(ctx, rec.PR.Number, pr.GetChangedFiles(), dir)
+	if engine.IsPermanent(err) {
+		return p.refuse(ctx, rec, sha, origin, []string{strings.Replace(err.Error(), "nothing was applied", "nothing was planned", 1)})
+	}
 	if err != nil {
 		return err
 	}
 	var refused []string
-	for _, name := range filesOutside(files, dir) {
+	for _, name := range outside {
 		refused = append(refused, fmt.Sprintf("`%s`: this pull request may change only `%s/`; modules and other paths change through `clustro bootstrap` or a normal review", name, dir))
 	}
 	if len(refused) > 0 {

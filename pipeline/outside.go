@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/clustropg/clustro/engine"
 	"github.com/clustropg/clustro/gitops"
 )
 
@@ -124,4 +127,20 @@ func sameFile(a, b string) (bool, error) {
 			return endA && endB, nil
 		}
 	}
+}
+
+// prFilesOutside lists the files pull request number changed outside dir,
+// from GitHub's list of its files (every commit, whatever the merge
+// method). GitHub lists at most 3000: a list shorter than changed (the
+// pull request's changed_files) cannot be checked, a permanent error.
+func (p *Pipeline) prFilesOutside(ctx context.Context, number, changed int, dir string) ([]string, error) {
+	files, err := p.github.ChangedFiles(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) < changed {
+		return nil, engine.Permanent(fmt.Errorf("GitHub lists %d of the %d files pull request #%d changed, so they cannot all be checked: nothing was applied",
+			len(files), changed, number))
+	}
+	return filesOutside(files, dir), nil
 }
