@@ -177,7 +177,7 @@ func (b *Bot) pipe() (Pipeline, error) {
 // an acknowledgement (commands are answered "busy"), and Run returns when
 // the work already taken has finished.
 func (b *Bot) Run(ctx context.Context) error {
-	defer b.work.close()
+	defer b.work.close(closeGrace)
 	if !b.cfg.AppToken.IsSet() {
 		<-ctx.Done()
 		return nil

@@ -83,10 +83,20 @@ type pool struct {
 	closed  bool // no task is admitted any more
 	// done counts the admitted tasks not finished.
 	done sync.WaitGroup
+	// base is every task's parent context; close cancels it once the
+	// grace period is over.
+	base   context.Context
+	cancel context.CancelFunc
 }
 
+// closeGrace is how long the admitted tasks get to finish on shutdown
+// before their contexts are cancelled (a task may wait out Slack's rate
+// limits for minutes).
+const closeGrace = 20 * time.Second
+
 func newPool(workers, queue int, log zerolog.Logger) *pool {
-	return &pool{log: log, size: workers, slots: make(chan struct{}, workers+queue)}
+	base, cancel := context.WithCancel(context.Background())
+	return &pool{log: log, size: workers, slots: make(chan struct{}, workers+queue), base: base, cancel: cancel}
 }
 
 // try admits f if there is a place now, and reports whether it did.
@@ -158,19 +168,28 @@ func (p *pool) run(t task) {
 			p.log.Error().Interface("panic", v).Str("work", t.what).Msg("slack work panicked")
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), taskTimeout)
+	ctx, cancel := context.WithTimeout(p.base, taskTimeout)
 	defer cancel()
 	if err := t.f(ctx); err != nil {
 		p.log.Error().Err(err).Str("work", t.what).Msg("slack work failed")
 	}
 }
 
-// close admits nothing more and waits for the admitted tasks to finish.
-func (p *pool) close() {
+// close admits nothing more and waits for the admitted tasks to finish;
+// after grace it cancels their contexts, then waits for them to return.
+func (p *pool) close(grace time.Duration) {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
-	p.done.Wait()
+	finished := make(chan struct{})
+	go func() { p.done.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(grace):
+		p.cancel()
+		<-finished
+	}
+	p.cancel()
 }
 
 // settle waits for the admitted tasks to finish (tests).

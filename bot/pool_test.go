@@ -192,3 +192,23 @@ func TestPoolPanics(t *testing.T) {
 		t.Error("the task after a panic did not run")
 	}
 }
+
+// TestPoolCloseCancelsAfterGrace: on shutdown a task that does not finish
+// within the grace period has its context cancelled, and close returns.
+func TestPoolCloseCancelsAfterGrace(t *testing.T) {
+	p := newPool(1, 0, zerolog.Nop())
+	started, cancelled := make(chan struct{}), make(chan error, 1)
+	if !p.try("stuck", func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+		return nil
+	}) {
+		t.Fatal("the pool took no task")
+	}
+	<-started
+	p.close(10 * time.Millisecond)
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Errorf("the stuck task ended with %v, want its context cancelled", err)
+	}
+}
