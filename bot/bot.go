@@ -178,6 +178,7 @@ func (b *Bot) pipe() (Pipeline, error) {
 // the work already taken has finished.
 func (b *Bot) Run(ctx context.Context) error {
 	defer b.work.close(closeGrace)
+	go b.forgetClaims(ctx)
 	if !b.cfg.AppToken.IsSet() {
 		<-ctx.Done()
 		return nil
@@ -259,11 +260,11 @@ func (b *Bot) claim(ctx context.Context, key store.Idempotency) (bool, error) {
 }
 
 func commandClaim(cmd slack.SlashCommand) store.Idempotency {
-	return store.Idempotency{Scope: "slack-command", Key: cmd.TriggerID}
+	return store.Idempotency{Scope: scopeCommand, Key: cmd.TriggerID}
 }
 
 func interactionClaim(cb slack.InteractionCallback) store.Idempotency {
-	key := store.Idempotency{Scope: "slack-interaction"}
+	key := store.Idempotency{Scope: scopeInteraction}
 	if cb.TriggerID == "" {
 		return key
 	}
@@ -275,7 +276,36 @@ func interactionClaim(cb slack.InteractionCallback) store.Idempotency {
 }
 
 func eventClaim(eventID string) store.Idempotency {
-	return store.Idempotency{Scope: "slack-event", Key: eventID}
+	return store.Idempotency{Scope: scopeEvent, Key: eventID}
+}
+
+// The scopes of the claims, and how long they are kept: a replay is
+// refused for as long as Slack's signature is good (5 minutes) and Slack
+// retries an event (within the hour).
+const (
+	scopeCommand     = "slack-command"
+	scopeInteraction = "slack-interaction"
+	scopeEvent       = "slack-event"
+	claimsKept       = time.Hour
+)
+
+// forgetClaims deletes, every claimsKept, the claims older than claimsKept,
+// until ctx is done: without it they would pile up forever.
+func (b *Bot) forgetClaims(ctx context.Context) {
+	t := time.NewTicker(claimsKept)
+	defer t.Stop()
+	for {
+		for _, scope := range []string{scopeCommand, scopeInteraction, scopeEvent} {
+			if _, err := b.store.Forget(ctx, scope, b.now().Add(-claimsKept)); err != nil && ctx.Err() == nil {
+				b.log.Warn().Err(err).Str("scope", scope).Msg("old Slack claims not deleted")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // settle waits for the work started after acknowledgements (tests).

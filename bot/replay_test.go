@@ -447,3 +447,38 @@ func TestSocketModeReplays(t *testing.T) {
 		t.Errorf("%d answers to one event delivered three times, want 1", n)
 	}
 }
+
+// TestOldClaimsAreForgotten: once the bot runs, claims older than an hour
+// (past Slack's signature window and its event retries) are deleted; a
+// recent one still refuses its replay.
+func TestOldClaimsAreForgotten(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	old := store.Idempotency{Scope: scopeCommand, Key: "old-trigger"}
+	if _, _, err := h.store.Remember(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(2 * time.Hour)
+	recent := store.Idempotency{Scope: scopeEvent, Key: "Ev-recent"}
+	if _, _, err := h.store.Remember(ctx, recent, nil); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.bot.Run(runCtx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := h.store.Recall(ctx, old); errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the two-hour-old claim is still there")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if _, err := h.store.Recall(ctx, recent); err != nil {
+		t.Errorf("the recent claim was forgotten: %v", err)
+	}
+}

@@ -35,6 +35,18 @@ func (s *sqlStore) Remember(ctx context.Context, key Idempotency, result []byte)
 	return stored, first, nil
 }
 
+func (s *sqlStore) Forget(ctx context.Context, scope string, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, s.q("DELETE FROM idempotency WHERE scope = ? AND created_at < ?"), scope, s.ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: forget %s before %s: %w", scope, before.Format(time.RFC3339), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: forget %s: %w", scope, err)
+	}
+	return n, nil
+}
+
 func (s *sqlStore) Recall(ctx context.Context, key Idempotency) ([]byte, error) {
 	var result []byte
 	err := s.r.QueryRowContext(ctx, s.q("SELECT result FROM idempotency WHERE scope = ? AND key = ?"), key.Scope, key.Key).Scan(&result)

@@ -609,3 +609,35 @@ func TestUpdateCannotMoveARequest(t *testing.T) {
 		}
 	})
 }
+
+// TestForget: records of a scope older than the cutoff go, newer ones and
+// other scopes stay.
+func TestForget(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		clk := newClock()
+		s := b.open(t, WithClock(clk.Now))
+		remember := func(scope, key string) {
+			if _, _, err := s.Remember(ctx, Idempotency{Scope: scope, Key: key}, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		remember("slack-command", "old")
+		remember("api", "old")
+		clk.Advance(2 * time.Hour)
+		remember("slack-command", "new")
+		n, err := s.Forget(ctx, "slack-command", clk.Now().Add(-time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("forgot %d, %v; want the old slack-command record", n, err)
+		}
+		for _, k := range []Idempotency{{Scope: "slack-command", Key: "new"}, {Scope: "api", Key: "old"}} {
+			if _, err := s.Recall(ctx, k); err != nil {
+				t.Errorf("%s was forgotten: %v", k, err)
+			}
+		}
+		if _, err := s.Recall(ctx, Idempotency{Scope: "slack-command", Key: "old"}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("the old record is still there: %v", err)
+		}
+	})
+}

@@ -117,6 +117,10 @@ type Idempotent interface {
 	Remember(ctx context.Context, key Idempotency, result []byte) (stored []byte, first bool, err error)
 	// Recall returns the result recorded under key, or ErrNotFound.
 	Recall(ctx context.Context, key Idempotency) ([]byte, error)
+	// Forget deletes the records of scope made before before, and says
+	// how many: for records that only need to outlive a window (a Slack
+	// payload's replays, a Sync pass).
+	Forget(ctx context.Context, scope string, before time.Time) (int64, error)
 }
 
 // Queue is the durable job queue. A worker holds a job's lease from Claim
