@@ -31,6 +31,9 @@ type Notice struct {
 	// Next says what to do after a failure.
 	Next  string     `json:"next,omitempty"`
 	Ready *ReadyInfo `json:"ready,omitempty"`
+	// Reconcile is the reconcile a reconcile notice is about: a planned
+	// one is shown with a way to confirm it.
+	Reconcile *Reconcile `json:"reconcile,omitempty"`
 }
 
 // ReadyInfo is how to reach a ready database, without its password.
