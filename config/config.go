@@ -40,6 +40,8 @@ type Config struct {
 	Kubernetes   Kubernetes   `json:"kubernetes"`
 	// API is the REST API for Backstage and other portals.
 	API API `json:"api"`
+	// Watch is the health watch and the drift check of ready databases.
+	Watch Watch `json:"watch"`
 }
 
 // Load reads the defaults, then the file at path over them when path is not
@@ -93,6 +95,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	problems = append(problems, c.checkTerraformRun()...)
 	problems = append(problems, c.checkKubernetes()...)
 	problems = append(problems, c.checkAPI()...)
+	problems = append(problems, c.checkWatch()...)
 	if err := c.Templates().Check(); err != nil {
 		problems = append(problems, err.Error())
 	}

@@ -15,7 +15,7 @@ type envVar struct {
 // envVars is every CLUSTRO_* override, section by section (each section's
 // list lives with its type), in the order Load applies them and EnvVars
 // lists them.
-var envVars = slices.Concat(serverEnvVars, slackEnvVars, gitHubEnvVars, grafanaEnvVars, apiEnvVars, terraformRunEnvVars, kubernetesEnvVars)
+var envVars = slices.Concat(serverEnvVars, slackEnvVars, gitHubEnvVars, grafanaEnvVars, apiEnvVars, terraformRunEnvVars, kubernetesEnvVars, watchEnvVars)
 
 // grafanaEnvVars sets the grafana section (request.Grafana).
 var grafanaEnvVars = []envVar{
@@ -46,5 +46,14 @@ func setInt64(dst *int64, v string) error {
 		return fmt.Errorf("%q is not a whole number", v)
 	}
 	*dst = n
+	return nil
+}
+
+func setBool(dst *bool, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", v)
+	}
+	*dst = b
 	return nil
 }
