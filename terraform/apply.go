@@ -26,9 +26,11 @@ type ApplyResult struct {
 }
 
 // Apply applies ws: init, `plan -out` to a file, then `apply` of exactly
-// that plan file, and reads the outputs. When the job ran and failed, the
-// result is returned with the error: its Log (and Plan, when planning
-// succeeded) are what a failure report needs.
+// that plan file, and reads the outputs. With Approve, the plan file is
+// applied only when the approve function accepts its Plan. When the job ran
+// and failed (or its plan was not approved), the result is returned with
+// the error: its Log (and Plan, when planning succeeded) are what a failure
+// report needs.
 func (r *Runner) Apply(ctx context.Context, ws Workspace, opts ...RunOption) (*ApplyResult, error) {
 	return r.apply(ctx, ws, OpApply, opts)
 }
@@ -45,6 +47,11 @@ func (r *Runner) apply(ctx context.Context, ws Workspace, op Operation, opts []R
 			return err
 		}
 		res.Plan = p
+		if j.run.approve != nil {
+			if err := j.run.approve(p); err != nil {
+				return fmt.Errorf("terraform %s %s: %w: %w", op, j.Workspace, ErrNotApproved, err)
+			}
+		}
 		err = j.exec(ctx, "apply", false, func() error {
 			return j.tf.Apply(ctx, tfexec.DirOrPlan(j.planFile))
 		})

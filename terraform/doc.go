@@ -8,7 +8,10 @@
 // *tfexec.Terraform and an environment built from scratch (os.Environ is
 // never inherited), and removes the directory afterwards. Apply and Destroy
 // apply exactly the plan file they made. A Locker keeps one workspace to one
-// job at a time, and a semaphore bounds the jobs that run at once.
+// job at a time, and a scheduler bounds the jobs that run at once, serving
+// foreground jobs before Background ones (scheduled drift checks), which
+// it preempts when a foreground job would otherwise wait. With Approve,
+// Apply applies a plan only when the caller accepts it.
 // WithWorkspaceEnv gives each job variables of its own workspace (the
 // cluster of its environment, say) that no other workspace's job sees.
 //

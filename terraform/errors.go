@@ -15,6 +15,10 @@ var ErrNoBinary = errors.New("neither terraform nor tofu is on PATH")
 // workspace whose configuration terraform rejects.
 var ErrInvalidConfig = errors.New("invalid configuration")
 
+// ErrNotApproved is wrapped by the error of an Apply or Destroy whose plan
+// the Approve function refused; nothing was applied.
+var ErrNotApproved = errors.New("plan not approved")
+
 // Error is a terraform command that failed. Its fields are safe to show:
 // Output and the message of Err are redacted.
 type Error struct {

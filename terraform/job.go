@@ -37,6 +37,8 @@ type Job struct {
 	// Workspace is the workspace's directory in the repository.
 	Workspace string
 	Operation Operation
+	// Background is set for a job run with Background.
+	Background bool
 }
 
 // jobEnv carries the job's ID in the environment of every command, so that
@@ -48,6 +50,7 @@ const jobEnv = "CLUSTRO_TF_JOB"
 // redactor and its raw log.
 type job struct {
 	Job
+	run      runConfig
 	dir      string // the job's directory, removed at the end
 	planFile string
 	varFile  string // "" when the job has no variables
@@ -71,8 +74,12 @@ func (r *Runner) do(ctx context.Context, ws Workspace, op Operation, opts []RunO
 	for _, o := range opts {
 		o.configureRun(&rc)
 	}
+	if err := rc.check(op); err != nil {
+		return "", 0, false, fmt.Errorf("terraform %s %s: %w", op, ws.Dir, err)
+	}
 	j := &job{
-		Job: Job{ID: rand.Text(), Workspace: ws.Dir, Operation: op},
+		Job: Job{ID: rand.Text(), Workspace: ws.Dir, Operation: op, Background: rc.background},
+		run: rc,
 		red: newRedactor(slices.Concat(r.cfg.secrets, rc.secrets)...),
 	}
 	for _, v := range rc.vars {
@@ -89,12 +96,23 @@ func (r *Runner) do(ctx context.Context, ws Workspace, op Operation, opts []RunO
 			j.logger.Error().Str("error", j.red.String(err.Error())).Msg("unlock workspace")
 		}
 	}()
-	select {
-	case r.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", 0, false, fmt.Errorf("terraform %s %s: wait for a slot: %w", op, ws.Dir, ctx.Err())
+	// The workspace lock is taken before the slot: a job waiting for a slot
+	// holds its workspace, delaying that workspace's other jobs only.
+	var preempt func()
+	if rc.background {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		preempt = func() {
+			j.logger.Info().Msg("background job preempted by a foreground job")
+			cancel(ErrPreempted)
+		}
 	}
-	defer func() { <-r.sem }()
+	release, err := r.slots.acquire(ctx, rc.background, preempt)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("terraform %s %s: wait for a slot: %w", op, ws.Dir, err)
+	}
+	defer release()
 
 	timeout := r.cfg.timeout
 	if rc.timeout > 0 {
@@ -241,11 +259,15 @@ func (j *job) exec(ctx context.Context, command string, quiet bool, call func() 
 }
 
 // cause is what an *Error wraps for err, a command's failure: the context's
-// error when the job was cancelled or timed out, the *exec.ExitError when
+// error when the job was cancelled or timed out (wrapped with ErrPreempted
+// when a foreground job preempted it), the *exec.ExitError when
 // terraform exited non-zero (terraform-exec's own error repeats stderr,
 // unredacted), or else err, redacted.
 func (j *job) cause(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(context.Cause(ctx), ErrPreempted) {
+			return fmt.Errorf("%w: %w", ErrPreempted, ctxErr)
+		}
 		return ctxErr
 	}
 	var exit *exec.ExitError

@@ -54,11 +54,30 @@ func defaultRunnerConfig() runnerConfig {
 	}
 }
 
-// runConfig holds the settings of one job.
+// runConfig holds the settings of one job. The zero value is the default:
+// a foreground job, no variables or secrets of its own, the runner's
+// timeout, no approval.
 type runConfig struct {
-	vars    map[string]string
-	secrets []string
-	timeout time.Duration // the runner's when zero
+	vars       map[string]string
+	secrets    []string
+	timeout    time.Duration // the runner's when zero
+	background bool
+	approve    func(*Plan) error // nil: every plan is applied
+
+	errs []error // problems found while applying options, reported by check
+}
+
+// check reports the problems of the job's options for op, before the job
+// takes its lock.
+func (c *runConfig) check(op Operation) error {
+	errs := c.errs
+	if c.background && (op == OpApply || op == OpDestroy) {
+		errs = append(errs, fmt.Errorf("%s cannot run in the background: a preempted %s would stop half done", op, op))
+	}
+	if c.approve != nil && op != OpApply && op != OpDestroy {
+		errs = append(errs, fmt.Errorf("%s applies nothing to approve", op))
+	}
+	return errors.Join(errs...)
 }
 
 // BinaryOption sets the terraform or tofu binary.
@@ -232,7 +251,8 @@ func (o *WaitDelayOption) configureRunner(c *runnerConfig) {
 type ParallelismOption struct{ n int }
 
 // WithParallelism lets at most n jobs (on different workspaces) run at once
-// on this Runner; default 2.
+// on this Runner; default 2. At most max(n-1, 1) of them are Background
+// jobs.
 func WithParallelism(n int) *ParallelismOption { return &ParallelismOption{n} }
 
 func (o *ParallelismOption) configureRunner(c *runnerConfig) {
@@ -350,4 +370,58 @@ func (c *runnerConfig) absolutize() error {
 		*p = abs
 	}
 	return nil
+}
+
+// BackgroundOption makes a job a background one.
+type BackgroundOption struct{}
+
+// Background runs a job (a Plan, PlanDestroy or Validate; Apply and Destroy
+// refuse it) with low priority, e.g. a scheduled drift check, so that it
+// never delays foreground jobs, which are the default:
+//
+//   - A background job takes a slot only when one is free and no
+//     foreground job is waiting for one: foreground waiters always go
+//     first. Background waiters are served in order of arrival.
+//   - At most max(parallelism-1, 1) background jobs run at once, so with a
+//     parallelism of 2 or more a slot is always left for foreground work.
+//   - When a foreground job waits for a slot and every slot is taken with
+//     at least one background job among them, the newest background job is
+//     preempted: its context is cancelled with cause ErrPreempted (its
+//     terraform gets SIGINT, as on any cancellation; a plan writes no
+//     state), and its slot goes to the foreground job as soon as it has
+//     stopped. The preempted job returns an error for which IsPreempted
+//     (errors.Is(err, ErrPreempted)) holds; run it again later.
+//
+// Like every job, a background job takes its workspace's lock before it
+// waits for a slot: while it waits, and while it runs, jobs on that
+// workspace wait for the lock behind it (they do not count as waiting for a
+// slot, so they preempt nothing). Other workspaces are not delayed. Give a
+// background job a context with a deadline if that wait must be bounded.
+func Background() *BackgroundOption { return &BackgroundOption{} }
+
+func (o *BackgroundOption) configureRun(c *runConfig) { c.background = true }
+
+// ApproveOption makes Apply or Destroy apply only an approved plan.
+type ApproveOption struct{ fn func(*Plan) error }
+
+// Approve has Apply or Destroy call fn with the job's Plan once the plan
+// file is written and read back, and apply that plan file only when fn
+// returns nil. When fn returns an error nothing is applied: Apply returns
+// an error wrapping both ErrNotApproved and fn's error, with an ApplyResult
+// holding the Plan and the job's log. A caller can so show a plan, have a
+// person confirm it, and later apply only when the new plan is the same as
+// the confirmed one (comparing Changes, say). fn runs on the job's
+// goroutine with the workspace lock and a slot held, under the job's
+// timeout: it should decide at once, not wait for a person. The Plan's Log
+// and Duration are empty (the ApplyResult has the job's). Default: every
+// plan is applied. Plan, PlanDestroy and Validate refuse it, as does a nil
+// fn.
+func Approve(fn func(*Plan) error) *ApproveOption { return &ApproveOption{fn} }
+
+func (o *ApproveOption) configureRun(c *runConfig) {
+	if o.fn == nil {
+		c.errs = append(c.errs, errors.New("approve function is nil"))
+		return
+	}
+	c.approve = o.fn
 }

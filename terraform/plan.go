@@ -34,8 +34,9 @@ type Plan struct {
 // which it reads back with `show -json` (for Summary and Changes) and
 // `show` (for Text).
 //
-// A job first waits for the workspace's lock, then for a slot; a
-// cancelled wait returns an error wrapping ctx.Err(). A terraform command
+// A job first waits for the workspace's lock, then for a slot (see
+// Background for how slots are shared); a cancelled wait returns an error
+// wrapping ctx.Err(). A terraform command
 // that fails, is cancelled or times out returns an *Error. The same holds
 // for Apply, Destroy and Validate.
 func (r *Runner) Plan(ctx context.Context, ws Workspace, opts ...RunOption) (*Plan, error) {

@@ -8,11 +8,14 @@ import (
 
 // Runner runs terraform jobs on workspaces. It is safe for concurrent use:
 // jobs on one workspace run one at a time (see Locker), and at most the
-// configured parallelism of jobs run at once.
+// configured parallelism of jobs run at once, foreground jobs before
+// background ones (see Background).
 type Runner struct {
 	cfg  runnerConfig
-	path string        // PATH for commands, read once by New
-	sem  chan struct{} // a token per running job
+	path string // PATH for commands, read once by New
+	// slots schedules jobs on the parallelism, foreground before
+	// background.
+	slots *slots
 }
 
 // New returns a Runner configured by opts. Without WithBinary it runs the
@@ -36,9 +39,9 @@ func New(opts ...Option) (*Runner, error) {
 		return nil, fmt.Errorf("terraform: new runner: %w", err)
 	}
 	return &Runner{
-		cfg:  cfg,
-		path: os.Getenv("PATH"),
-		sem:  make(chan struct{}, cfg.parallelism),
+		cfg:   cfg,
+		path:  os.Getenv("PATH"),
+		slots: newSlots(cfg.parallelism),
 	}, nil
 }
 
