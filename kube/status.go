@@ -44,7 +44,14 @@ type Status struct {
 	Instances int64
 	// ReadyInstances is status.readyInstances.
 	ReadyInstances int64
-	Conditions     []Condition
+	// CurrentPrimary is status.currentPrimary, the instance that is the
+	// primary (e.g. "ledger-1"); empty until the operator reports one.
+	CurrentPrimary string
+	// TargetPrimary is status.targetPrimary, the instance meant to be the
+	// primary: it differs from CurrentPrimary during a switchover or a
+	// failover.
+	TargetPrimary string
+	Conditions    []Condition
 }
 
 // Condition returns the condition of type typ.
@@ -71,7 +78,9 @@ func (s Status) Ready() bool {
 }
 
 // String describes the status for people, e.g.
-// `phase "Setting up primary", 0/3 instances ready, Ready=False (ClusterIsNotReady: Cluster Is Not Ready)`.
+// `phase "Setting up primary", 0/3 instances ready, Ready=False (ClusterIsNotReady: Cluster Is Not Ready)`
+// or, once the primary is known,
+// `phase "Failing over", 2/3 instances ready, primary ledger-1 (becoming ledger-2), Ready=False (...)`.
 func (s Status) String() string {
 	if !s.Found {
 		return "the Cluster does not exist"
@@ -86,6 +95,14 @@ func (s Status) String() string {
 		fmt.Fprintf(&b, " (%s)", s.PhaseReason)
 	}
 	fmt.Fprintf(&b, ", %d/%d instances ready", s.ReadyInstances, s.Instances)
+	switch {
+	case s.CurrentPrimary != "" && s.TargetPrimary != "" && s.TargetPrimary != s.CurrentPrimary:
+		fmt.Fprintf(&b, ", primary %s (becoming %s)", s.CurrentPrimary, s.TargetPrimary)
+	case s.CurrentPrimary != "":
+		b.WriteString(", primary " + s.CurrentPrimary)
+	case s.TargetPrimary != "":
+		b.WriteString(", primary to be " + s.TargetPrimary)
+	}
 	if len(s.Conditions) == 0 {
 		b.WriteString(", no conditions")
 	}
@@ -107,6 +124,8 @@ func statusOf(u *unstructured.Unstructured) Status {
 	s.ReadyInstances = nestedInt(u, 0, "status", "readyInstances")
 	s.Phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
 	s.PhaseReason, _, _ = unstructured.NestedString(u.Object, "status", "phaseReason")
+	s.CurrentPrimary, _, _ = unstructured.NestedString(u.Object, "status", "currentPrimary")
+	s.TargetPrimary, _, _ = unstructured.NestedString(u.Object, "status", "targetPrimary")
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, raw := range conds {
 		m, ok := raw.(map[string]any)

@@ -73,6 +73,12 @@ func TestStatusString(t *testing.T) {
 			Found: true, Phase: "Setting up primary", PhaseReason: "image not found", Instances: 3,
 			Conditions: []Condition{{Type: "Ready", Status: "False", Reason: "ClusterIsNotReady", Message: "Cluster Is Not Ready"}},
 		}, `phase "Setting up primary" (image not found), 0/3 instances ready, Ready=False (ClusterIsNotReady: Cluster Is Not Ready)`},
+		{"healthy with a primary", Status{Found: true, Phase: HealthyPhase, Instances: 2, ReadyInstances: 2, CurrentPrimary: "ledger-1", TargetPrimary: "ledger-1"},
+			`phase "Cluster in healthy state", 2/2 instances ready, primary ledger-1, no conditions`},
+		{"failing over", Status{Found: true, Phase: "Failing over", Instances: 3, ReadyInstances: 2, CurrentPrimary: "ledger-1", TargetPrimary: "ledger-2"},
+			`phase "Failing over", 2/3 instances ready, primary ledger-1 (becoming ledger-2), no conditions`},
+		{"primary being set up", Status{Found: true, Phase: "Setting up primary", Instances: 1, TargetPrimary: "ledger-1"},
+			`phase "Setting up primary", 0/1 instances ready, primary to be ledger-1, no conditions`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,5 +86,12 @@ func TestStatusString(t *testing.T) {
 				t.Errorf("String() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestStatusOfReadsThePrimaries(t *testing.T) {
+	s := statusOf(cluster(int64(3), map[string]any{"currentPrimary": "ledger-1", "targetPrimary": "ledger-2"}))
+	if s.CurrentPrimary != "ledger-1" || s.TargetPrimary != "ledger-2" {
+		t.Errorf("primaries = %q, %q; want ledger-1, ledger-2", s.CurrentPrimary, s.TargetPrimary)
 	}
 }

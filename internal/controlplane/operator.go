@@ -59,6 +59,7 @@ type Operator struct {
 
 	mu        sync.Mutex
 	behaviors map[string]Behavior
+	failovers map[string]bool // by namespace/name: a failover asked for, not started yet
 
 	// Only the worker goroutine touches these.
 	state   map[string]*clusterState // by namespace/name
@@ -116,6 +117,7 @@ func runOperator(ctx context.Context, cfg *rest.Config, opts OperatorOptions) (*
 		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[item]()),
 		logf:      opts.Logf,
 		behaviors: map[string]Behavior{},
+		failovers: map[string]bool{},
 		state:     map[string]*clusterState{},
 		dbSpecs:   map[string]databaseSpec{},
 		done:      make(chan struct{}),
@@ -186,6 +188,44 @@ func (o *Operator) Behave(cluster string, b Behavior) {
 			o.queue.Add(item{namespace: u.GetNamespace(), name: cluster})
 		}
 	}
+}
+
+// Failover fails the clusters named cluster (in any namespace) over to
+// their next instance: the primary <cluster>-n moves to <cluster>-(n+1),
+// back to <cluster>-1 past the last instance (with a single instance it
+// stays <cluster>-1, but the failover is still reported). The status first
+// shows phase "Failing over" with targetPrimary the new primary,
+// currentPrimary the old one, one instance fewer ready and Ready=False
+// (with a Warning FailingOver Event), for about half a second; then the
+// new primary as currentPrimary and the behavior's status again (healthy
+// unless Degraded, with a Normal FailoverCompleted Event). Each is a
+// distinct status update. A failover asked for while one is under way, or
+// while the cluster Fails, waits for it to end. Clusters that do not exist
+// are not affected.
+func (o *Operator) Failover(cluster string) {
+	objs, err := o.clusters.List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, obj := range objs {
+		if u, ok := obj.(*unstructured.Unstructured); ok && u.GetName() == cluster {
+			it := item{namespace: u.GetNamespace(), name: cluster}
+			o.mu.Lock()
+			o.failovers[it.key()] = true
+			o.mu.Unlock()
+			o.queue.Add(it)
+		}
+	}
+}
+
+// takeFailover reports whether a failover of the cluster key
+// (namespace/name) was asked for, and clears the request.
+func (o *Operator) takeFailover(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	asked := o.failovers[key]
+	delete(o.failovers, key)
+	return asked
 }
 
 func (o *Operator) behavior(cluster string) Behavior {

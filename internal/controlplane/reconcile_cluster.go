@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,9 +24,15 @@ const (
 	phaseSettingUpPrimary = "Setting up primary"
 	phaseCreatingReplica  = "Creating a new replica"
 	phaseApplyingConfig   = "Applying configuration"
+	phaseFailOver         = "Failing over"
+	phaseWaitingInstances = "Waiting for the instances to become active"
 	reasonReady           = "ClusterIsReady"
 	reasonNotReady        = "ClusterIsNotReady"
 )
+
+// failoverTime is how long a failover shows as phase "Failing over" before
+// the new primary is reported: long enough for a poller to notice.
+const failoverTime = 500 * time.Millisecond
 
 // clusterState is what the stand-in remembers of a Cluster between reconciles.
 type clusterState struct {
@@ -37,6 +44,12 @@ type clusterState struct {
 	instBefore  int64     // instances when the generation changed
 	provisioned bool      // its role and database exist
 	reported    string    // phase and reason of the last status written
+
+	// primary is the number n of the primary instance <cluster>-n; target
+	// differs from it while a failover to target is under way, since
+	// failoverSince.
+	primary, target int64
+	failoverSince   time.Time
 }
 
 // clusterStatus is the part of a Cluster's status the stand-in owns.
@@ -45,6 +58,8 @@ type clusterStatus struct {
 	instances, ready     int64
 	readyCondition       bool
 	condReason, condText string
+	// currentPrimary and targetPrimary are instance names, <cluster>-n.
+	currentPrimary, targetPrimary string
 }
 
 func (s clusterStatus) summary() string { return s.phase + "|" + s.phaseReason }
@@ -72,6 +87,9 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 			// Made ready by an earlier run of the stand-in: nothing to wait for.
 			st.since, st.reported = time.Time{}, current.summary()
 		}
+		// An earlier run of the stand-in may have failed it over.
+		st.primary = instanceNumber(it.name, current.currentPrimary)
+		st.target = st.primary
 		o.state[it.key()] = st
 	case st.generation != cluster.GetGeneration():
 		st.generation, st.since, st.first = cluster.GetGeneration(), now, false
@@ -92,6 +110,7 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 	switch {
 	case b.failure != "":
 		want.phaseReason, want.condText = b.failure, b.failure
+		// A failover asked for stays pending until the cluster works.
 	default:
 		if err := o.pg.ensureRole(ctx, role, password); err != nil {
 			return err
@@ -106,12 +125,27 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 		if err := o.queueDatabasesOf(it.namespace, it.name); err != nil {
 			return err
 		}
-		if wait := st.since.Add(b.delay).Sub(now); wait > 0 {
+		if st.target == st.primary && o.takeFailover(it.key()) {
+			st.target, st.failoverSince = st.primary%instances+1, now
+		}
+		if st.target != st.primary && now.Sub(st.failoverSince) >= failoverTime {
+			o.logf("operator: cluster %s: failed over from %s to %s", it.key(), instanceName(it.name, st.primary), instanceName(it.name, st.target))
+			o.emit(ctx, cluster, corev1.EventTypeNormal, "FailoverCompleted", "Instance "+instanceName(it.name, st.target)+" is the new primary")
+			st.primary = st.target
+		}
+		switch wait := st.since.Add(b.delay).Sub(now); {
+		case st.target != st.primary:
+			want = clusterStatus{phase: phaseFailOver, instances: instances, ready: max(instances-1, 0), condReason: reasonNotReady, condText: "Cluster Is Not Ready"}
+			o.queue.AddAfter(it, failoverTime-now.Sub(st.failoverSince))
+		case wait > 0:
 			o.queue.AddAfter(it, wait)
-		} else {
+		case b.degraded != "":
+			want = clusterStatus{phase: phaseWaitingInstances, phaseReason: b.degraded, instances: instances, ready: max(instances-1, 0), condReason: reasonNotReady, condText: b.degraded}
+		default:
 			want = clusterStatus{phase: phaseHealthy, instances: instances, ready: instances, readyCondition: true, condReason: reasonReady, condText: "Cluster is Ready"}
 		}
 	}
+	want.currentPrimary, want.targetPrimary = instanceName(it.name, st.primary), instanceName(it.name, st.target)
 
 	// The Event goes first, so that whoever sees the new status finds it.
 	if st.reported != want.summary() {
@@ -136,6 +170,10 @@ func (st *clusterState) progressPhase(instances int64) string {
 // emitForStatus records the Event that goes with a new status.
 func (o *Operator) emitForStatus(ctx context.Context, cluster *unstructured.Unstructured, s clusterStatus) {
 	switch {
+	case s.phase == phaseFailOver:
+		o.emit(ctx, cluster, corev1.EventTypeWarning, "FailingOver", "Failing over from "+s.currentPrimary+" to "+s.targetPrimary)
+	case s.phase == phaseWaitingInstances:
+		o.emit(ctx, cluster, corev1.EventTypeWarning, "Degraded", s.phaseReason)
 	case s.phaseReason != "":
 		o.emit(ctx, cluster, corev1.EventTypeWarning, "SetupFailed", s.phaseReason)
 	case s.phase == phaseHealthy:
@@ -156,11 +194,32 @@ func readClusterStatus(cluster *unstructured.Unstructured) clusterStatus {
 	s.phaseReason, _, _ = unstructured.NestedString(cluster.Object, "status", "phaseReason")
 	s.instances, _, _ = unstructured.NestedInt64(cluster.Object, "status", "instances")
 	s.ready, _, _ = unstructured.NestedInt64(cluster.Object, "status", "readyInstances")
+	s.currentPrimary, _, _ = unstructured.NestedString(cluster.Object, "status", "currentPrimary")
+	s.targetPrimary, _, _ = unstructured.NestedString(cluster.Object, "status", "targetPrimary")
 	return s
 }
 
+// instanceName is the name of instance n of cluster: <cluster>-<n>.
+func instanceName(cluster string, n int64) string {
+	return cluster + "-" + strconv.FormatInt(n, 10)
+}
+
+// instanceNumber is n of the instance name <cluster>-<n>, or 1 (the first
+// primary) when name is not one.
+func instanceNumber(cluster, name string) int64 {
+	rest, ok := strings.CutPrefix(name, cluster+"-")
+	if !ok {
+		return 1
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
 // statusFields are the status fields the stand-in owns.
-var statusFields = []string{"phase", "phaseReason", "instances", "readyInstances", "conditions", "writeService", "readService", "currentPrimary", "targetPrimary"}
+var statusFields = []string{"phase", "phaseReason", "instances", "readyInstances", "conditions", "writeService", "readService", "currentPrimary", "targetPrimary", "instanceNames"}
 
 // applyClusterStatus writes want with server-side apply to the status
 // subresource, unless the Cluster already shows it.
@@ -190,8 +249,9 @@ func (o *Operator) applyClusterStatus(ctx context.Context, cluster *unstructured
 		}},
 		"writeService":   name + "-rw",
 		"readService":    name + "-r",
-		"currentPrimary": name + "-1",
-		"targetPrimary":  name + "-1",
+		"currentPrimary": want.currentPrimary,
+		"targetPrimary":  want.targetPrimary,
+		"instanceNames":  instanceNames(name, want.instances),
 	}
 	if want.phaseReason != "" {
 		status["phaseReason"] = want.phaseReason
@@ -224,6 +284,16 @@ func (o *Operator) applyClusterStatus(ctx context.Context, cluster *unstructured
 		o.logf("operator: cluster %s/%s: %s, %d/%d instances ready", cluster.GetNamespace(), name, want.phase, want.ready, want.instances)
 	}
 	return nil
+}
+
+// instanceNames are those of a cluster of n instances, <cluster>-1 to
+// <cluster>-n, as status.instanceNames lists them.
+func instanceNames(cluster string, n int64) []any {
+	names := make([]any, 0, n)
+	for i := int64(1); i <= n; i++ {
+		names = append(names, instanceName(cluster, i))
+	}
+	return names
 }
 
 // findCondition returns the condition of type typ of u's status, or nil.
@@ -269,6 +339,9 @@ func (o *Operator) deleteCluster(ctx context.Context, it item) error {
 		o.logf("operator: cluster %s deleted: dropped role %s and its databases", it.key(), role)
 	}
 	delete(o.state, it.key())
+	o.mu.Lock()
+	delete(o.failovers, it.key())
+	o.mu.Unlock()
 	return nil
 }
 
