@@ -16,8 +16,13 @@ type Slack struct {
 	APIURL        string `json:"apiURL"`        // CLUSTRO_SLACK_API_URL (tests, the demo)
 	// Access limits who may ask for databases in an environment, by
 	// channel and user group (see SlackAccess); an environment without an
-	// entry is open to anyone in any channel.
+	// entry is open to anyone in any channel. Its reconcile entry says who
+	// may reconcile a drifted database there (see ReconcileAccess).
 	Access map[string]SlackAccess `json:"access"`
+	// AdminGroups are the user group ids (S...) of the platform admins:
+	// their members may reconcile any database, from any channel, in every
+	// environment.
+	AdminGroups []string `json:"adminGroups"`
 	// TeamChannels maps a team to its Slack channel id: the progress of the
 	// team's requests that came through the API goes there, and /pg new in
 	// that channel defaults to the team.
@@ -59,7 +64,43 @@ type SlackAccess struct {
 	Channels []string `json:"channels"`
 	// UserGroups are user group ids (S...), as usergroups.users.list takes them.
 	UserGroups []string `json:"userGroups"`
+	// Reconcile says who may reconcile a database of this environment
+	// (/pg reconcile and its "Apply this plan" button); nil keeps the
+	// default: the owning team's channel, and the AdminGroups. Channels
+	// and UserGroups above do not apply to reconciling.
+	Reconcile *ReconcileAccess `json:"reconcile"`
 }
+
+// ReconcileAccess says who may reconcile a database (apply its reviewed
+// code again over a drift) in one environment. Members of
+// Slack.AdminGroups always may; the others are allowed here.
+type ReconcileAccess struct {
+	// TeamChannel allows anyone in the owning team's channel
+	// (Slack.TeamChannels): running the command or clicking the button
+	// there takes being a member. Nil means true.
+	TeamChannel *bool `json:"teamChannel"`
+	// UserGroups are more user group ids (S...) whose members may
+	// reconcile in this environment, from any channel.
+	UserGroups []string `json:"userGroups"`
+}
+
+// InTeamChannel reports whether the owning team's channel may reconcile
+// (true unless TeamChannel is set to false; a nil rule is the default).
+func (r *ReconcileAccess) InTeamChannel() bool {
+	return r == nil || r.TeamChannel == nil || *r.TeamChannel
+}
+
+// Groups returns the extra user groups of the rule (none for a nil rule).
+func (r *ReconcileAccess) Groups() []string {
+	if r == nil {
+		return nil
+	}
+	return r.UserGroups
+}
+
+// ReconcileFor returns who may reconcile in env besides the AdminGroups:
+// the environment's reconcile rule, nil (the default) when it has none.
+func (s Slack) ReconcileFor(env string) *ReconcileAccess { return s.Access[env].Reconcile }
 
 // Restricted reports whether the access rule limits anything.
 func (a SlackAccess) Restricted() bool { return len(a.Channels) > 0 || len(a.UserGroups) > 0 }
@@ -124,6 +165,16 @@ func (c *Config) checkSlack() []string {
 			if !slackGroupID.MatchString(g) {
 				problems = append(problems, fmt.Sprintf("slack.access.%s.userGroups: %q is not a user group id like S0123ABCD", env, g))
 			}
+		}
+		for _, g := range a.Reconcile.Groups() {
+			if !slackGroupID.MatchString(g) {
+				problems = append(problems, fmt.Sprintf("slack.access.%s.reconcile.userGroups: %q is not a user group id like S0123ABCD", env, g))
+			}
+		}
+	}
+	for _, g := range c.Slack.AdminGroups {
+		if !slackGroupID.MatchString(g) {
+			problems = append(problems, fmt.Sprintf("slack.adminGroups: %q is not a user group id like S0123ABCD", g))
 		}
 	}
 	teams := make([]string, 0, len(c.Slack.TeamChannels))

@@ -57,6 +57,8 @@ func TestSlackPolicyRefused(t *testing.T) {
 		{"bad team channel", "slack:\n  teamChannels: {billing: billing-requests}\n", `slack.teamChannels.billing: "billing-requests" is not a channel id`},
 		{"bad team name", "slack:\n  teamChannels: {Billing: C0BILLING}\n", `slack.teamChannels: "Billing" is not a team name`},
 		{"idle too short", "slack:\n  conversationTimeout: 10s\n", "slack.conversationTimeout: 10s is outside 1m-168h"},
+		{"admin group handle", "slack:\n  adminGroups: ['@platform']\n", `slack.adminGroups: "@platform" is not a user group id`},
+		{"reconcile group handle", "slack:\n  access:\n    prod: {reconcile: {userGroups: [dbas]}}\n", `slack.access.prod.reconcile.userGroups: "dbas" is not a user group id`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,5 +92,40 @@ func TestSlackPool(t *testing.T) {
 		if _, err := Load(writeConfig(t, file), nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %q", file, err, want)
 		}
+	}
+}
+
+// TestSlackReconcileAccess: by default the owning team's channel and the
+// admin groups may reconcile; an environment can turn the team channel off
+// and allow more groups. The reconcile rule restricts no request.
+func TestSlackReconcileAccess(t *testing.T) {
+	c, err := Load(writeConfig(t, `
+slack:
+  adminGroups: [S0ADMINS]
+  access:
+    prod: {reconcile: {teamChannel: false, userGroups: [S0DBAS]}}
+    staging: {reconcile: {userGroups: [S0ONCALL]}}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Slack.AdminGroups) != 1 || c.Slack.AdminGroups[0] != "S0ADMINS" {
+		t.Errorf("admin groups = %v", c.Slack.AdminGroups)
+	}
+	prod := c.Slack.ReconcileFor("prod")
+	if prod.InTeamChannel() || len(prod.Groups()) != 1 || prod.Groups()[0] != "S0DBAS" {
+		t.Errorf("prod reconcile = %+v", prod)
+	}
+	if c.Slack.AccessFor("prod").Restricted() {
+		t.Error("a reconcile rule restricts requests")
+	}
+	if s := c.Slack.ReconcileFor("staging"); !s.InTeamChannel() || s.Groups()[0] != "S0ONCALL" {
+		t.Errorf("staging reconcile = %+v", s)
+	}
+	if d := c.Slack.ReconcileFor("dev"); !d.InTeamChannel() || len(d.Groups()) != 0 {
+		t.Errorf("dev reconcile (default) = %+v", d)
+	}
+	if d, _ := Load("", nil); len(d.Slack.AdminGroups) != 0 {
+		t.Errorf("default admin groups = %v", d.Slack.AdminGroups)
 	}
 }
