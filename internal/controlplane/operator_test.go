@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -469,5 +470,214 @@ func TestNewPassword(t *testing.T) {
 	b, _ := newPassword()
 	if len(a) != 64 || a == b || strings.Trim(a, passwordChars) != "" {
 		t.Errorf("passwords %q, %q: want distinct, 64 characters of %s", a, b, passwordChars)
+	}
+}
+
+// primaries is a Cluster's status.currentPrimary and status.targetPrimary.
+func primaries(u *unstructured.Unstructured) (current, target string) {
+	current, _, _ = unstructured.NestedString(u.Object, "status", "currentPrimary")
+	target, _, _ = unstructured.NestedString(u.Object, "status", "targetPrimary")
+	return current, target
+}
+
+func TestClusterStatusNamesItsInstancesAndPrimary(t *testing.T) {
+	t.Parallel()
+	dyn, _ := clients(t)
+	ns := namespace(t, "cp-instances")
+	for _, tt := range []struct {
+		name      string
+		instances int64
+	}{{"solo", 1}, {"trio", 3}} {
+		t.Run(tt.name, func(t *testing.T) {
+			createCluster(t, dyn, ns, tt.name, tt.instances)
+			u := waitCluster(t, dyn, ns, tt.name, "healthy", readyInstances(tt.instances))
+			if cur, tgt := primaries(u); cur != tt.name+"-1" || tgt != tt.name+"-1" {
+				t.Errorf("currentPrimary, targetPrimary = %q, %q; want %s-1 for both", cur, tgt, tt.name)
+			}
+			names, _, _ := unstructured.NestedStringSlice(u.Object, "status", "instanceNames")
+			var want []string
+			for i := range tt.instances {
+				want = append(want, tt.name+"-"+strconv.FormatInt(i+1, 10))
+			}
+			if !slices.Equal(names, want) {
+				t.Errorf("instanceNames = %q, want %q", names, want)
+			}
+			if n, _, _ := unstructured.NestedInt64(u.Object, "status", "instances"); n != tt.instances {
+				t.Errorf("status.instances = %d, want %d", n, tt.instances)
+			}
+		})
+	}
+}
+
+func TestDegradedClusterReportsItAndRecovers(t *testing.T) {
+	t.Parallel()
+	dyn, cs := clients(t)
+	ns := namespace(t, "cp-degraded")
+	const reason = "instance pod not ready: readiness probe failed"
+	for _, tt := range []struct {
+		name            string
+		instances, want int64 // want: ready instances while degraded
+	}{{"sickly-solo", 1, 0}, {"sickly-trio", 3, 2}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			createCluster(t, dyn, ns, tt.name, tt.instances)
+			waitCluster(t, dyn, ns, tt.name, "healthy", healthy)
+
+			env.op.Behave(tt.name, Degraded(reason))
+			u := waitCluster(t, dyn, ns, tt.name, "degraded", func(u *unstructured.Unstructured) bool {
+				phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+				return phase == phaseWaitingInstances
+			})
+			if got, _, _ := unstructured.NestedString(u.Object, "status", "phaseReason"); got != reason {
+				t.Errorf("phaseReason = %q, want %q", got, reason)
+			}
+			if got, _, _ := unstructured.NestedInt64(u.Object, "status", "readyInstances"); got != tt.want {
+				t.Errorf("readyInstances = %d, want %d", got, tt.want)
+			}
+			if c := findCondition(u, "Ready"); c == nil || c["status"] != "False" || c["reason"] != reasonNotReady {
+				t.Errorf("Ready condition = %v, want False (%s)", c, reasonNotReady)
+			}
+			if cur, _ := primaries(u); cur != tt.name+"-1" {
+				t.Errorf("currentPrimary = %q, want %s-1", cur, tt.name)
+			}
+			if !databaseExists(t, PostgresDatabase(ns, tt.name, "")) {
+				t.Error("the degraded cluster lost its database")
+			}
+			if ev := clusterEvents(t, cs, ns, tt.name); !hasEvent(ev, corev1.EventTypeWarning, "Degraded", reason) {
+				t.Errorf("no Warning Degraded event; events: %v", ev)
+			}
+
+			env.op.Behave(tt.name, Ready())
+			u = waitCluster(t, dyn, ns, tt.name, "recovered", readyInstances(tt.instances))
+			if got, found, _ := unstructured.NestedString(u.Object, "status", "phaseReason"); found {
+				t.Errorf("phaseReason = %q after recovery, want none", got)
+			}
+		})
+	}
+}
+
+// primaryWatch records the distinct (phase, currentPrimary, targetPrimary)
+// a Cluster's status goes through until done.
+func primaryWatch(t *testing.T, dyn dynamic.Interface, ns, name string, done func(*unstructured.Unstructured) bool) <-chan string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := dyn.Resource(clusterGVR).Namespace(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := make(chan string, 16)
+	go func() {
+		defer close(states)
+		defer w.Stop()
+		last := ""
+		for ev := range w.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+			cur, tgt := primaries(u)
+			if s := phase + " " + cur + "->" + tgt; s != last {
+				last = s
+				states <- s
+			}
+			if done(u) {
+				return
+			}
+		}
+	}()
+	return states
+}
+
+func TestFailoverMovesThePrimaryAndRecovers(t *testing.T) {
+	t.Parallel()
+	dyn, cs := clients(t)
+	ns := namespace(t, "cp-failover")
+	tests := []struct {
+		name      string
+		instances int64
+		primaries []string // after each failover, from <name>-1
+	}{
+		{"fo-trio", 3, []string{"fo-trio-2", "fo-trio-3", "fo-trio-1"}},
+		{"fo-solo", 1, []string{"fo-solo-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			createCluster(t, dyn, ns, tt.name, tt.instances)
+			waitCluster(t, dyn, ns, tt.name, "healthy", healthy)
+			old := tt.name + "-1"
+			for _, next := range tt.primaries {
+				sawFailover := false // only the watch's goroutine uses it
+				states := primaryWatch(t, dyn, ns, tt.name, func(u *unstructured.Unstructured) bool {
+					if phase, _, _ := unstructured.NestedString(u.Object, "status", "phase"); phase == phaseFailOver {
+						sawFailover = true
+					}
+					cur, tgt := primaries(u)
+					return sawFailover && healthy(u) && cur == next && tgt == next
+				})
+				// The watch starts from the current state: wait for it
+				// to be seen before failing over.
+				first := <-states
+				env.op.Failover(tt.name)
+				got := append([]string{first}, collect(t, states)...)
+				want := []string{
+					phaseHealthy + " " + old + "->" + old,
+					phaseFailOver + " " + old + "->" + next,
+					phaseHealthy + " " + next + "->" + next,
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("failover from %s: states = %q, want %q", old, got, want)
+				}
+				old = next
+			}
+			u := waitCluster(t, dyn, ns, tt.name, "healthy", readyInstances(tt.instances))
+			if c := findCondition(u, "Ready"); c["status"] != "True" {
+				t.Errorf("Ready condition after the failovers = %v", c)
+			}
+			ev := clusterEvents(t, cs, ns, tt.name)
+			if !hasEvent(ev, corev1.EventTypeWarning, "FailingOver", "Failing over from "+tt.name+"-1 to "+tt.primaries[0]) ||
+				!hasEvent(ev, corev1.EventTypeNormal, "FailoverCompleted", tt.primaries[0]) {
+				t.Errorf("events = %v, want FailingOver and FailoverCompleted", ev)
+			}
+		})
+	}
+}
+
+func TestDeletedClusterStaysDeleted(t *testing.T) {
+	t.Parallel()
+	dyn, _ := clients(t)
+	ns := namespace(t, "cp-deleted")
+	clusters := dyn.Resource(clusterGVR).Namespace(ns)
+	tests := []struct {
+		name   string
+		before func(name string) // just before the delete
+		after  func(name string) // once it is gone
+	}{
+		{"del-plain", func(string) {}, func(string) {}},
+		{"del-failing-over", env.op.Failover, env.op.Failover},
+		{"del-degraded", func(n string) { env.op.Behave(n, Degraded("disk full")) }, func(n string) { env.op.Behave(n, Ready()) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			createCluster(t, dyn, ns, tt.name, 2)
+			waitCluster(t, dyn, ns, tt.name, "healthy", healthy)
+			tt.before(tt.name)
+			if err := clusters.Delete(context.Background(), tt.name, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			tt.after(tt.name)
+			// Past a failover's time, and a reconcile or two later, it
+			// is still gone: status writes do not bring it back.
+			deadline := time.Now().Add(2 * failoverTime)
+			for time.Now().Before(deadline) {
+				if _, err := clusters.Get(context.Background(), tt.name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+					t.Fatalf("get the deleted cluster: %v, want not found", err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -45,9 +45,9 @@ type clusterState struct {
 	provisioned bool      // its role and database exist
 	reported    string    // phase and reason of the last status written
 
-	// primary is the number n of the primary instance <cluster>-n; target
-	// differs from it while a failover to target is under way, since
-	// failoverSince.
+	// primary is the number n of the primary instance <cluster>-n. While
+	// a failover to target is under way, failoverSince is when it started
+	// (zero otherwise); with a single instance target is primary.
 	primary, target int64
 	failoverSince   time.Time
 }
@@ -90,6 +90,10 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 		// An earlier run of the stand-in may have failed it over.
 		st.primary = instanceNumber(it.name, current.currentPrimary)
 		st.target = st.primary
+		if current.phase == phaseFailOver {
+			// Interrupted in a failover: it completes at once.
+			st.target, st.failoverSince = instanceNumber(it.name, current.targetPrimary), now.Add(-failoverTime)
+		}
 		o.state[it.key()] = st
 	case st.generation != cluster.GetGeneration():
 		st.generation, st.since, st.first = cluster.GetGeneration(), now, false
@@ -125,16 +129,16 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 		if err := o.queueDatabasesOf(it.namespace, it.name); err != nil {
 			return err
 		}
-		if st.target == st.primary && o.takeFailover(it.key()) {
+		if st.failoverSince.IsZero() && o.takeFailover(it.key()) {
 			st.target, st.failoverSince = st.primary%instances+1, now
 		}
-		if st.target != st.primary && now.Sub(st.failoverSince) >= failoverTime {
+		if !st.failoverSince.IsZero() && now.Sub(st.failoverSince) >= failoverTime {
 			o.logf("operator: cluster %s: failed over from %s to %s", it.key(), instanceName(it.name, st.primary), instanceName(it.name, st.target))
 			o.emit(ctx, cluster, corev1.EventTypeNormal, "FailoverCompleted", "Instance "+instanceName(it.name, st.target)+" is the new primary")
-			st.primary = st.target
+			st.primary, st.failoverSince = st.target, time.Time{}
 		}
 		switch wait := st.since.Add(b.delay).Sub(now); {
-		case st.target != st.primary:
+		case !st.failoverSince.IsZero():
 			want = clusterStatus{phase: phaseFailOver, instances: instances, ready: max(instances-1, 0), condReason: reasonNotReady, condText: "Cluster Is Not Ready"}
 			o.queue.AddAfter(it, failoverTime-now.Sub(st.failoverSince))
 		case wait > 0:
