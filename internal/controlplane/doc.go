@@ -10,7 +10,9 @@
 // operator runs either, RunOperator starts a stand-in that plays its part
 // against a real local PostgreSQL: it creates a database and role per
 // Cluster, writes the <cluster>-app Secret, reports the Cluster healthy (or
-// slow, or failing, as a test asks) and emits Events as it goes.
+// slow, failing or degraded, as a test asks) with its instance names and
+// primary as CloudNativePG does, fails it over to another instance on
+// request (Operator.Failover), and emits Events as it goes.
 //
 // Start and the stand-in return once ready; both run until Stop. Processes
 // run in their own process group, which Stop kills.
