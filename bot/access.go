@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,4 +91,51 @@ func (a *accessChecker) members(ctx context.Context, group string) ([]string, er
 	a.groups[group] = cachedGroup{members: members, at: now}
 	a.mu.Unlock()
 	return members, nil
+}
+
+// reconcileRefusal returns "" when user may reconcile the database of team
+// in env from channel, or the sentence saying who may: anyone in the
+// owning team's channel (unless the environment's reconcile rule turns it
+// off), the members of slack.adminGroups and of the rule's user groups.
+// An error means membership could not be checked (the sentence says so).
+func (a *accessChecker) reconcileRefusal(ctx context.Context, env, team, channel, user string) (string, error) {
+	cfg := a.b.cfg
+	rule := cfg.ReconcileFor(env)
+	teamChannel := ""
+	if rule.InTeamChannel() {
+		teamChannel = cfg.ChannelOfTeam(team)
+	}
+	if teamChannel != "" && channel == teamChannel {
+		return "", nil
+	}
+	groups := append(slices.Clone(cfg.AdminGroups), rule.Groups()...)
+	var errs []error
+	for _, g := range groups {
+		members, err := a.members(ctx, g)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check membership of %s: %w", g, err))
+			continue
+		}
+		if slices.Contains(members, user) {
+			return "", nil
+		}
+	}
+	var allowed []string
+	if teamChannel != "" {
+		allowed = append(allowed, fmt.Sprintf("anyone in <#%s> (team %s's channel)", teamChannel, team))
+	}
+	if len(groups) > 0 {
+		mentions := make([]string, len(groups))
+		for i, g := range groups {
+			mentions[i] = "<!subteam^" + g + ">"
+		}
+		allowed = append(allowed, "members of "+strings.Join(mentions, " or ")+" (from any channel)")
+	}
+	if len(errs) > 0 {
+		return fmt.Sprintf("I could not check who may reconcile %s databases (Slack did not answer); try again in a minute.", env), errors.Join(errs...)
+	}
+	if len(allowed) == 0 {
+		return fmt.Sprintf("Nobody may reconcile %s databases of team %s from Slack: the team has no channel allowed (slack.teamChannels) and no admin or reconcile groups are set (slack.adminGroups, slack.access.%s.reconcile.userGroups).", env, team, env), nil
+	}
+	return fmt.Sprintf("%s databases of team %s can be reconciled by %s.", env, team, strings.Join(allowed, ", or ")), nil
 }

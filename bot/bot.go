@@ -23,16 +23,23 @@ type Pipeline interface {
 	Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error)
 	Change(ctx context.Context, c request.Change, key store.Idempotency) (store.Record, bool, error)
 	Retry(ctx context.Context, id string, who request.Requester, origin string) (store.Record, error)
+	// Reconcile starts a reconcile of a ready database (confirm "": it is
+	// planned and the plan posted in the database's thread), or applies
+	// the planned one whose id confirm names. Refusals are
+	// request.Problems.
+	Reconcile(ctx context.Context, key store.DatabaseKey, who request.Requester, origin request.Origin, confirm string) (request.Reconcile, error)
 }
 
 // Store is the part of the store the bot uses: requests to read (and the
-// progress message to remember), conversations, and idempotency records
-// (each Slack payload claimed once, each credentials DM sent once).
+// progress message to remember), conversations, idempotency records (each
+// Slack payload claimed once, each credentials DM sent once) and the watch
+// records (health, drift and reconcile, for /pg status and /pg drift).
 // store.Store implements it.
 type Store interface {
 	store.Requests
 	store.Conversations
 	store.Idempotent
+	store.Watches
 }
 
 // Credentials reads the connection URI and password of a ready database

@@ -64,6 +64,10 @@ func (b *Bot) answerCommand(ctx context.Context, cmd slack.SlashCommand) any {
 		return b.commandChange(cmd, sub, rest)
 	case "delete":
 		return b.commandDelete(ctx, cmd, rest)
+	case "reconcile":
+		return b.commandReconcile(cmd, rest)
+	case "drift":
+		return b.commandDrift(cmd, rest)
 	}
 	return ephemeralReply(text(fmt.Sprintf("I don't know `%s %s`.\n%s", cmd.Command, sub, usage)))
 }
@@ -283,7 +287,22 @@ func where(t target) string {
 	return " " + strings.Join(parts, " ")
 }
 
-// commandStatus shows where a database's latest request stands.
+// watchOf reads the watch record of a request's database.
+func (b *Bot) watchOf(ctx context.Context, rec store.Record) (store.Watch, error) {
+	release, err := b.reading(ctx)
+	if err != nil {
+		return store.Watch{}, fmt.Errorf("read the watch of %s: %w", rec.Request.Key(), err)
+	}
+	defer release()
+	w, err := b.store.GetWatch(ctx, keyOf(rec.Request))
+	if err != nil {
+		return store.Watch{}, fmt.Errorf("read the watch of %s: %w", rec.Request.Key(), err)
+	}
+	return w, nil
+}
+
+// commandStatus shows where a database's latest request stands, and its
+// health, drift and open reconcile.
 func (b *Bot) commandStatus(cmd slack.SlashCommand, rest []string) any {
 	t, problem := parseTarget(parseArgs(rest))
 	if problem != "" {
@@ -297,7 +316,11 @@ func (b *Bot) commandStatus(cmd slack.SlashCommand, rest []string) any {
 		if msg != "" {
 			return b.respond(ctx, cmd.ResponseURL, text(msg))
 		}
-		return b.respond(ctx, cmd.ResponseURL, statusMessage(b.policy, rec))
+		w, werr := b.watchOf(ctx, rec)
+		if werr != nil && !errors.Is(werr, store.ErrNotFound) {
+			b.log.Warn().Err(werr).Str("database", rec.Request.Key()).Msg("watch record not read for the status card")
+		}
+		return b.respond(ctx, cmd.ResponseURL, statusMessage(b.policy, rec, watchLines(rec, w, werr)))
 	})
 }
 

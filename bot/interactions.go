@@ -46,6 +46,10 @@ func (b *Bot) interaction(ctx context.Context, cb slack.InteractionCallback) any
 			b.later("form environment", func(ctx context.Context) error { return b.onFormEnvironment(ctx, cb, act) })
 		case act.ActionID == actionListNext || act.ActionID == actionListPrev:
 			b.later("list page", func(ctx context.Context) error { return b.onListPage(ctx, cb, act) })
+		case act.ActionID == actionDriftNext || act.ActionID == actionDriftPrev:
+			b.later("drift page", func(ctx context.Context) error { return b.onDriftPage(ctx, cb, act) })
+		case act.ActionID == actionReconcileApply:
+			b.later("apply reconcile", func(ctx context.Context) error { return b.onReconcileApply(ctx, cb, act) })
 		}
 		return nil
 	case slack.InteractionTypeViewSubmission:

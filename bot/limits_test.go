@@ -123,7 +123,7 @@ func TestEveryMessageFitsSlack(t *testing.T) {
 		"sizes":                        sizesMessage(p),
 		"draft card":                   draftCard(p, "cv0123456789abcdef", "U0123456789ABCDEF", r),
 		"closed card":                  closedCard(p, r, ":white_check_mark: Submitted by <@U0123456789ABCDEF>: request "+r.ID+". Progress follows in this thread."),
-		"status":                       statusMessage(p, rec),
+		"status":                       statusMessage(p, rec, ""),
 		"credentials (DM)":             credentialsMessage(rec, *info, "postgresql://app:"+strings.Repeat("p", 64)+"@"+info.RWHost+":5432/app", strings.Repeat("p", 64)),
 		"a note of 100,000 characters": text(strings.Repeat("a very long note\n", 6000)),
 		"a code block of 100,000":      text("```" + strings.Repeat("line of output\n", 7000) + "```"),

@@ -173,60 +173,84 @@ func (b *Bot) listMessage(ctx context.Context, q listQuery, user string) (messag
 	if err != nil {
 		return message{}, fmt.Errorf("list databases: %w", err)
 	}
-	if len(pg.dbs) == 0 && (q.After != "" || q.Before != "") {
+	if len(pg.entries) == 0 && (q.After != "" || q.Before != "") {
 		// The page's databases are gone: back to the first.
 		q.After, q.Before, q.At = "", "", 0
 		if pg, err = b.storePage(ctx, q); err != nil {
 			return message{}, fmt.Errorf("list databases: %w", err)
 		}
 	}
-	return pg.message(q), nil
+	return pg.message(q, databasesList(q)), nil
 }
 
 // listWalk is how many databases one read takes while Previous looks for
 // the page before a key.
 const listWalk = 200
 
-// storePage reads the page q names from the store: after q.After (one
-// read of a page and one more database, to know whether there is a next
-// page), or, for Previous, the page before q.Before, found by reading
-// forward from the first database (the store reads in one direction);
-// only a click on Previous pays for that walk.
+// entry is one line of a paged list and the key of the database it shows.
+type entry struct {
+	key  store.DatabaseKey
+	line string
+}
+
+// readEntries reads up to limit entries after a key, in key order (the
+// zero key: from the start).
+type readEntries func(ctx context.Context, after store.DatabaseKey, limit int) ([]entry, error)
+
+// storePage reads the page q names from the store: the databases, as
+// /pg list shows them.
 func (b *Bot) storePage(ctx context.Context, q listQuery) (page, error) {
 	f := store.DatabaseFilter{Environment: q.Env, Team: q.Team, Existing: true}
+	return readPage(ctx, q, func(ctx context.Context, after store.DatabaseKey, limit int) ([]entry, error) {
+		dbs, err := b.store.ListDatabases(ctx, f, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]entry, len(dbs))
+		for i, e := range dbs {
+			out[i] = entry{key: e.Key, line: listLine(e.Newest)}
+		}
+		return out, nil
+	})
+}
+
+// readPage reads the page q names through read: after q.After (one read of
+// a page and one more entry, to know whether there is a next page), or,
+// for Previous, the page before q.Before, found by reading forward from
+// the first entry (the store reads in one direction); only a click on
+// Previous pays for that walk.
+func readPage(ctx context.Context, q listQuery, read readEntries) (page, error) {
 	if q.Before == "" {
-		entries, err := b.store.ListDatabases(ctx, f, databaseKey(q.After), listPageSize+1)
+		entries, err := read(ctx, databaseKey(q.After), listPageSize+1)
 		if err != nil {
 			return page{}, err
 		}
 		pg := page{start: q.At, total: -1, prev: q.After != "", next: len(entries) > listPageSize}
-		for _, e := range entries[:min(len(entries), listPageSize)] {
-			pg.dbs = append(pg.dbs, e.Newest)
-		}
+		pg.entries = entries[:min(len(entries), listPageSize)]
 		if !pg.next {
-			pg.total = pg.start + len(pg.dbs)
+			pg.total = pg.start + len(pg.entries)
 		}
 		return pg, nil
 	}
 	var (
-		before []store.Record // the last listPageSize databases before q.Before
-		seen   int            // databases before q.Before
+		before []entry // the last listPageSize entries before q.Before
+		seen   int     // entries before q.Before
 		after  store.DatabaseKey
 		next   bool
 	)
 walk:
 	for {
-		entries, err := b.store.ListDatabases(ctx, f, after, listWalk)
+		entries, err := read(ctx, after, listWalk)
 		if err != nil {
 			return page{}, err
 		}
 		for _, e := range entries {
-			if !databaseKeyLess(e.Key, databaseKey(q.Before)) {
+			if !databaseKeyLess(e.key, databaseKey(q.Before)) {
 				next = true
 				break walk
 			}
 			seen++
-			before = append(before, e.Newest)
+			before = append(before, e)
 			if len(before) > listPageSize {
 				before = before[1:]
 			}
@@ -234,14 +258,17 @@ walk:
 		if len(entries) < listWalk {
 			break
 		}
-		after = entries[len(entries)-1].Key
+		after = entries[len(entries)-1].key
 	}
-	pg := page{dbs: before, start: seen - len(before), total: -1, prev: seen > len(before), next: next}
+	pg := page{entries: before, start: seen - len(before), total: -1, prev: seen > len(before), next: next}
 	if !next {
 		pg.total = seen
 	}
 	return pg, nil
 }
+
+// keyText writes a key as a page button carries it (env/team/name).
+func keyText(k store.DatabaseKey) string { return k.Environment + "/" + k.Team + "/" + k.Name }
 
 // databaseKey reads a key as a page button carries it (env/team/name).
 func databaseKey(key string) store.DatabaseKey {
@@ -281,14 +308,31 @@ func recordKeyLess(a, b store.Record) bool {
 	return databaseKeyLess(databaseKey(a.Request.Key()), databaseKey(b.Request.Key()))
 }
 
-// page is one page of a list: its databases, where it starts (0-based),
+// page is one page of a list: its entries, where it starts (0-based),
 // the list's length when known (-1 when not), and whether there are
-// databases before and after it.
+// entries before and after it.
 type page struct {
-	dbs        []store.Record
+	entries    []entry
 	start      int
 	total      int
 	prev, next bool
+}
+
+// listKind is what a paged list is: its title, what it says when empty,
+// the action ids of its page buttons and the command that narrows it.
+type listKind struct {
+	title, empty string
+	next, prev   string
+	// command is the subcommand ("list", "drift"); mine whether it takes
+	// `mine`.
+	command string
+	mine    bool
+}
+
+// databasesList is the kind of /pg list's pages.
+func databasesList(q listQuery) listKind {
+	return listKind{title: q.title(), empty: q.title() + ": none yet. Ask with `/pg new`.",
+		next: actionListNext, prev: actionListPrev, command: "list", mine: true}
 }
 
 // listPage is the page of dbs (all the databases, in key order) that q
@@ -307,25 +351,29 @@ func listPage(q listQuery, dbs []store.Record) message {
 	if start >= end { // the page's databases are gone: back to the first
 		start, end = 0, min(listPageSize, len(dbs))
 	}
-	return page{dbs: dbs[start:end], start: start, total: len(dbs), prev: start > 0, next: end < len(dbs)}.message(q)
+	entries := make([]entry, 0, end-start)
+	for i := start; i < end; i++ {
+		entries = append(entries, entry{key: key(i), line: listLine(dbs[i])})
+	}
+	return page{entries: entries, start: start, total: len(dbs), prev: start > 0, next: end < len(dbs)}.message(q, databasesList(q))
 }
 
 // message shows the page, with buttons to the previous and next pages.
-func (pg page) message(q listQuery) message {
-	if len(pg.dbs) == 0 {
-		return text(q.title() + ": none yet. Ask with `/pg new`.")
+func (pg page) message(q listQuery, kind listKind) message {
+	if len(pg.entries) == 0 {
+		return text(kind.empty)
 	}
-	start, end := pg.start, pg.start+len(pg.dbs)
-	head := fmt.Sprintf("*%s*", q.title())
+	start, end := pg.start, pg.start+len(pg.entries)
+	head := fmt.Sprintf("*%s*", kind.title)
 	if pg.prev || pg.next {
 		head += fmt.Sprintf(" · %s–%s", thousands(start+1), thousands(end))
 		if pg.total >= 0 {
 			head += " of " + thousands(pg.total)
 		}
 	}
-	lines := make([]string, 0, len(pg.dbs))
-	for _, rec := range pg.dbs {
-		lines = append(lines, listLine(rec))
+	lines := make([]string, 0, len(pg.entries))
+	for _, e := range pg.entries {
+		lines = append(lines, e.line)
 	}
 	body := strings.Join(lines, "\n")
 	m := message{Text: head + "\n" + body, Blocks: append([]slack.Block{section(head)}, sections(body)...)}
@@ -335,34 +383,34 @@ func (pg page) message(q listQuery) message {
 	var buttons []slack.BlockElement
 	if pg.prev {
 		prev := q
-		prev.After, prev.Before, prev.At = "", pg.dbs[0].Request.Key(), max(0, start-listPageSize)
+		prev.After, prev.Before, prev.At = "", keyText(pg.entries[0].key), max(0, start-listPageSize)
 		label := "‹ Previous"
 		if start > 0 {
 			label = fmt.Sprintf("‹ Previous %d", min(listPageSize, start))
 		}
-		buttons = append(buttons, button(actionListPrev, prev.encode(), label))
+		buttons = append(buttons, button(kind.prev, prev.encode(), label))
 	}
 	if pg.next {
 		next := q
-		next.After, next.Before, next.At = pg.dbs[len(pg.dbs)-1].Request.Key(), "", end
+		next.After, next.Before, next.At = keyText(pg.entries[len(pg.entries)-1].key), "", end
 		label := "Next ›"
 		if pg.total >= 0 {
 			label = fmt.Sprintf("Next %d ›", min(listPageSize, pg.total-end))
 		}
-		btn := button(actionListNext, next.encode(), label)
+		btn := button(kind.next, next.encode(), label)
 		btn.Style = slack.StylePrimary
 		buttons = append(buttons, btn)
 	}
-	m.Blocks = append(m.Blocks, slack.NewActionBlock("list.pages", buttons...))
+	m.Blocks = append(m.Blocks, slack.NewActionBlock(kind.command+".pages", buttons...))
 	var narrow []string
-	if !q.Mine {
-		narrow = append(narrow, "`/pg list mine`")
+	if kind.mine && !q.Mine {
+		narrow = append(narrow, "`/pg "+kind.command+" mine`")
 	}
 	if q.Team == "" {
-		narrow = append(narrow, "`/pg list team <team>`")
+		narrow = append(narrow, "`/pg "+kind.command+" team <team>`")
 	}
 	if q.Env == "" {
-		narrow = append(narrow, "`/pg list env <env>`")
+		narrow = append(narrow, "`/pg "+kind.command+" env <env>`")
 	}
 	if len(narrow) > 0 {
 		m.Blocks = append(m.Blocks, contextText("Narrow the list with "+strings.Join(narrow, ", ")+"; they combine."))

@@ -32,6 +32,8 @@ const usage = "*Usage*\n" +
 	"`/pg backups <name> none|hourly|daily|weekly [hour=3] [retention=14d]` changes its backups\n" +
 	"`/pg delete <name>` deletes it (you confirm by typing its name)\n" +
 	"`/pg retry <name>` retries a failed request\n" +
+	"`/pg drift [team <team>] [env <env>]` lists the databases that drifted from their reviewed code\n" +
+	"`/pg reconcile <name> [env=<env>] [team=<team>]` plans applying its reviewed code again; the plan is posted in its thread to confirm\n" +
 	"`/pg sizes` shows the sizing presets\n" +
 	"Or mention me in a channel, or write to me: _@clustro I need a postgres for billing in prod_."
 
@@ -194,8 +196,9 @@ func stateEmoji(s request.State) string {
 	}
 }
 
-// statusMessage describes where a database's latest request stands.
-func statusMessage(p *request.Policy, rec store.Record) message {
+// statusMessage describes where a database's latest request stands, with
+// day2 (watchLines: its health, drift and open reconcile) when not empty.
+func statusMessage(p *request.Policy, rec store.Record, day2 string) message {
 	r := rec.Request
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s *%s* is *%s* (%s request %s", stateEmoji(rec.State), r.Key(), rec.State, r.Kind, rec.ID())
@@ -214,6 +217,9 @@ func statusMessage(p *request.Policy, rec store.Record) message {
 		if rec.Failure.Retryable {
 			fmt.Fprintf(&b, "\nNext: `/pg retry %s env=%s team=%s`", r.Name, r.Environment, r.Team)
 		}
+	}
+	if day2 != "" {
+		b.WriteString("\n" + day2)
 	}
 	spec := specLines(p, r)
 	return message{Text: b.String() + "\n" + spec, Blocks: append(sections(b.String()), sections(spec)...)}

@@ -162,6 +162,9 @@ const maxPlan = 2500
 
 // stepMessage is the thread reply for one notice.
 func stepMessage(rec store.Record, n request.Notice, credentials string) message {
+	if n.Kind == request.NoticeReconcilePlan && n.Reconcile != nil && n.Reconcile.State == request.ReconcilePlanned {
+		return reconcilePlanMessage(rec, n)
+	}
 	var b strings.Builder
 	emoji := map[string]string{
 		request.NoticeReceived: ":inbox_tray:", request.NoticePROpened: ":page_facing_up:",
@@ -170,6 +173,11 @@ func stepMessage(rec store.Record, n request.Notice, credentials string) message
 		request.NoticeReady: ":white_check_mark:", request.NoticeFailed: ":x:",
 		request.NoticeCancelled: ":no_entry_sign:", request.NoticeDeleted: ":wastebasket:",
 		request.NoticeRefused: ":no_entry:", request.NoticeEdited: ":pencil2:",
+		request.NoticeUnhealthy: ":warning:", request.NoticeRecovered: ":green_heart:",
+		request.NoticeFailover: ":arrows_counterclockwise:", request.NoticeGone: ":rotating_light:",
+		request.NoticeDrift: ":mag:", request.NoticeDriftResolved: ":white_check_mark:",
+		request.NoticeReconcilePlan: ":clipboard:", request.NoticeReconciled: ":white_check_mark:",
+		request.NoticeReconcileFailed: ":x:",
 	}[n.Kind]
 	if emoji == "" {
 		emoji = ":information_source:"
@@ -185,7 +193,7 @@ func stepMessage(rec store.Record, n request.Notice, credentials string) message
 			b.WriteString("\nThe whole plan is on the pull request.")
 		}
 	}
-	if n.Kind == request.NoticeFailed && n.Next != "" {
+	if (n.Kind == request.NoticeFailed || n.Kind == request.NoticeReconcileFailed) && n.Next != "" {
 		fmt.Fprintf(&b, "\n*Next*: %s", n.Next)
 	}
 	if ri := n.Ready; n.Kind == request.NoticeReady && ri != nil {
