@@ -30,6 +30,12 @@ type Store interface {
 	Remember(ctx context.Context, key store.Idempotency, result []byte) (stored []byte, first bool, err error)
 	// Recall returns the reply recorded under key, or store.ErrNotFound.
 	Recall(ctx context.Context, key store.Idempotency) ([]byte, error)
+	// GetWatch returns a database's watch record (its health, drift and
+	// latest reconcile), or an error wrapping store.ErrNotFound.
+	GetWatch(ctx context.Context, key store.DatabaseKey) (store.Watch, error)
+	// ListWatches returns a page of watch records in key order, with the
+	// filter applied by the store.
+	ListWatches(ctx context.Context, f store.WatchFilter, after store.DatabaseKey, limit int) ([]store.Watch, error)
 }
 
 // Pipeline is the only way the API creates or changes requests; package
@@ -44,6 +50,11 @@ type Pipeline interface {
 	Change(ctx context.Context, c request.Change, key store.Idempotency) (rec store.Record, created bool, err error)
 	// Retry sends a failed request back to the step that failed.
 	Retry(ctx context.Context, id string, who request.Requester, origin string) (store.Record, error)
+	// Reconcile asks to apply a ready database's reviewed code again:
+	// without confirm it starts a reconcile (planned, then shown), with
+	// confirm, that reconcile's id, it applies the plan. Refusals are
+	// request.Problems.
+	Reconcile(ctx context.Context, key store.DatabaseKey, who request.Requester, origin request.Origin, confirm string) (request.Reconcile, error)
 }
 
 // Deps are the API's collaborators.

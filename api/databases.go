@@ -271,17 +271,32 @@ func (a *handlers) keyFits(w http.ResponseWriter, r *http.Request, key store.Ide
 }
 
 // handleListDatabases serves one entry per database, described by its
-// latest request, a page at a time in key order (environment, team,
-// name). The store applies the filter: a page holds limit databases
-// whenever that many match.
+// latest request and its watch record, a page at a time in key order
+// (environment, team, name). The store applies the filter: a page holds
+// limit databases whenever that many match. With drifted or health, the
+// watch records drive the page (listWatched).
 func (a *handlers) handleListDatabases() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, pq, p := a.listQuery(r)
+		ctx := r.Context()
+		f, wq, pq, p := a.listQuery(r)
 		if p != nil {
 			writeProblem(w, r, *p)
 			return
 		}
-		dbs, err := a.deps.Store.ListDatabases(r.Context(), f, pq.afterDatabase(), pq.limit+1)
+		if wq.any() {
+			items, last, err := a.listWatched(ctx, f, wq, pq)
+			if err != nil {
+				a.internal(w, r, err)
+				return
+			}
+			var next string
+			if last != nil {
+				next = nextURL(r, cursor{Route: databasesList, Database: last})
+			}
+			writePage(w, r, items, next)
+			return
+		}
+		dbs, err := a.deps.Store.ListDatabases(ctx, f, pq.afterDatabase(), pq.limit+1)
 		if err != nil {
 			a.internal(w, r, err)
 			return
@@ -291,25 +306,33 @@ func (a *handlers) handleListDatabases() http.Handler {
 			dbs = dbs[:pq.limit]
 			next = nextURL(r, cursor{Route: databasesList, Database: &dbs[len(dbs)-1].Key})
 		}
+		watches, err := a.watchesOf(ctx, f, pq.afterDatabase(), dbs)
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
 		items := make([]databaseView, 0, len(dbs))
-		for _, db := range dbs {
-			items = append(items, a.databaseOf(databaseOfEntry(db)))
+		for _, e := range dbs {
+			db := databaseOfEntry(e)
+			items = append(items, withWatch(a.databaseOf(db), db, watches[e.Key]))
 		}
 		writePage(w, r, items, next)
 	})
 }
 
 // listQuery reads the query of GET /api/v1/databases: team, environment
-// and state (comma-separated or repeated), limit and cursor. Without
-// states it selects the databases that exist or are on their way; with
-// states, those whose latest request is in one of them. Unknown
-// parameters are refused.
-func (a *handlers) listQuery(r *http.Request) (store.DatabaseFilter, pageQuery, *Problem) {
+// and state (comma-separated or repeated), drifted and health, limit and
+// cursor. Without states it selects the databases that exist or are on
+// their way; with states, those whose latest request is in one of them.
+// Unknown parameters are refused.
+func (a *handlers) listQuery(r *http.Request) (store.DatabaseFilter, watchQuery, pageQuery, *Problem) {
 	q := r.URL.Query()
 	var f store.DatabaseFilter
-	allowed := append([]string{"environment", "state", "team"}, pageParams...)
+	allowed := append([]string{"drifted", "environment", "health", "state", "team"}, pageParams...)
 	slices.Sort(allowed)
 	pq, pr := readPage(q, databasesList)
+	wq, wpr := readWatchQuery(q["drifted"], q["health"])
+	pr = append(pr, wpr...)
 	for _, k := range sortedKeys(q) {
 		if !slices.Contains(allowed, k) {
 			pr = append(pr, request.Problem{Field: k, Message: "unknown query parameter; allowed: " + strings.Join(allowed, ", ")})
@@ -335,9 +358,9 @@ func (a *handlers) listQuery(r *http.Request) (store.DatabaseFilter, pageQuery, 
 	f.Existing = len(f.States) == 0
 	if len(pr) > 0 {
 		p := malformed("The query is invalid.", pr...)
-		return f, pq, &p
+		return f, wq, pq, &p
 	}
-	return f, pq, nil
+	return f, wq, pq, nil
 }
 
 func (a *handlers) handleGetDatabase() http.Handler {
@@ -351,7 +374,12 @@ func (a *handlers) handleGetDatabase() http.Handler {
 			writeProblem(w, r, a.noDatabase(r))
 			return
 		}
-		writeJSON(w, r, http.StatusOK, a.databaseOf(db))
+		watch, err := a.watchOf(r.Context(), store.DatabaseKey{Environment: r.PathValue("env"), Team: r.PathValue("team"), Name: r.PathValue("name")})
+		if err != nil {
+			a.internal(w, r, err)
+			return
+		}
+		writeJSON(w, r, http.StatusOK, withWatch(a.databaseOf(db), db, watch))
 	})
 }
 

@@ -142,6 +142,30 @@ func operation(id, summary, desc, scope string, params []Object, body *Schema, r
 	return append(o, Keyword{"responses", responses})
 }
 
+// optionalBody marks an operation's request body as optional.
+func optionalBody(op Object) Object {
+	for i, kw := range op {
+		if kw.Key == "requestBody" {
+			if body, ok := kw.Value.(Object); ok {
+				out := append(Object{}, body...)
+				for j := range out {
+					if out[j].Key == "required" {
+						out[j].Value = false
+					}
+				}
+				op[i].Value = out
+			}
+		}
+	}
+	return op
+}
+
+// withDescription sets a schema's description.
+func withDescription(desc string, s *Schema) *Schema {
+	s.Description = desc
+	return s
+}
+
 func jsonResponse(desc string, schema *Schema, headers ...Keyword) Object {
 	o := Object{{"description", desc}}
 	if len(headers) > 0 {
@@ -202,7 +226,7 @@ func openAPIPaths() Object {
 				with(Object{{"202", accepted}}, bodyProblems,
 					Object{{"409", problemResponse("The database already exists (or is on its way): change it with PATCH or DELETE.")}}))},
 			{"get", operation("listDatabases", "List databases",
-				"One entry per database, described by its latest request, a page at a time in the order of environment, team and name. "+
+				"One entry per database, described by its latest request and what is watched of it (health, drift, latest reconcile), a page at a time in the order of environment, team and name. "+
 					"Without state, databases that exist or are on their way "+
 					"(not deleted, not cancelled before they existed); with state, those whose latest request is in one of the states. "+
 					"The filters apply before paging: a page holds limit databases whenever that many match; follow next until it is absent.",
@@ -211,13 +235,18 @@ func openAPIPaths() Object {
 					{{"name", "environment"}, {"in", "query"}, {"schema", &Schema{Type: "string"}}},
 					{{"name", "state"}, {"in", "query"}, {"description", "States, comma-separated or repeated."},
 						{"schema", arrayOf(&Schema{Type: "string", Enum: enumOf(request.States())})}, {"style", "form"}, {"explode", false}},
+					{{"name", "drifted"}, {"in", "query"}, {"description", "true: only the running databases that drifted from their reviewed code (they have a drift)."},
+						{"schema", &Schema{Type: "string", Enum: []any{"true"}}}},
+					{{"name", "health"}, {"in", "query"}, {"description", "unhealthy: only the running databases whose cluster was last seen unhealthy or gone."},
+						{"schema", &Schema{Type: "string", Enum: []any{"unhealthy"}}}},
 				}, paged...), nil,
 				Object{{"200", jsonResponse("A page of the databases.", ref("DatabaseList"), linkHeader)},
-					{"400", problemResponse("An unknown query parameter, environment or state; a limit that is not a whole number from 1 to 1000, or a cursor this list did not give (errors names it).")}})},
+					{"400", problemResponse("An unknown query parameter, environment, state, drifted or health; a limit that is not a whole number from 1 to 1000, or a cursor this list did not give (errors names it).")}})},
 		}},
 		{"/api/v1/databases/{env}/{team}/{name}", Object{
 			{"get", operation("getDatabase", "Get a database",
-				"Its latest request's state, spec, pull request, plan and failure; its in-cluster hosts, Grafana dashboard and catalog entity. Never credentials: they reach the requester privately.",
+				"Its latest request's state, spec, pull request, plan and failure; its in-cluster hosts, Grafana dashboard and catalog entity; "+
+					"while it runs, the health of its cluster and its drift from the reviewed code; its latest reconcile. Never credentials: they reach the requester privately.",
 				config.ScopeRead, db, nil,
 				Object{{"200", jsonResponse("The database.", ref("Database"))}, {"404", problemResponse("No such database.")}})},
 			{"patch", operation("updateDatabase", "Resize a database or change its backups",
@@ -233,6 +262,26 @@ func openAPIPaths() Object {
 					{"404", problemResponse("No such database.")},
 					{"409", problemResponse("The database is not ready.")},
 					{"422", problemResponse("The Idempotency-Key was first used with another method, path or body (type idempotency-key-reused, errors names Idempotency-Key).")}})},
+		}},
+		{"/api/v1/databases/{env}/{team}/{name}/reconcile", Object{
+			{"post", optionalBody(operation("reconcileDatabase", "Reconcile a database with its reviewed code",
+				"Applies a ready database's reviewed code on the base branch again, to undo a drift, in two steps. "+
+					"Without confirm (an empty body, or {}) it starts a reconcile: its plan is made and shown in the database's Slack thread and on the database (reconcile, state planned, with the plan's summary and resources); nothing is applied. "+
+					"Asking again while a reconcile is open answers that one. "+
+					"With confirm, the id of the planned reconcile, it applies that plan, only if planning again gives exactly the plan shown; confirming twice is harmless. "+
+					"Follow it on the database (GET its Location). It takes no Idempotency-Key: repeating either call changes nothing more.",
+				config.ScopeRequest, db, ref("ReconcileDatabase"),
+				Object{
+					{"202", jsonResponse("Accepted: the reconcile, as the database shows it.", ref("Reconcile"),
+						Keyword{"Location", Object{{"description", "The database: GET it to follow the reconcile."}, {"schema", &Schema{Type: "string"}}}})},
+					{"400", problemResponse("Malformed: not JSON, an unknown field, a null or a wrong type (errors names the field).")},
+					{"404", problemResponse("No such database.")},
+					{"409", problemResponse("The database changed while this was asked; try again.")},
+					{"413", problemResponse("The body is over 64 KiB.")},
+					{"415", problemResponse("The body is not application/json.")},
+					{"422", problemResponse("Refused (type validation): the database is not ready or has a change in flight (errors names name), " +
+						"or no reconcile of that id awaits confirmation (errors names confirm).")},
+				}))},
 		}},
 		{"/api/v1/requests/{id}", Object{{"get", operation("getRequest", "Get a request", "", config.ScopeRead, id, nil,
 			Object{{"200", jsonResponse("The request.", ref("Request"))}, {"404", problemResponse("No such request.")}})}}},
@@ -305,7 +354,49 @@ func openAPISchemas(p *request.Policy) Object {
 				Property{"port", &Schema{Type: "integer"}})},
 			Property{"grafana", str("The CloudNativePG dashboard, when Grafana is configured.")},
 			Property{"entityRef", str("")},
-			Property{"updatedAt", dt("")})},
+			Property{"updatedAt", dt("")},
+			Property{"health", ref("Health")},
+			Property{"drift", ref("Drift")},
+			Property{"reconcile", ref("Reconcile")})},
+		{"Health", withDescription("The health of the database's CloudNativePG Cluster, as last seen; absent until it is first seen, and while the database does not run.",
+			obj([]string{"state", "ready", "instances", "readyInstances"},
+				Property{"state", &Schema{Type: "string", Enum: []any{"healthy", "unhealthy", "gone"},
+					Description: "healthy: the cluster exists, is in the healthy phase with its Ready condition true and every instance ready; gone: the Cluster object does not exist."}},
+				Property{"phase", str("status.phase, like \"Cluster in healthy state\".")},
+				Property{"reason", str("status.phaseReason.")},
+				Property{"ready", &Schema{Type: "boolean", Description: "The Ready condition is true."}},
+				Property{"readyReason", str("Why the Ready condition is not true: its reason and message.")},
+				Property{"instances", &Schema{Type: "integer", Description: "The instances asked for."}},
+				Property{"readyInstances", &Schema{Type: "integer", Description: "The instances ready."}},
+				Property{"primary", str("The instance serving writes (status.currentPrimary).")},
+				Property{"since", dt("When the cluster entered this state (healthy, unhealthy or gone).")}))},
+		{"Drift", withDescription("A difference between the database's live objects and its reviewed code on the base branch: a plan that is not empty. Absent when there is none.",
+			obj([]string{"detected", "checked", "commit", "summary", "resources"},
+				Property{"detected", dt("When this drift was first seen.")},
+				Property{"checked", dt("When it was last confirmed.")},
+				Property{"commit", str("The base branch commit planned.")},
+				Property{"summary", str("The plan's summary, like \"0 to add, 1 to change, 0 to destroy\".")},
+				Property{"resources", arrayOf(str("A resource change, like \"update module.database.kubectl_manifest.cluster\"."))}))},
+		{"Reconcile", withDescription("A reconcile: applying the database's reviewed code again, planned first, applied once confirmed (POST .../reconcile).",
+			obj([]string{"id", "state", "requester", "requested", "updated"},
+				Property{"id", str("Confirm the reconcile by naming it: POST .../reconcile with {\"confirm\": id}.")},
+				Property{"state", &Schema{Type: "string", Enum: []any{request.ReconcilePlanning, request.ReconcilePlanned, request.ReconcileApplying, request.ReconcileDone, request.ReconcileFailed},
+					Description: "planning, then planned (the plan awaits confirmation), applying once confirmed, then done or failed."}},
+				Property{"requester", ref("Requester")},
+				Property{"confirmer", ref("Requester")},
+				Property{"commit", str("The base branch commit planned (and applied); once planned.")},
+				Property{"summary", str("The plan's summary; once planned.")},
+				Property{"resources", arrayOf(str("A resource change the plan makes."))},
+				Property{"error", str("Why it failed.")},
+				Property{"requested", dt("")},
+				Property{"updated", dt("")}))},
+		{"Requester", obj([]string{"id"}, Property{"id", str("A Backstage user ref, a Slack user or an API token's name.")}, Property{"name", str("")})},
+		{"ReconcileDatabase", &Schema{Type: "object", Closed: true,
+			Description: "Empty, or {}, starts a reconcile; confirm applies the planned one it names.",
+			Properties: []Property{
+				{"confirm", &Schema{Type: "string", MinLength: intp(1), Description: "The id of the planned reconcile to apply (the id of the reply that started it, or of the database's reconcile)."}},
+				{"requester", requesterSchema()},
+			}}},
 		{"DatabaseList", obj([]string{"items"}, Property{"items", arrayOf(ref("Database"))}, Property{"next", str("The next page: GET this URL (it carries the cursor, the limit and the filters). Absent on the last page.")})},
 		{"Request", obj([]string{"id", "kind", "state", "spec", "requester", "origin", "database", "events", "createdAt", "updatedAt"},
 			Property{"id", str("")}, Property{"kind", kind}, Property{"state", state},

@@ -26,6 +26,7 @@ func (a *handlers) routes() []route {
 		{"GET", db, config.ScopeRead, a.handleGetDatabase()},
 		{"PATCH", db, config.ScopeRequest, a.handleUpdateDatabase()},
 		{"DELETE", db, config.ScopeRequest, a.handleDeleteDatabase()},
+		{"POST", db + "/reconcile", config.ScopeRequest, a.handleReconcile()},
 
 		{"GET", "/api/v1/requests/{id}", config.ScopeRead, a.handleGetRequest()},
 		{"GET", "/api/v1/requests/{id}/events", config.ScopeRead, a.handleRequestEvents()},

@@ -53,6 +53,13 @@ type databaseView struct {
 	Grafana   string    `json:"grafana,omitempty"`
 	EntityRef string    `json:"entityRef"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Health is what was last seen of the cluster, Drift the difference
+	// from the reviewed code when there is one, Reconcile the latest
+	// reconcile: from the watch record, absent when there is none (health
+	// and drift also when the database does not run).
+	Health    *healthView    `json:"health,omitempty"`
+	Drift     *driftView     `json:"drift,omitempty"`
+	Reconcile *reconcileView `json:"reconcile,omitempty"`
 }
 
 // hostsView are the in-cluster DNS names of the database's services.
