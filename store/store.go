@@ -46,6 +46,7 @@ type Store interface {
 	Idempotent
 	Queue
 	Conversations
+	Watches
 
 	// LockWorkspace blocks until it holds the lock on workspace, or ctx is
 	// done. The lock is held across replicas on PostgreSQL (a session-level

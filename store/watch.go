@@ -45,8 +45,10 @@ type WatchCounts struct {
 // WatchUpdate is called by UpdateWatch with a database's record as it is
 // in the store (only its Key set when there is none yet). It changes w and
 // reports whether to write it, with the jobs to enqueue in the same
-// transaction (notices, say). An error rolls everything back and is
-// returned by UpdateWatch.
+// transaction (notices, say; an empty RequestID is filled with the
+// record's). The jobs are enqueued only with a write: when write is false
+// nothing is stored or enqueued. An error rolls everything back and is
+// returned by UpdateWatch, wrapped.
 type WatchUpdate func(w *Watch) (write bool, jobs []NewJob, err error)
 
 // Watches keeps the watch records. Several replicas watching the same
