@@ -172,7 +172,7 @@ func (b *Bot) onReconcileApply(ctx context.Context, cb slack.InteractionCallback
 }
 
 // maxResources bounds the resources a message lists.
-const maxResources = 30
+const maxResources = 25
 
 // resourceLines lists a plan's resource changes, one a line, the first
 // maxResources of them.
@@ -186,7 +186,7 @@ func resourceLines(resources []string) string {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "• `%s`", clip(r, 200))
+		fmt.Fprintf(&b, "• `%s`", clip(r, 150))
 	}
 	return b.String()
 }
