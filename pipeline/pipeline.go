@@ -55,6 +55,9 @@ type Store interface {
 	Enqueue(ctx context.Context, j store.NewJob) (store.Job, bool, error)
 	Recall(ctx context.Context, key store.Idempotency) ([]byte, error)
 	Remember(ctx context.Context, key store.Idempotency, result []byte) ([]byte, bool, error)
+	ListDatabases(ctx context.Context, f store.DatabaseFilter, after store.DatabaseKey, limit int) ([]store.DatabaseEntry, error)
+	GetWatch(ctx context.Context, key store.DatabaseKey) (store.Watch, error)
+	UpdateWatch(ctx context.Context, key store.DatabaseKey, fn store.WatchUpdate) (store.Watch, error)
 }
 
 // Pipeline runs requests through their lifecycle.
@@ -70,6 +73,8 @@ type Pipeline struct {
 	log      zerolog.Logger
 	workdir  string
 	wake     func()
+	trees    *treeCache // the base branch trees drift checks plan from
+	driftObs DriftObserver
 }
 
 // Config holds the pipeline's settings.
@@ -99,7 +104,7 @@ func New(d Deps, cfg Config) *Pipeline {
 	return &Pipeline{
 		store: d.Store, policy: d.Renderer.Config().Policy, renderer: d.Renderer, github: d.GitHub,
 		runner: d.Runner, clusters: d.Clusters, observer: d.Observer, cfg: cfg,
-		log: d.Log, workdir: cfg.WorkDir, wake: func() {},
+		log: d.Log, workdir: cfg.WorkDir, wake: func() {}, trees: &treeCache{},
 	}
 }
 
@@ -117,7 +122,13 @@ func (p *Pipeline) Register(e *engine.Engine) {
 	e.Handle(JobPlan, deferLimits(p.plan))
 	e.Handle(JobApply, deferLimits(p.guard("", p.apply)))
 	e.Handle(JobWaitReady, deferLimits(p.guard(request.Provisioning, p.waitReady)))
+	e.Handle(JobReconcilePlan, deferLimits(p.reconcileGuard(p.reconcilePlan)))
+	e.Handle(JobReconcileApply, deferLimits(p.reconcileGuard(p.reconcileApply)))
 }
+
+// Close removes what the pipeline keeps on disk between jobs (the trees
+// drift checks share). Call it once the engines have stopped.
+func (p *Pipeline) Close() { p.trees.close() }
 
 // guard records a failure on the request when a step's job fails for the
 // last time, so that a request never stays in a step no job will finish.
@@ -153,6 +164,10 @@ type jobPayload struct {
 	Ref   string `json:"ref,omitempty"`
 	// Notice is a notify job's message.
 	Notice *request.Notice `json:"notice,omitempty"`
+	// Interval is a drift pass's interval (a time.Duration string).
+	Interval string `json:"interval,omitempty"`
+	// Reconcile is the id of the reconcile a reconcile job works on.
+	Reconcile string `json:"reconcile,omitempty"`
 }
 
 func newJob(kind, requestID, workspace string, p jobPayload) store.NewJob {

@@ -178,6 +178,37 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 			eng.Run(engCtx)
 		}()
 	}
+	// Day two: the health watch of ready databases, and the drift check on
+	// workers of its own (a drift check never holds a request's worker).
+	if cfg.Watch.Health && kubeErr == nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pipe.Watch(engCtx, clients, pipeline.WatchOptions{Resync: cfg.Watch.Resync.D(), Observer: metrics}); err != nil {
+				log.Error().Err(err).Msg("health watch stopped")
+			}
+		}()
+	}
+	if interval := cfg.Watch.DriftInterval.D(); interval > 0 && webhook != nil {
+		driftEng := engine.New(st,
+			engine.Workers(cfg.Watch.DriftWorkers),
+			engine.Lease(cfg.Server.JobLease.D()),
+			engine.Grace(cfg.Server.ShutdownGrace.D()),
+			engine.Logger(log.With().Str("component", "drift").Logger()),
+			engine.Observe(metrics),
+		)
+		pipe.RegisterDrift(driftEng, metrics)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			driftEng.Run(engCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			pipe.DriftEvery(engCtx, interval)
+		}()
+	}
+	defer pipe.Close()
 
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,296 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/clustropg/clustro/kube"
+	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
+)
+
+// ManagedBy selects the CloudNativePG Clusters ClustroPG made: the module
+// labels them so (templates/modules/cnpg-database/cluster.tf).
+const ManagedBy = "app.kubernetes.io/managed-by=clustropg"
+
+// HealthObserver counts what the watch sees, for metrics.
+type HealthObserver interface {
+	// HealthTransition counts a notice the watch queued (its kind).
+	HealthTransition(kind string)
+}
+
+// WatchOptions configure Watch.
+type WatchOptions struct {
+	// Resync is how often every watched Cluster is looked at again, and
+	// the ready databases are checked for a Cluster that is gone (default
+	// 5 minutes).
+	Resync time.Duration
+	// Observer counts transitions; nil counts nothing.
+	Observer HealthObserver
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Watch keeps watching the CloudNativePG Clusters of every ready database,
+// one informer per environment's cluster, until ctx is done. Each change
+// of health a person acts on (the cluster turns unhealthy, recovers, fails
+// over, disappears) is recorded on the database's watch record with its
+// notice for the database's thread, in one transaction: every replica
+// runs its own watch, and the first to record a transition is the only
+// one to tell it.
+//
+// Only databases that are ready and have no change in flight are watched:
+// a resize that is being applied goes through phases that are not news.
+// The first observation after a database becomes ready (again) is
+// compared with a healthy cluster.
+func (p *Pipeline) Watch(ctx context.Context, clients map[string]*kube.Client, opts WatchOptions) error {
+	if opts.Resync <= 0 {
+		opts.Resync = 5 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &watcher{p: p, opts: opts, watches: map[string]*kube.ClusterWatch{}}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(clients))
+	for env, c := range clients {
+		cw := c.WatchClusters(func(s kube.Status) { w.seen(ctx, env, s) },
+			kube.Resync(opts.Resync), kube.LabelSelector(ManagedBy),
+			kube.OnWatchError(func(err error) {
+				p.log.Warn().Err(err).Str("environment", env).Msg("watch clusters: the informer restarts")
+			}))
+		w.watches[env] = cw
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := cw.Run(ctx); err != nil {
+				errs <- fmt.Errorf("watch the clusters of %s: %w", env, err)
+			}
+		}()
+	}
+	go w.sweepEvery(ctx)
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(errs <-chan error) []error {
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
+}
+
+type watcher struct {
+	p       *Pipeline
+	opts    WatchOptions
+	watches map[string]*kube.ClusterWatch // by environment; not changed after Watch starts them
+
+	mu        sync.Mutex
+	index     map[clusterRef]store.DatabaseKey
+	refreshed time.Time
+}
+
+// clusterRef is where a database's Cluster is.
+type clusterRef struct{ env, namespace, name string }
+
+// indexMaxAge bounds how often a Cluster the index does not know makes
+// the watcher read the store's ready databases again.
+const indexMaxAge = 15 * time.Second
+
+// seen is the informer's handler: a Cluster was added, changed, resynced
+// or deleted.
+func (w *watcher) seen(ctx context.Context, env string, s kube.Status) {
+	key, ok := w.lookup(ctx, clusterRef{env, s.Namespace, s.Name})
+	if !ok {
+		return // not one of ours, or not ready
+	}
+	if err := w.p.observeHealth(ctx, key, s, w.opts); err != nil && ctx.Err() == nil {
+		w.p.log.Warn().Err(err).Str("database", keyString(key)).Msg("record the health of a cluster")
+	}
+}
+
+// lookup finds the database whose Cluster this is, reading the ready
+// databases again when the index is old.
+func (w *watcher) lookup(ctx context.Context, ref clusterRef) (store.DatabaseKey, bool) {
+	w.mu.Lock()
+	key, ok := w.index[ref]
+	stale := time.Since(w.refreshed) > indexMaxAge
+	w.mu.Unlock()
+	if ok || !stale {
+		return key, ok
+	}
+	if _, err := w.refresh(ctx); err != nil {
+		w.p.log.Warn().Err(err).Msg("watch: list ready databases")
+		return store.DatabaseKey{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key, ok = w.index[ref]
+	return key, ok
+}
+
+// refresh reads every live database and indexes where its Cluster is.
+func (w *watcher) refresh(ctx context.Context) ([]store.DatabaseEntry, error) {
+	live, err := w.p.liveDatabases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	index := make(map[clusterRef]store.DatabaseKey, len(live))
+	for _, e := range live {
+		index[clusterRef{e.Key.Environment, w.p.policy.NamespaceFor(e.Live.Request.Spec), e.Key.Name}] = e.Key
+	}
+	w.mu.Lock()
+	w.index, w.refreshed = index, time.Now()
+	w.mu.Unlock()
+	return live, nil
+}
+
+// sweepEvery looks at every ready database each Resync: a Cluster deleted
+// while no replica watched (or whose delete event was missed) is found
+// gone here.
+func (w *watcher) sweepEvery(ctx context.Context) {
+	t := time.NewTicker(w.opts.Resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := w.sweep(ctx); err != nil && ctx.Err() == nil {
+				w.p.log.Warn().Err(err).Msg("watch: sweep ready databases")
+			}
+		}
+	}
+}
+
+func (w *watcher) sweep(ctx context.Context) error {
+	live, err := w.refresh(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range live {
+		cw, ok := w.watches[e.Key.Environment]
+		if !ok || !cw.HasSynced() {
+			continue
+		}
+		ns := w.p.policy.NamespaceFor(e.Live.Request.Spec)
+		if _, found := cw.Get(ns, e.Key.Name); found {
+			continue // the informer tells of it
+		}
+		gone := kube.Status{Namespace: ns, Name: e.Key.Name}
+		if err := w.p.observeHealth(ctx, e.Key, gone, w.opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// liveDatabases lists the databases that are ready with no change in
+// flight, page by page.
+func (p *Pipeline) liveDatabases(ctx context.Context) ([]store.DatabaseEntry, error) {
+	const page = 500
+	var (
+		out   []store.DatabaseEntry
+		after store.DatabaseKey
+	)
+	for {
+		entries, err := p.store.ListDatabases(ctx, store.DatabaseFilter{Live: true}, after, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.Live != nil && !e.Busy() {
+				out = append(out, e)
+			}
+		}
+		if len(entries) < page {
+			return out, nil
+		}
+		after = entries[len(entries)-1].Key
+	}
+}
+
+// observeHealth records what was seen of a database's Cluster, with the
+// notices of the transition.
+func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s kube.Status, opts WatchOptions) error {
+	db, err := p.history(ctx, key.Environment, key.Team, key.Name)
+	if err != nil {
+		return err
+	}
+	if db.Live == nil || db.Busy() {
+		return nil
+	}
+	live := db.Live
+	cur := healthOf(s)
+	var told []string
+	_, err = p.store.UpdateWatch(ctx, key, func(w *store.Watch) (bool, []store.NewJob, error) {
+		adopt(w, live.ID())
+		prev := w.Health
+		if prev != nil && prev.Same(cur) {
+			return false, nil, nil
+		}
+		baseline := request.Health{Found: true, Ready: true, Phase: request.HealthyPhase, Instances: cur.Instances, ReadyInstances: cur.Instances}
+		if prev != nil {
+			baseline = *prev
+		}
+		h := cur.Observe(prev, opts.Now())
+		w.Health = &h
+		var jobs []store.NewJob
+		told = told[:0]
+		for _, n := range request.HealthNotices(live.Request.Key(), baseline, h) {
+			n.PRURL = live.PR.URL
+			jobs = append(jobs, notifyJob(live.ID(), n))
+			told = append(told, n.Kind)
+		}
+		return true, jobs, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the health of %s: %w", keyString(key), err)
+	}
+	if len(told) > 0 {
+		p.wake()
+		for _, kind := range told {
+			p.log.Info().Str("database", keyString(key)).Str("notice", kind).Str("health", cur.String()).Msg("health changed")
+			if opts.Observer != nil {
+				opts.Observer.HealthTransition(kind)
+			}
+		}
+	}
+	return nil
+}
+
+// adopt makes a watch record speak of the live request id: a record of an
+// earlier live request (before a resize) starts again.
+func adopt(w *store.Watch, id string) {
+	if w.RequestID != id {
+		w.RequestID, w.Health, w.Drift = id, nil, nil
+	}
+}
+
+// healthOf translates what kube saw of a Cluster.
+func healthOf(s kube.Status) request.Health {
+	if !s.Found {
+		return request.Health{}
+	}
+	h := request.Health{
+		Found: true, Phase: s.Phase, Reason: s.PhaseReason,
+		Instances: s.Instances, ReadyInstances: s.ReadyInstances, Primary: s.CurrentPrimary,
+	}
+	if c, ok := s.Condition("Ready"); ok {
+		h.Ready = c.Status == "True"
+		if !h.Ready {
+			h.ReadyReason = c.Reason
+			if c.Message != "" {
+				h.ReadyReason += ": " + c.Message
+			}
+		}
+	}
+	return h
+}
+
+func keyString(k store.DatabaseKey) string { return k.Environment + "/" + k.Team + "/" + k.Name }
