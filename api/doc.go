@@ -34,7 +34,16 @@
 // Link header (rel="next"): the same URL with an opaque ?cursor=. A bad
 // limit or cursor answers 400 naming the parameter.
 //
-// POST, PATCH and DELETE take an Idempotency-Key (see idempotency.go): the
+// Day two (watch.go): a database's view carries what ClustroPG watches of
+// it, from its watch record: the health of its cluster and its drift from
+// the reviewed code while it runs, and its latest reconcile. The list
+// filters on them (?drifted=true, ?health=unhealthy: the watch records
+// drive the page). POST .../reconcile asks the pipeline to apply the
+// reviewed code again: without confirm it starts a reconcile, whose plan
+// is shown; with confirm, the planned reconcile's id, it applies it. The
+// pipeline decides; its refusals answer 422 naming the field.
+//
+// POST /api/v1/databases, PATCH and DELETE take an Idempotency-Key (see idempotency.go): the
 // same key with the same call replays the first answer, marked
 // Idempotent-Replayed; with another method, path or body it is refused
 // with 422.

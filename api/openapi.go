@@ -67,7 +67,7 @@ func openAPIDocument(p *request.Policy) Object {
 				"from pull request to ready. Every change is a request with its own pull request on the infrastructure repository. " +
 				"Authenticate with a bearer token from api.tokens (CLUSTRO_API_TOKENS); each operation names the scope it needs. " +
 				"Errors are RFC 9457 problem details; their errors member names each invalid field. " +
-				"POST, PATCH and DELETE take an Idempotency-Key: a retry with the same key and the same call (method, path and body) answers what the first call answered, " +
+				"POST /api/v1/databases, PATCH and DELETE take an Idempotency-Key (a reconcile needs none: repeating it changes nothing more): a retry with the same key and the same call (method, path and body) answers what the first call answered, " +
 				"with the header " + ReplayedHeader + ": true; the same key with another call is refused (422 idempotency-key-reused)."},
 			{"license", Object{{"name", License}, {"identifier", License}}},
 		}},

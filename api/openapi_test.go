@@ -16,6 +16,7 @@ import (
 	"github.com/clustropg/clustro/api"
 	"github.com/clustropg/clustro/api/apitest"
 	"github.com/clustropg/clustro/request"
+	"github.com/clustropg/clustro/store"
 )
 
 // openAPI fetches the document, without a token.
@@ -257,6 +258,14 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	ready := h.ready("ledger", "prod")
 	h.create(map[string]any{"name": "broken", "team": "billing", "environment": "dev"})
 	h.advance(h.requests()[0].ID(), request.Failed)
+	// ledger is watched: unhealthy, drifted, with a failed reconcile.
+	h.setWatch("prod", "ledger", func(w *store.Watch) {
+		health, d := sick, drift
+		w.RequestID, w.Health, w.Drift = ready.ID, &health, &d
+		w.Reconcile = &request.Reconcile{ID: "rc-0", State: request.ReconcileFailed, Requester: request.Requester{ID: "U1"},
+			Confirmer: &request.Requester{ID: "U2", Name: "Joe"}, Commit: "abc123", Summary: drift.Summary, Resources: drift.Resources,
+			Error: "terraform apply failed", Requested: since, Updated: since}
+	})
 	steps := []struct {
 		method, path, token string
 		body                any
@@ -277,6 +286,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"GET", "/api/v1/catalog/entities?limit=1", readerToken, nil, 200, "EntityList"},
 		{"GET", "/api/v1/databases?limit=5000", readerToken, nil, 400, "Problem"},
 		{"GET", "/api/v1/catalog/entities?cursor=x", readerToken, nil, 400, "Problem"},
+		{"GET", "/api/v1/databases?drifted=true&health=unhealthy", readerToken, nil, 200, "DatabaseList"},
+		{"GET", "/api/v1/databases?drifted=no", readerToken, nil, 400, "Problem"},
+		{"POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, nil, 202, "Reconcile"},
+		{"POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": "nope"}, 422, "Problem"},
+		{"POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, `{"x":1}`, 400, "Problem"},
+		{"GET", "/api/v1/databases/prod/billing/ledger", readerToken, nil, 200, "Database"},
 		{"PATCH", "/api/v1/databases/prod/billing/ledger", backstageToken, map[string]any{"size": "M"}, 202, "Accepted"},
 		{"GET", "/api/v1/databases/nowhere/x/y", readerToken, nil, 404, "Problem"},
 		{"GET", "/api/v1/databases", "", nil, 401, "Problem"},

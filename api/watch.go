@@ -139,7 +139,10 @@ const maxWatchBatches = 4
 // the key after: ListWatches from the same key, in batches of the page's
 // size, until every database of the page is found or the records pass its
 // last key (one call, unless records of databases the page leaves out,
-// deleted ones say, sit between its own).
+// deleted ones say, sit between its own). Keys are compared bytewise, as
+// SQLite orders them; should a PostgreSQL collation order them otherwise,
+// at worst maxWatchBatches calls are made, or a record found late is left
+// out of the page's view (never a wrong one shown).
 func (a *handlers) watchesOf(ctx context.Context, f store.DatabaseFilter, after store.DatabaseKey, page []store.DatabaseEntry) (map[store.DatabaseKey]*store.Watch, error) {
 	out := map[store.DatabaseKey]*store.Watch{}
 	if len(page) == 0 {
