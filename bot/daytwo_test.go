@@ -3,6 +3,8 @@ package bot
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -427,4 +429,16 @@ func TestStatusShowsHealth(t *testing.T) {
 	if strings.Contains(got, "*Drift*") || strings.Contains(got, "*Reconcile*") {
 		t.Errorf("a card without drift or reconcile mentions them:\n%s", got)
 	}
+}
+
+// TestDayTwoHelp: the help and the app manifest's usage hint name the new
+// subcommands.
+func TestDayTwoHelp(t *testing.T) {
+	h := newHarness(t)
+	mustContain(t, "the help", ackText(t, h.command(alice, general, "help")), "`/pg drift", "`/pg reconcile <name>")
+	b, err := os.ReadFile(filepath.Join("..", "deploy", "slack-app-manifest.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "the manifest", string(b), "| drift [team <t>] [env <e>] |", "| reconcile <name> |")
 }

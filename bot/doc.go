@@ -26,7 +26,15 @@
 // texts into sections and cut labels to Slack's limits, and leaves through
 // one function (send) that checks it with package blockkit, the checker
 // the fake Slack refuses with; views are checked the same way. Long lists
-// are pages (/pg list: 25 databases a page, with Previous and Next).
+// are pages (/pg list and /pg drift: 25 databases a page, with Previous
+// and Next).
+//
+// Day two (daytwo.go): the health and drift notices of a ready database
+// are replies in its thread; /pg reconcile asks the pipeline to plan its
+// reviewed code again, and the plan comes back in the thread with an
+// "Apply this plan" button, applied only once someone allowed clicks it
+// (the owning team's channel, slack.adminGroups and the environment's
+// reconcile groups; see config.ReconcileAccess).
 //
 // Package slacktest is a strict fake of the Slack Web API for the methods
 // the bot uses, with helpers that sign requests the way Slack does;
