@@ -3,6 +3,7 @@
 resource "kubectl_manifest" "object_store" {
   count             = local.backups ? 1 : 0
   server_side_apply = true
+  force_conflicts   = true
   yaml_body = yamlencode({
     apiVersion = "barmancloud.cnpg.io/v1"
     kind       = "ObjectStore"
@@ -30,6 +31,7 @@ resource "kubectl_manifest" "object_store" {
 resource "kubectl_manifest" "scheduled_backup" {
   count             = local.backups ? 1 : 0
   server_side_apply = true
+  force_conflicts   = true
   yaml_body = yamlencode({
     apiVersion = "postgresql.cnpg.io/v1"
     kind       = "ScheduledBackup"

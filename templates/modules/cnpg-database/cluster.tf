@@ -15,8 +15,13 @@ resource "kubectl_manifest" "namespace" {
   })
 }
 
+# force_conflicts: the reviewed code owns the fields it sets. A hand edit
+# (kubectl edit, patch) takes a field's ownership; without it the next
+# apply, and the reconcile meant to undo the edit, would fail on the
+# conflict instead of putting the reviewed value back.
 resource "kubectl_manifest" "cluster" {
   server_side_apply = true
+  force_conflicts   = true
   wait              = true
   yaml_body = yamlencode({
     apiVersion = "postgresql.cnpg.io/v1"

@@ -2,6 +2,7 @@
 resource "kubectl_manifest" "database" {
   for_each          = toset(var.databases)
   server_side_apply = true
+  force_conflicts   = true
   yaml_body = yamlencode({
     apiVersion = "postgresql.cnpg.io/v1"
     kind       = "Database"

@@ -10,6 +10,7 @@ locals {
 resource "kubectl_manifest" "logical_backup" {
   count             = var.logical_backup ? 1 : 0
   server_side_apply = true
+  force_conflicts   = true
   yaml_body = yamlencode({
     apiVersion = "batch/v1"
     kind       = "CronJob"

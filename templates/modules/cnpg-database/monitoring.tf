@@ -3,6 +3,7 @@
 resource "kubectl_manifest" "pod_monitor" {
   count             = local.platform.pod_monitor ? 1 : 0
   server_side_apply = true
+  force_conflicts   = true
   yaml_body = yamlencode({
     apiVersion = "monitoring.coreos.com/v1"
     kind       = "PodMonitor"
