@@ -244,3 +244,29 @@ func TestWatchClustersFailsWithoutTheCRD(t *testing.T) {
 		t.Error("Run's error wraps nothing")
 	}
 }
+
+func TestWatchClustersSeesAFailover(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	ns := namespace(t, "kube-watch-failover")
+	rec := newRecorder(ns)
+	w := c.WatchClusters(rec.handle)
+	runWatch(t, w)
+	createCluster(t, ns, "orders", 3)
+	i := rec.await(t, 0, "the Cluster ready on orders-1", named("orders", func(s kube.Status) bool {
+		return s.Ready() && s.CurrentPrimary == "orders-1"
+	}))
+	env.op.Failover("orders")
+	rec.await(t, i, "the Cluster ready on orders-2", named("orders", func(s kube.Status) bool {
+		return s.Ready() && s.CurrentPrimary == "orders-2" && s.TargetPrimary == "orders-2"
+	}))
+	// The watch delivers every update: the failover itself was seen.
+	if n := rec.count(named("orders", func(s kube.Status) bool {
+		return s.Phase == "Failing over" && s.CurrentPrimary == "orders-1" && s.TargetPrimary == "orders-2" && !s.Ready()
+	})); n == 0 {
+		t.Error("the Failing over status was not handed over")
+	}
+	if s, ok := w.Get(ns, "orders"); !ok || s.CurrentPrimary != "orders-2" {
+		t.Errorf("Get = %v, %v; want primary orders-2", s, ok)
+	}
+}
