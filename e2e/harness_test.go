@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +56,8 @@ type world struct {
 	logs     *syncbuf.Buffer
 	cfg      *config.Config
 	applied  *durations
+	// storeDSN is where the store is: a replica opens it again.
+	storeDSN string
 }
 
 var (
@@ -98,6 +102,9 @@ type worldOptions struct {
 	// by default every environment is on the shared control plane.
 	workspaceEnv func(terraform.Workspace) (map[string]string, error)
 	clusters     map[string]*kube.Client
+	// postgres keeps the store in a fresh database of the shared
+	// PostgreSQL server instead of SQLite (storeDSN says where).
+	postgres bool
 }
 
 func newWorldWith(t testing.TB, o worldOptions) *world {
@@ -139,7 +146,14 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 		seed[path.Join(templates.ModuleDir, name)] = b
 	}
 
-	w.store, err = store.Open(ctx, filepath.Join(t.TempDir(), "clustro.db"), store.WithBackoff(50*time.Millisecond, 200*time.Millisecond))
+	w.storeDSN = filepath.Join(t.TempDir(), "clustro.db")
+	if o.postgres {
+		w.storeDSN, err = sharedPG.CreateDatabase(ctx, "clustro_"+strings.ToLower(rand.Text()[:12]))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.store, err = store.Open(ctx, w.storeDSN, store.WithBackoff(50*time.Millisecond, 200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
