@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the offline toolchain ClustroPG's tests and demo need into .tools/
-# (and installs Debian's postgresql-15 when its server binaries are missing):
+# (and installs Debian's postgresql-15 and barman-cli-cloud when missing):
 #   .tools/bin/etcd, .tools/bin/kube-apiserver     the test control plane
+#   .tools/bin/minio                               S3 object store for backups (internal/barman)
 #   .tools/providers/...                           the kubectl provider as a filesystem mirror
 #   .tools/bin/tofu                                only when no terraform is on PATH
 #   .tools/bin/helm                                renders the chart for its dry-run test
@@ -118,6 +119,31 @@ postgres_binaries() {
 	exit 1
 }
 
+# barman-cloud-backup and friends (Debian's barman-cli-cloud, with boto3 for
+# S3) take the base backups and archive the WAL of the backup tests
+# (internal/barman). Installed from Debian's packages when missing and we may.
+barman_tools() {
+	local bin py
+	# boto3 must import in the interpreter barman runs with (its #! line).
+	if bin=$(command -v barman-cloud-backup) && py=$(sed -n '1s/^#! *//p' "$bin") && $py -c 'import boto3' 2>/dev/null; then
+		step "barman-cloud: $bin"
+		return
+	fi
+	local pkgs="barman-cli-cloud python3-boto3"
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		step "barman-cloud: installing $pkgs from Debian's packages"
+		# shellcheck disable=SC2086
+		if DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs >/dev/null ||
+			{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs >/dev/null; }; then
+			command -v barman-cloud-backup >/dev/null 2>&1 && return
+		fi
+		echo "tools.sh: installing $pkgs failed: run \`apt-get update && apt-get install -y $pkgs\` as root and look at its errors" >&2
+		exit 1
+	fi
+	echo "tools.sh: barman-cloud-backup (or python3's boto3) is missing: run \`apt-get install -y $pkgs\` as root" >&2
+	exit 1
+}
+
 write_cli_config() {
 	cat >"$tools/terraformrc" <<CFG
 # Written by scripts/tools.sh: install the kubectl provider from the local mirror, offline.
@@ -133,15 +159,16 @@ provider_installation {
 CFG
 }
 
-want=${*:-postgres provider terraform etcd kube-apiserver helm}
+want=${*:-postgres barman provider terraform etcd kube-apiserver minio helm}
 for t in $want; do
 	case $t in
 	postgres) postgres_binaries ;;
 	provider) build_provider && mirror_for_tofu ;;
 	terraform) terraform_binary ;;
-	etcd | kube-apiserver) build_wrapper "$t" ;;
+	barman) barman_tools ;;
+	etcd | kube-apiserver | minio) build_wrapper "$t" ;;
 	helm) build_helm ;;
-	*) echo "tools.sh: unknown tool $t (known: postgres provider terraform etcd kube-apiserver helm)" >&2; exit 2 ;;
+	*) echo "tools.sh: unknown tool $t (known: postgres barman provider terraform etcd kube-apiserver minio helm)" >&2; exit 2 ;;
 	esac
 done
 write_cli_config
