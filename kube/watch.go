@@ -41,7 +41,9 @@ type resyncOption time.Duration
 func (o resyncOption) configureWatch(c *watchConfig) { c.resync = time.Duration(o) }
 
 // Resync sets how often every cached Cluster is handed to the handler again,
-// changed or not (default DefaultResync; d <= 0 means the default).
+// changed or not (default DefaultResync; d <= 0 means the default). A
+// resync reads the cache, not the API server. client-go raises periods
+// under a second to one second.
 func Resync(d time.Duration) WatchOption { return resyncOption(d) }
 
 type labelSelectorOption string
@@ -57,10 +59,10 @@ type watchErrorOption func(error)
 
 func (o watchErrorOption) configureWatch(c *watchConfig) { c.onError = o }
 
-// OnWatchError calls f with every error of a list or watch of Clusters.
-// The watch recovers by itself (it lists and watches again, with backoff):
-// f is for logging and metrics. f runs on the informer's goroutine: keep it
-// short.
+// OnWatchError calls f with every error of a list or watch of Clusters,
+// instead of client-go's default of logging it with klog. The watch
+// recovers by itself (it lists and watches again, with backoff): f is for
+// logging and metrics. f runs on the informer's goroutine: keep it short.
 func OnWatchError(f func(error)) WatchOption { return watchErrorOption(f) }
 
 type syncTimeoutOption time.Duration
@@ -127,12 +129,13 @@ func (c *Client) watchResource(gvr schema.GroupVersionResource, handle func(Stat
 		w.mu.Lock()
 		w.lastErr = err
 		w.mu.Unlock()
+		// The informer lists and watches again by itself, whatever
+		// the handler does; client-go's default handler only logs.
 		if onError != nil {
 			onError(err)
+		} else {
+			cache.DefaultWatchErrorHandler(ctx, r, err)
 		}
-		// The informer's default handler only logs; it lists and watches
-		// again by itself.
-		cache.DefaultWatchErrorHandler(ctx, r, err)
 	})
 	if err != nil {
 		w.setupErr = fmt.Errorf("kube: watch clusters: set the watch error handler: %w", err)

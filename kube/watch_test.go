@@ -129,17 +129,17 @@ func TestWatchClustersFollowsAClusterFromCreationToDeletion(t *testing.T) {
 	ns := namespace(t, "kube-watch")
 	rec := newRecorder(ns)
 	w := c.WatchClusters(rec.handle)
-	if _, ok := w.Get(ns, "ledger"); ok || w.HasSynced() {
+	if _, ok := w.Get(ns, "watched"); ok || w.HasSynced() {
 		t.Error("a watch that was not run has a cache")
 	}
 	runWatch(t, w)
 
-	createCluster(t, ns, "ledger", 2)
-	i := rec.await(t, 0, "the Cluster found", named("ledger", func(s kube.Status) bool { return s.Found }))
-	i = rec.await(t, i, "the Cluster ready with its primary", named("ledger", func(s kube.Status) bool {
-		return s.Ready() && s.CurrentPrimary == "ledger-1"
+	createCluster(t, ns, "watched", 2)
+	i := rec.await(t, 0, "the Cluster found", named("watched", func(s kube.Status) bool { return s.Found }))
+	i = rec.await(t, i, "the Cluster ready with its primary", named("watched", func(s kube.Status) bool {
+		return s.Ready() && s.CurrentPrimary == "watched-1"
 	}))
-	if s, ok := w.Get(ns, "ledger"); !ok || !s.Found || s.Name != "ledger" || s.Namespace != ns || s.Instances != 2 {
+	if s, ok := w.Get(ns, "watched"); !ok || !s.Found || s.Name != "watched" || s.Namespace != ns || s.Instances != 2 {
 		t.Errorf("Get = %v, %v; want the Cluster", s, ok)
 	}
 
@@ -149,19 +149,19 @@ func TestWatchClustersFollowsAClusterFromCreationToDeletion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patch := []byte(`{"status":{"readyInstances":1,"currentPrimary":"ledger-2","targetPrimary":"ledger-2"}}`)
-	if _, err := dyn.Resource(clusters).Namespace(ns).Patch(context.Background(), "ledger", types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+	patch := []byte(`{"status":{"readyInstances":1,"currentPrimary":"watched-2","targetPrimary":"watched-2"}}`)
+	if _, err := dyn.Resource(clusters).Namespace(ns).Patch(context.Background(), "watched", types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 		t.Fatal(err)
 	}
-	i = rec.await(t, i, "the patched status", named("ledger", func(s kube.Status) bool {
-		return s.ReadyInstances == 1 && s.CurrentPrimary == "ledger-2"
+	i = rec.await(t, i, "the patched status", named("watched", func(s kube.Status) bool {
+		return s.ReadyInstances == 1 && s.CurrentPrimary == "watched-2"
 	}))
 
-	if err := dyn.Resource(clusters).Namespace(ns).Delete(context.Background(), "ledger", metav1.DeleteOptions{}); err != nil {
+	if err := dyn.Resource(clusters).Namespace(ns).Delete(context.Background(), "watched", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rec.await(t, i, "the deletion", named("ledger", func(s kube.Status) bool { return !s.Found }))
-	if s, ok := w.Get(ns, "ledger"); ok || s.Found || s.Namespace != ns || s.Name != "ledger" {
+	rec.await(t, i, "the deletion", named("watched", func(s kube.Status) bool { return !s.Found }))
+	if s, ok := w.Get(ns, "watched"); ok || s.Found || s.Namespace != ns || s.Name != "watched" {
 		t.Errorf("Get after the deletion = %v, %v; want absent", s, ok)
 	}
 	rec.mu.Lock()
@@ -252,21 +252,21 @@ func TestWatchClustersSeesAFailover(t *testing.T) {
 	rec := newRecorder(ns)
 	w := c.WatchClusters(rec.handle)
 	runWatch(t, w)
-	createCluster(t, ns, "orders", 3)
-	i := rec.await(t, 0, "the Cluster ready on orders-1", named("orders", func(s kube.Status) bool {
-		return s.Ready() && s.CurrentPrimary == "orders-1"
+	createCluster(t, ns, "watch-fo", 3)
+	i := rec.await(t, 0, "the Cluster ready on watch-fo-1", named("watch-fo", func(s kube.Status) bool {
+		return s.Ready() && s.CurrentPrimary == "watch-fo-1"
 	}))
-	env.op.Failover("orders")
-	rec.await(t, i, "the Cluster ready on orders-2", named("orders", func(s kube.Status) bool {
-		return s.Ready() && s.CurrentPrimary == "orders-2" && s.TargetPrimary == "orders-2"
+	env.op.Failover("watch-fo")
+	rec.await(t, i, "the Cluster ready on watch-fo-2", named("watch-fo", func(s kube.Status) bool {
+		return s.Ready() && s.CurrentPrimary == "watch-fo-2" && s.TargetPrimary == "watch-fo-2"
 	}))
 	// The watch delivers every update: the failover itself was seen.
-	if n := rec.count(named("orders", func(s kube.Status) bool {
-		return s.Phase == "Failing over" && s.CurrentPrimary == "orders-1" && s.TargetPrimary == "orders-2" && !s.Ready()
+	if n := rec.count(named("watch-fo", func(s kube.Status) bool {
+		return s.Phase == "Failing over" && s.CurrentPrimary == "watch-fo-1" && s.TargetPrimary == "watch-fo-2" && !s.Ready()
 	})); n == 0 {
 		t.Error("the Failing over status was not handed over")
 	}
-	if s, ok := w.Get(ns, "orders"); !ok || s.CurrentPrimary != "orders-2" {
-		t.Errorf("Get = %v, %v; want primary orders-2", s, ok)
+	if s, ok := w.Get(ns, "watch-fo"); !ok || s.CurrentPrimary != "watch-fo-2" {
+		t.Errorf("Get = %v, %v; want primary watch-fo-2", s, ok)
 	}
 }
