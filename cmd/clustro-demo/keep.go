@@ -10,6 +10,10 @@ import (
 
 // --keep: everything stays up until Ctrl-C, for trying it by hand.
 
+// demoNamespace is the demo database's namespace under the default
+// pattern, {team}-{env}.
+const demoNamespace = demoTeam + "-" + demoEnv
+
 // printNextSteps prints the URLs and the commands to go on by hand.
 func (d *demo) printNextSteps() {
 	self := "clustro-demo"
@@ -42,9 +46,22 @@ Go on by hand; this terminal shows what the bot posts and what happens to pull r
       asks for a database as Backstage would: the next pull request, progress in #%[13]s; merge it with %[10]s merge
   kubectl --kubeconfig %[8]s get clusters.postgresql.cnpg.io -A
 
+Day two: ClustroPG keeps watching %[15]s once it is ready.
+  kubectl --kubeconfig %[8]s -n %[16]s patch clusters.postgresql.cnpg.io %[17]s --type merge -p '{"spec":{"instances":1}}'
+      a change behind Terraform's back: the drift check (every 2 minutes here) posts it once in the thread
+  %[10]s slash%[11]s "/pg drift"
+  %[10]s slash%[11]s "/pg reconcile %[17]s"
+      posts the plan that puts it back, with an Apply this plan button; through the API instead:
+  curl -H "Authorization: Bearer %[12]s" -H "Content-Type: application/json" -d '{}' %[1]s/api/v1/databases/%[18]s/reconcile
+  curl -H "Authorization: Bearer %[12]s" -H "Content-Type: application/json" -d '{"confirm":"<id>"}' %[1]s/api/v1/databases/%[18]s/reconcile
+      applies it once the plan is shown (the id is in the answer and in GET /api/v1/databases/%[18]s)
+  kubectl --kubeconfig %[8]s -n %[16]s patch clusters.postgresql.cnpg.io %[17]s --subresource=status --type merge -p '{"status":{"targetPrimary":"%[17]s-2"}}'
+      what `+"`kubectl cnpg promote %[17]s %[17]s-2`"+` does: the operator stand-in switches over, and the thread hears of the failover
+
 The secrets of this throwaway demo are in %[14]s (mode 0600).
 `, d.url, filepath.Join(d.shown, "clustro.log"), d.gh.URL(), demoOwner, demoRepo, demoReviewer, d.slack.URL,
-		d.cp.Kubeconfig(), d.pg.DSN(), self, dir, tok, demoTeamChannelName, filepath.Join(d.shown, demoStateFile))
+		d.cp.Kubeconfig(), d.pg.DSN(), self, dir, tok, demoTeamChannelName, filepath.Join(d.shown, demoStateFile),
+		demoEnv+"/"+demoTeam+"/"+demoName, demoNamespace, demoName, demoEnv+"/"+demoTeam+"/"+demoName)
 }
 
 // samePath reports whether two paths name the same place.

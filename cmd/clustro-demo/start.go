@@ -109,6 +109,8 @@ func (d *demo) start(ctx context.Context) error {
 			"CLUSTRO_STORE":                 filepath.Join(d.dir, "clustro.db"),
 			"CLUSTRO_SHUTDOWN_GRACE":        "5s",
 			"CLUSTRO_READY_TIMEOUT":         "3m",
+			"CLUSTRO_DRIFT_INTERVAL":        "2m", // a hand edit shows up within minutes, not the hour of the default
+			"CLUSTRO_WATCH_RESYNC":          "30s",
 			"CLUSTRO_SLACK_BOT_TOKEN":       secrets.botToken,
 			"CLUSTRO_SLACK_SIGNING_SECRET":  secrets.signing,
 			"CLUSTRO_SLACK_API_URL":         d.slack.APIURL(),

@@ -645,6 +645,33 @@ func TestFailoverMovesThePrimaryAndRecovers(t *testing.T) {
 	}
 }
 
+// TestPromoteSwitchesOver: setting status.targetPrimary, as `kubectl cnpg
+// promote` does, makes the stand-in switch over to that instance; a
+// target that names no instance is not followed.
+func TestPromoteSwitchesOver(t *testing.T) {
+	t.Parallel()
+	dyn, _ := clients(t)
+	ns := namespace(t, "cp-promote")
+	createCluster(t, dyn, ns, "promoted", 3)
+	waitCluster(t, dyn, ns, "promoted", "healthy", healthy)
+	promote := func(target string) {
+		t.Helper()
+		patch := `{"status":{"targetPrimary":"` + target + `"}}`
+		if _, err := dyn.Resource(clusterGVR).Namespace(ns).Patch(context.Background(), "promoted", types.MergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	promote("promoted-9") // no such instance
+	promote("promoted-3")
+	u := waitCluster(t, dyn, ns, "promoted", "primary promoted-3", func(u *unstructured.Unstructured) bool {
+		cur, tgt := primaries(u)
+		return healthy(u) && cur == "promoted-3" && tgt == "promoted-3"
+	})
+	if cur, _ := primaries(u); cur != "promoted-3" {
+		t.Errorf("currentPrimary = %s, want promoted-3", cur)
+	}
+}
+
 func TestDeletedClusterStaysDeleted(t *testing.T) {
 	t.Parallel()
 	dyn, _ := clients(t)

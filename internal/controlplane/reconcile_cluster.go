@@ -132,6 +132,11 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 		if st.failoverSince.IsZero() && o.takeFailover(it.key()) {
 			st.target, st.failoverSince = st.primary%instances+1, now
 		}
+		if n, ok := promoted(it.name, current.targetPrimary, instances); ok && st.failoverSince.IsZero() && n != st.target {
+			// Someone set status.targetPrimary, as `kubectl cnpg promote`
+			// does: switch over to that instance.
+			st.target, st.failoverSince = n, now
+		}
 		if !st.failoverSince.IsZero() && now.Sub(st.failoverSince) >= failoverTime {
 			o.logf("operator: cluster %s: failed over from %s to %s", it.key(), instanceName(it.name, st.primary), instanceName(it.name, st.target))
 			o.emit(ctx, cluster, corev1.EventTypeNormal, "FailoverCompleted", "Instance "+instanceName(it.name, st.target)+" is the new primary")
@@ -220,6 +225,16 @@ func instanceNumber(cluster, name string) int64 {
 		return 1
 	}
 	return n
+}
+
+// promoted reads a targetPrimary naming one of the cluster's instances.
+func promoted(cluster, target string, instances int64) (int64, bool) {
+	rest, ok := strings.CutPrefix(target, cluster+"-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil && n >= 1 && n <= instances
 }
 
 // statusFields are the status fields the stand-in owns.
