@@ -35,9 +35,12 @@ func (c Condition) String() string {
 type Status struct {
 	Namespace, Name string
 	// Found is false while the Cluster does not exist.
-	Found      bool
-	UID        types.UID
-	Generation int64
+	Found bool
+	UID   types.UID
+	// ResourceVersion is the object's metadata.resourceVersion when it was
+	// read (empty when not Found).
+	ResourceVersion string
+	Generation      int64
 	// Phase and PhaseReason are status.phase and status.phaseReason.
 	Phase, PhaseReason string
 	// Instances is spec.instances, the number asked for.
@@ -119,7 +122,7 @@ func (s Status) progressKey() string {
 
 // statusOf reads a Cluster. spec.instances defaults to 1, as the CRD does.
 func statusOf(u *unstructured.Unstructured) Status {
-	s := Status{Namespace: u.GetNamespace(), Name: u.GetName(), Found: true, UID: u.GetUID(), Generation: u.GetGeneration()}
+	s := Status{Namespace: u.GetNamespace(), Name: u.GetName(), Found: true, UID: u.GetUID(), Generation: u.GetGeneration(), ResourceVersion: u.GetResourceVersion()}
 	s.Instances = nestedInt(u, 1, "spec", "instances")
 	s.ReadyInstances = nestedInt(u, 0, "status", "readyInstances")
 	s.Phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -35,7 +34,8 @@ type WatchOptions struct {
 }
 
 // Watch keeps watching the CloudNativePG Clusters of every ready database,
-// one informer per environment's cluster, until ctx is done. Each change
+// one informer per environment's cluster, until ctx is done. An informer that cannot start is tried again, with
+// a backoff up to five minutes. Each change
 // of health a person acts on (the cluster turns unhealthy, recovers, fails
 // over, disappears) is recorded on the database's watch record with its
 // notice for the database's thread, in one transaction: every replica
@@ -46,7 +46,7 @@ type WatchOptions struct {
 // a resize that is being applied goes through phases that are not news.
 // The first observation after a database becomes ready (again) is
 // compared with a healthy cluster.
-func (p *Pipeline) Watch(ctx context.Context, clients map[string]*kube.Client, opts WatchOptions) error {
+func (p *Pipeline) Watch(ctx context.Context, clients map[string]*kube.Client, opts WatchOptions) {
 	if opts.Resync <= 0 {
 		opts.Resync = 5 * time.Minute
 	}
@@ -55,42 +55,56 @@ func (p *Pipeline) Watch(ctx context.Context, clients map[string]*kube.Client, o
 	}
 	w := &watcher{p: p, opts: opts, watches: map[string]*kube.ClusterWatch{}}
 	var wg sync.WaitGroup
-	errs := make(chan error, len(clients))
 	for env, c := range clients {
-		cw := c.WatchClusters(func(s kube.Status) { w.seen(ctx, env, s) },
-			kube.Resync(opts.Resync), kube.LabelSelector(ManagedBy),
-			kube.OnWatchError(func(err error) {
-				p.log.Warn().Err(err).Str("environment", env).Msg("watch clusters: the informer restarts")
-			}))
-		w.watches[env] = cw
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := cw.Run(ctx); err != nil {
-				errs <- fmt.Errorf("watch the clusters of %s: %w", env, err)
-			}
+			w.watchEnv(ctx, env, c)
 		}()
 	}
 	go w.sweepEvery(ctx)
 	wg.Wait()
-	close(errs)
-	return errors.Join(collect(errs)...)
 }
 
-func collect(errs <-chan error) []error {
-	var out []error
-	for err := range errs {
-		out = append(out, err)
+// watchRetry bounds the wait before a watch that could not start (the
+// cluster unreachable, the CloudNativePG CRDs missing) is tried again.
+const (
+	watchRetryMin = 15 * time.Second
+	watchRetryMax = 5 * time.Minute
+)
+
+// watchEnv runs the informer of one environment's cluster until ctx is
+// done, starting a new one when it fails to start.
+func (w *watcher) watchEnv(ctx context.Context, env string, c *kube.Client) {
+	wait := watchRetryMin
+	for ctx.Err() == nil {
+		cw := c.WatchClusters(func(s kube.Status) { w.seen(ctx, env, s) },
+			kube.Resync(w.opts.Resync), kube.LabelSelector(ManagedBy),
+			kube.OnWatchError(func(err error) {
+				w.p.log.Warn().Err(err).Str("environment", env).Msg("watch clusters: the informer lists again")
+			}))
+		w.mu.Lock()
+		w.watches[env] = cw
+		w.mu.Unlock()
+		err := cw.Run(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		w.p.log.Error().Err(err).Str("environment", env).Dur("retry_in", wait).Msg("watch clusters")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, watchRetryMax)
 	}
-	return out
 }
 
 type watcher struct {
-	p       *Pipeline
-	opts    WatchOptions
-	watches map[string]*kube.ClusterWatch // by environment; not changed after Watch starts them
-
+	p         *Pipeline
+	opts      WatchOptions
 	mu        sync.Mutex
+	watches   map[string]*kube.ClusterWatch // by environment: the running informer
 	index     map[clusterRef]store.DatabaseKey
 	refreshed time.Time
 }
@@ -174,7 +188,9 @@ func (w *watcher) sweep(ctx context.Context) error {
 		return err
 	}
 	for _, e := range live {
+		w.mu.Lock()
 		cw, ok := w.watches[e.Key.Environment]
+		w.mu.Unlock()
 		if !ok || !cw.HasSynced() {
 			continue
 		}
@@ -231,8 +247,20 @@ func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s k
 	_, err = p.store.UpdateWatch(ctx, key, func(w *store.Watch) (bool, []store.NewJob, error) {
 		adopt(w, live.ID())
 		prev := w.Health
-		if prev != nil && prev.Same(cur) {
-			return false, nil, nil
+		switch {
+		case prev != nil && cur.Stale(*prev):
+			return false, nil, nil // another replica recorded a newer state
+		case prev != nil && cur.Same(*prev):
+			if !cur.Newer(*prev) {
+				return false, nil, nil
+			}
+			h := *prev // the same health, seen later: keep the newer version
+			h.Version = cur.Version
+			w.Health = &h
+			return true, nil, nil
+		}
+		if !cur.Found && prev != nil {
+			cur.Version = prev.Version // gone: a stale event must not bring it back
 		}
 		baseline := request.Health{Found: true, Ready: true, Phase: request.HealthyPhase, Instances: cur.Instances, ReadyInstances: cur.Instances}
 		if prev != nil {
@@ -278,7 +306,7 @@ func healthOf(s kube.Status) request.Health {
 		return request.Health{}
 	}
 	h := request.Health{
-		Found: true, Phase: s.Phase, Reason: s.PhaseReason,
+		Found: true, Phase: s.Phase, Reason: s.PhaseReason, Version: s.ResourceVersion,
 		Instances: s.Instances, ReadyInstances: s.ReadyInstances, Primary: s.CurrentPrimary,
 	}
 	if c, ok := s.Condition("Ready"); ok {

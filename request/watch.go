@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,6 +55,33 @@ type Health struct {
 	// Since is when the cluster entered this state of health (healthy,
 	// unhealthy or gone).
 	Since time.Time `json:"since"`
+	// Version is the Cluster's resourceVersion when it was seen; empty
+	// when unknown (a Cluster found gone). See Stale.
+	Version string `json:"version,omitempty"`
+}
+
+// Stale reports whether h was seen before o: both carry a version and h's
+// is the older. Replicas watch the same Cluster through their own
+// informers, and one may deliver an event another has long recorded a
+// newer state than; such an observation must change nothing.
+// resourceVersion is documented as opaque, but it is the etcd revision
+// of the object's last write, one counter for every object, and
+// Kubernetes makes it comparable as an integer (KEP-5504); a version
+// that is not an integer is never stale.
+func (h Health) Stale(o Health) bool {
+	a, errA := strconv.ParseUint(h.Version, 10, 64)
+	b, errB := strconv.ParseUint(o.Version, 10, 64)
+	return errA == nil && errB == nil && a < b
+}
+
+// Newer reports whether h carries a version and o's is older or unknown.
+func (h Health) Newer(o Health) bool {
+	a, err := strconv.ParseUint(h.Version, 10, 64)
+	if err != nil {
+		return false
+	}
+	b, err := strconv.ParseUint(o.Version, 10, 64)
+	return err != nil || a > b
 }
 
 // HealthyPhase is the status.phase of a healthy CloudNativePG Cluster.
@@ -79,9 +107,10 @@ func (h Health) State() string {
 	}
 }
 
-// Same reports whether h and o describe the same observation (Since aside).
+// Same reports whether h and o describe the same health (Since and
+// Version aside).
 func (h Health) Same(o Health) bool {
-	h.Since, o.Since = time.Time{}, time.Time{}
+	h.Since, o.Since, h.Version, o.Version = time.Time{}, time.Time{}, "", ""
 	return h == o
 }
 

@@ -104,3 +104,30 @@ func TestDriftNoticesOncePerDistinctDrift(t *testing.T) {
 		t.Error("the fingerprint depends on the order of the resources")
 	}
 }
+
+func TestHealthStale(t *testing.T) {
+	at := func(v string) request.Health { return request.Health{Found: true, Version: v} }
+	tests := []struct {
+		h, o         request.Health
+		stale, newer bool
+	}{
+		{at("90"), at("100"), true, false},
+		{at("100"), at("100"), false, false},
+		{at("110"), at("100"), false, true},
+		{at("9"), at("10"), true, false}, // numbers, not strings
+		{at(""), at("100"), false, false},
+		{at("100"), at(""), false, true},
+		{at("x"), at("100"), false, false},
+	}
+	for _, tt := range tests {
+		if got := tt.h.Stale(tt.o); got != tt.stale {
+			t.Errorf("%q.Stale(%q) = %v", tt.h.Version, tt.o.Version, got)
+		}
+		if got := tt.h.Newer(tt.o); got != tt.newer {
+			t.Errorf("%q.Newer(%q) = %v", tt.h.Version, tt.o.Version, got)
+		}
+	}
+	if !at("1").Same(at("2")) {
+		t.Error("the version makes two equal healths differ")
+	}
+}

@@ -184,9 +184,7 @@ func serve(ctx context.Context, e *env, cfg *config.Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := pipe.Watch(engCtx, clients, pipeline.WatchOptions{Resync: cfg.Watch.Resync.D(), Observer: metrics}); err != nil {
-				log.Error().Err(err).Msg("health watch stopped")
-			}
+			pipe.Watch(engCtx, clients, pipeline.WatchOptions{Resync: cfg.Watch.Resync.D(), Observer: metrics})
 		}()
 	}
 	if interval := cfg.Watch.DriftInterval.D(); interval > 0 && webhook != nil {
