@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -60,6 +62,9 @@ func TestBackupAndPointInTimeRestore(t *testing.T) {
 		t.Errorf("backup info incomplete: %+v", info)
 	}
 
+	// While MinIO and an archiving server run, no command line shows the secret.
+	assertSecretNotInCommandLines(t, m.Credentials().SecretAccessKey)
+
 	execSQL(ctx, t, primary, "INSERT INTO t VALUES (3)")
 	time.Sleep(1100 * time.Millisecond)
 	target := time.Now()
@@ -112,8 +117,36 @@ func TestBackupAndPointInTimeRestore(t *testing.T) {
 	} else {
 		t.Logf("restore before the backup: %v", err)
 	}
+	// A target no commit in the archive comes after: PostgreSQL refuses to
+	// end recovery, and the error carries its log.
+	if inst, err := Restore(ctx, dest, info.ID, time.Now().Add(time.Hour), ""); err == nil {
+		inst.Stop()
+		t.Error("restore to a time after the last archived commit succeeded")
+	} else if !strings.Contains(err.Error(), "recovery ended before configured recovery target was reached") {
+		t.Errorf("restore past the archive: unclear error: %v", err)
+	} else if strings.Contains(err.Error(), m.Credentials().SecretAccessKey) {
+		t.Errorf("restore past the archive: the error shows the S3 secret")
+	} else {
+		t.Logf("restore past the archive: %v", err)
+	}
 	if _, err := Restore(ctx, dest, "", early, ""); err == nil || !strings.Contains(err.Error(), "no completed backup ended by") {
 		t.Errorf("restore with no backup before the target: err = %v", err)
+	}
+}
+
+// assertSecretNotInCommandLines looks through every process's command
+// line, as ps shows them.
+func assertSecretNotInCommandLines(t *testing.T, secret string) {
+	t.Helper()
+	cmdlines, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil || len(cmdlines) == 0 {
+		t.Fatalf("list /proc/*/cmdline: %v (%d found)", err, len(cmdlines))
+	}
+	for _, p := range cmdlines {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), secret) {
+			t.Errorf("the S3 secret is on the command line of %s", p)
+		}
 	}
 }
 

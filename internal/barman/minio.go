@@ -86,7 +86,8 @@ func minioBinary() (string, error) {
 
 // StartMinIO starts MinIO with its data in dir (a new temporary directory,
 // removed by Stop, when dir is empty) on free ports of 127.0.0.1 with
-// generated root credentials, and returns once /minio/health/live answers.
+// generated root credentials, and returns once /minio/health/live answers
+// and /minio/health/cluster says S3 calls will be served.
 func StartMinIO(ctx context.Context, dir string) (*MinIO, error) {
 	bin, err := minioBinary()
 	if err != nil {
@@ -173,31 +174,37 @@ func (m *MinIO) start(ctx context.Context, bin string) error {
 	return fmt.Errorf("%w\n%s", err, m.logTail())
 }
 
-// waitLive polls /minio/health/live until it answers 200.
+// waitLive polls /minio/health/live, then /minio/health/cluster, until
+// each answers 200: live answers as soon as the HTTP server is up, while S3
+// calls still fail with XMinioServerNotInitialized until cluster (object
+// layer, bucket metadata, IAM, write quorum) is ready.
 func (m *MinIO) waitLive(ctx context.Context) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	url := m.Endpoint() + "/minio/health/live"
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return fmt.Errorf("start minio: health check: %w", err)
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
+	for _, path := range []string{"/minio/health/live", "/minio/health/cluster"} {
+		url := m.Endpoint() + path
+		for {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return fmt.Errorf("start minio: health check: %w", err)
+			}
+			if resp, err := client.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("start minio: waiting for %s: %w", url, ctx.Err())
+			case <-m.exited:
+				return fmt.Errorf("start minio on port %d: it exited (%v) before %s answered", m.port, m.cmd.ProcessState, path)
+			case <-tick.C:
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("start minio: waiting for %s: %w", url, ctx.Err())
-		case <-m.exited:
-			return fmt.Errorf("start minio on port %d: it exited (%v) before it was live", m.port, m.cmd.ProcessState)
-		case <-tick.C:
-		}
 	}
+	return nil
 }
 
 func (m *MinIO) logTail() string {
