@@ -52,24 +52,14 @@ func (p *Pipeline) RegisterDrift(e *engine.Engine, obs DriftObserver) {
 // checks spread over the interval. Every replica runs it; the pass of one
 // interval is queued once (its idempotency key is the interval's start).
 func (p *Pipeline) DriftEvery(ctx context.Context, interval time.Duration) {
-	queue := func() {
+	queue := func(ctx context.Context) error {
 		slot := time.Now().UTC().Truncate(interval)
-		key := store.Idempotency{Scope: "drift-pass", Key: slot.Format(time.RFC3339)}
-		if err := p.queueDriftPass(ctx, interval, key); err != nil && ctx.Err() == nil {
-			p.log.Warn().Err(err).Msg("queue a drift pass")
-		}
+		return p.queueDriftPass(ctx, interval, store.Idempotency{Scope: "drift-pass", Key: slot.Format(time.RFC3339)})
 	}
-	queue()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			queue()
-		}
+	if err := queue(ctx); err != nil && ctx.Err() == nil {
+		p.log.Warn().Err(err).Msg("queue a drift pass")
 	}
+	p.every(ctx, interval, "queue a drift pass", queue)
 }
 
 // CheckDrift queues a drift pass now, its checks spread over spread (0:
@@ -186,12 +176,7 @@ func (p *Pipeline) driftCheck(ctx context.Context, job store.Job) ([]byte, error
 		}
 		w.Drift = found
 		var jobs []store.NewJob
-		told = told[:0]
-		for _, n := range request.DriftNotices(rec.Request.Key(), prev, found) {
-			n.PRURL = rec.PR.URL
-			jobs = append(jobs, notifyJob(rec.ID(), n))
-			told = append(told, n.Kind)
-		}
+		jobs, told = noticeJobs(rec, request.DriftNotices(rec.Request.Key(), prev, found))
 		return true, jobs, nil
 	})
 	if err != nil {

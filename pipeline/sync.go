@@ -181,6 +181,12 @@ func minTime(a, b time.Time) time.Time {
 
 // SyncEvery runs Sync every interval until ctx is done.
 func (p *Pipeline) SyncEvery(ctx context.Context, interval time.Duration) {
+	p.every(ctx, interval, "sync with GitHub", p.Sync)
+}
+
+// every runs fn each interval until ctx is done, logging its errors as
+// what failed.
+func (p *Pipeline) every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -188,8 +194,8 @@ func (p *Pipeline) SyncEvery(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := p.Sync(ctx); err != nil && ctx.Err() == nil {
-				p.log.Warn().Err(err).Msg("sync with GitHub")
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				p.log.Warn().Err(err).Msg(what)
 			}
 		}
 	}

@@ -168,18 +168,7 @@ func (w *watcher) refresh(ctx context.Context) ([]store.DatabaseEntry, error) {
 // while no replica watched (or whose delete event was missed) is found
 // gone here.
 func (w *watcher) sweepEvery(ctx context.Context) {
-	t := time.NewTicker(w.opts.Resync)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := w.sweep(ctx); err != nil && ctx.Err() == nil {
-				w.p.log.Warn().Err(err).Msg("watch: sweep ready databases")
-			}
-		}
-	}
+	w.p.every(ctx, w.opts.Resync, "watch: sweep ready databases", w.sweep)
 }
 
 func (w *watcher) sweep(ctx context.Context) error {
@@ -269,12 +258,7 @@ func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s k
 		h := cur.Observe(prev, opts.Now())
 		w.Health = &h
 		var jobs []store.NewJob
-		told = told[:0]
-		for _, n := range request.HealthNotices(live.Request.Key(), baseline, h) {
-			n.PRURL = live.PR.URL
-			jobs = append(jobs, notifyJob(live.ID(), n))
-			told = append(told, n.Kind)
-		}
+		jobs, told = noticeJobs(*live, request.HealthNotices(live.Request.Key(), baseline, h))
 		return true, jobs, nil
 	})
 	if err != nil {
@@ -290,6 +274,19 @@ func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s k
 		}
 	}
 	return nil
+}
+
+// noticeJobs are the notify jobs of notices in the thread of rec, and
+// their kinds.
+func noticeJobs(rec store.Record, notices []request.Notice) ([]store.NewJob, []string) {
+	jobs := make([]store.NewJob, 0, len(notices))
+	kinds := make([]string, 0, len(notices))
+	for _, n := range notices {
+		n.PRURL = rec.PR.URL
+		jobs = append(jobs, notifyJob(rec.ID(), n))
+		kinds = append(kinds, n.Kind)
+	}
+	return jobs, kinds
 }
 
 // adopt makes a watch record speak of the live request id: a record of an
