@@ -143,7 +143,8 @@ func TestServeWithNoConfiguration(t *testing.T) {
 		ready.Integrations["github"].On || ready.Integrations["github"].Missing != "CLUSTRO_GITHUB_REPO" {
 		t.Errorf("/readyz: %s", body)
 	}
-	if code, body := p.get(t, "/metrics"); code != 200 || !strings.Contains(body, `clustro_requests{state="ready"} 0`) || !strings.Contains(body, "clustro_http_requests_total") {
+	if code, body := p.get(t, "/metrics"); code != 200 || !strings.Contains(body, `clustro_requests{state="ready"} 0`) || !strings.Contains(body, "clustro_http_requests_total") ||
+		!strings.Contains(body, "clustro_databases_unhealthy 0") || !strings.Contains(body, "clustro_workspaces_drifted 0") {
 		t.Errorf("/metrics: %d\n%s", code, body)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "clustro.db")); err != nil {
