@@ -142,6 +142,15 @@ func TestDayTwoNotices(t *testing.T) {
 	drift := &request.Drift{Summary: "Plan: 0 to add, 1 to change, 0 to destroy.", Resources: []string{"update module.database.kubectl_manifest.cluster"}, Fingerprint: "abc"}
 	notices := append(request.HealthNotices(db, healthy, failing), request.HealthNotices(db, failing, healthy)...)
 	notices = append(notices, request.HealthNotices(db, healthy, request.Health{})...)
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	backedUp := healthy
+	backedUp.Archiving, backedUp.LastBackup = request.ArchivingOK, t0
+	brokenBackups := backedUp
+	brokenBackups.Archiving, brokenBackups.ArchivingReason, brokenBackups.LastFailedBackup = request.ArchivingFailing, "ContinuousArchivingFailing: AccessDenied", t0.Add(time.Hour)
+	mended := backedUp
+	mended.LastBackup, mended.LastFailedBackup = t0.Add(2*time.Hour), t0.Add(time.Hour)
+	notices = append(notices, request.HealthNotices(db, backedUp, brokenBackups)...)
+	notices = append(notices, request.HealthNotices(db, brokenBackups, mended)...)
 	notices = append(notices, request.DriftNotices(db, nil, drift)...)
 	notices = append(notices, request.DriftNotices(db, drift, nil)...)
 	plan := plannedReconcile("rc1")
@@ -155,15 +164,19 @@ func TestDayTwoNotices(t *testing.T) {
 			Text: "The reconcile of " + db + " did not apply: the plan changed"})
 
 	want := map[string][]string{
-		request.NoticeUnhealthy:       {":warning: " + db + " is unhealthy", `phase "Failing over"`, "2/3 instances ready"},
-		request.NoticeFailover:        {":arrows_counterclockwise: The primary of " + db + " changed from ledger-", "a switchover or a failover"},
-		request.NoticeRecovered:       {":green_heart: " + db + " is healthy again"},
-		request.NoticeGone:            {":rotating_light: The CloudNativePG Cluster of " + db + " is gone"},
-		request.NoticeDrift:           {":mag: " + db + " drifted from its reviewed code", "update module.database.kubectl_manifest.cluster"},
-		request.NoticeDriftResolved:   {":white_check_mark: " + db + " matches its reviewed code again"},
-		request.NoticeReconcilePlan:   {":clipboard: Reconciling " + db, "Nothing is applied until it is confirmed"},
-		request.NoticeReconciled:      {":white_check_mark: Reconciled " + db},
-		request.NoticeReconcileFailed: {":x: The reconcile of " + db + " did not apply", "*Next*: Ask again with `/pg reconcile`"},
+		request.NoticeUnhealthy:          {":warning: " + db + " is unhealthy", `phase "Failing over"`, "2/3 instances ready"},
+		request.NoticeFailover:           {":arrows_counterclockwise: The primary of " + db + " changed from ledger-", "a switchover or a failover"},
+		request.NoticeRecovered:          {":green_heart: " + db + " is healthy again"},
+		request.NoticeGone:               {":rotating_light: The CloudNativePG Cluster of " + db + " is gone"},
+		request.NoticeDrift:              {":mag: " + db + " drifted from its reviewed code", "update module.database.kubectl_manifest.cluster"},
+		request.NoticeDriftResolved:      {":white_check_mark: " + db + " matches its reviewed code again"},
+		request.NoticeReconcilePlan:      {":clipboard: Reconciling " + db, "Nothing is applied until it is confirmed"},
+		request.NoticeReconciled:         {":white_check_mark: Reconciled " + db},
+		request.NoticeReconcileFailed:    {":x: The reconcile of " + db + " did not apply", "*Next*: Ask again with `/pg reconcile`"},
+		request.NoticeArchivingFailed:    {":rotating_light: WAL archiving of " + db + " is failing", "AccessDenied"},
+		request.NoticeArchivingRecovered: {":green_heart: WAL archiving of " + db + " works again"},
+		request.NoticeBackupFailed:       {":warning: A base backup of " + db + " failed at 2026-12-02T04:00:00Z"},
+		request.NoticeBackupRecovered:    {":green_heart: A base backup of " + db + " succeeded"},
 	}
 	seen := map[string]bool{}
 	for _, n := range notices {

@@ -178,6 +178,8 @@ func stepMessage(rec store.Record, n request.Notice, credentials string) message
 		request.NoticeDrift: ":mag:", request.NoticeDriftResolved: ":white_check_mark:",
 		request.NoticeReconcilePlan: ":clipboard:", request.NoticeReconciled: ":white_check_mark:",
 		request.NoticeReconcileFailed: ":x:",
+		request.NoticeArchivingFailed: ":rotating_light:", request.NoticeArchivingRecovered: ":green_heart:",
+		request.NoticeBackupFailed: ":warning:", request.NoticeBackupRecovered: ":green_heart:",
 	}[n.Kind]
 	if emoji == "" {
 		emoji = ":information_source:"

@@ -54,7 +54,10 @@ type Status struct {
 	// primary: it differs from CurrentPrimary during a switchover or a
 	// failover.
 	TargetPrimary string
-	Conditions    []Condition
+	// LastSuccessfulBackup and LastFailedBackup are status.lastSuccessfulBackup
+	// and status.lastFailedBackup, RFC 3339 times ("" when none).
+	LastSuccessfulBackup, LastFailedBackup string
+	Conditions                             []Condition
 }
 
 // Condition returns the condition of type typ.
@@ -128,6 +131,8 @@ func statusOf(u *unstructured.Unstructured) Status {
 	s.Phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
 	s.PhaseReason, _, _ = unstructured.NestedString(u.Object, "status", "phaseReason")
 	s.CurrentPrimary, _, _ = unstructured.NestedString(u.Object, "status", "currentPrimary")
+	s.LastSuccessfulBackup, _, _ = unstructured.NestedString(u.Object, "status", "lastSuccessfulBackup")
+	s.LastFailedBackup, _, _ = unstructured.NestedString(u.Object, "status", "lastFailedBackup")
 	s.TargetPrimary, _, _ = unstructured.NestedString(u.Object, "status", "targetPrimary")
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, raw := range conds {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -251,7 +252,10 @@ func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s k
 		if !cur.Found && prev != nil {
 			cur.Version = prev.Version // gone: a stale event must not bring it back
 		}
-		baseline := request.Health{Found: true, Ready: true, Phase: request.HealthyPhase, Instances: cur.Instances, ReadyInstances: cur.Instances}
+		// The first observation is compared with a healthy cluster; the
+		// backups it reports are not news (they may predate the watch).
+		baseline := request.Health{Found: true, Ready: true, Phase: request.HealthyPhase, Instances: cur.Instances, ReadyInstances: cur.Instances,
+			LastBackup: cur.LastBackup, LastFailedBackup: cur.LastFailedBackup}
 		if prev != nil {
 			baseline = *prev
 		}
@@ -305,6 +309,14 @@ func healthOf(s kube.Status) request.Health {
 	h := request.Health{
 		Found: true, Phase: s.Phase, Reason: s.PhaseReason, Version: s.ResourceVersion,
 		Instances: s.Instances, ReadyInstances: s.ReadyInstances, Primary: s.CurrentPrimary,
+	}
+	h.LastBackup, _ = time.Parse(time.RFC3339, s.LastSuccessfulBackup)
+	h.LastFailedBackup, _ = time.Parse(time.RFC3339, s.LastFailedBackup)
+	if c, ok := s.Condition("ContinuousArchiving"); ok {
+		h.Archiving = request.ArchivingOK
+		if c.Status != "True" {
+			h.Archiving, h.ArchivingReason = request.ArchivingFailing, strings.TrimPrefix(c.Reason+": "+c.Message, ": ")
+		}
 	}
 	if c, ok := s.Condition("Ready"); ok {
 		h.Ready = c.Status == "True"

@@ -33,6 +33,22 @@ const (
 	// NoticeReconcileFailed: a reconcile did not apply (it failed, or
 	// the plan changed since it was confirmed).
 	NoticeReconcileFailed = "reconcile_failed"
+	// NoticeArchivingFailed: WAL archiving stopped working (the
+	// ContinuousArchiving condition turned false): the recovery window
+	// no longer grows.
+	NoticeArchivingFailed = "archiving_failed"
+	// NoticeArchivingRecovered: WAL archiving works again.
+	NoticeArchivingRecovered = "archiving_recovered"
+	// NoticeBackupFailed: a base backup failed.
+	NoticeBackupFailed = "backup_failed"
+	// NoticeBackupRecovered: a base backup succeeded after one failed.
+	NoticeBackupRecovered = "backup_recovered"
+)
+
+// WAL archiving states of a Health.
+const (
+	ArchivingOK      = "ok"
+	ArchivingFailing = "failing"
 )
 
 // Health is what ClustroPG last saw of a ready database's CloudNativePG
@@ -58,7 +74,20 @@ type Health struct {
 	// Version is the Cluster's resourceVersion when it was seen; empty
 	// when unknown (a Cluster found gone). See Stale.
 	Version string `json:"version,omitempty"`
+	// Archiving is the ContinuousArchiving condition: ArchivingOK,
+	// ArchivingFailing (with ArchivingReason), or "" when the cluster
+	// does not say (no WAL archiving).
+	Archiving       string `json:"archiving,omitempty"`
+	ArchivingReason string `json:"archivingReason,omitempty"`
+	// LastBackup and LastFailedBackup are when the last base backup
+	// succeeded and failed (status.lastSuccessfulBackup and
+	// status.lastFailedBackup); zero when none did.
+	LastBackup       time.Time `json:"lastBackup,omitzero"`
+	LastFailedBackup time.Time `json:"lastFailedBackup,omitzero"`
 }
+
+// backupFailing reports whether the last base backup failed.
+func (h Health) backupFailing() bool { return h.LastFailedBackup.After(h.LastBackup) }
 
 // Stale reports whether h was seen before o: both carry a version and h's
 // is the older. Replicas watch the same Cluster through their own
@@ -110,7 +139,12 @@ func (h Health) State() string {
 // Same reports whether h and o describe the same health (Since and
 // Version aside).
 func (h Health) Same(o Health) bool {
-	h.Since, o.Since, h.Version, o.Version = time.Time{}, time.Time{}, "", ""
+	if !h.LastBackup.Equal(o.LastBackup) || !h.LastFailedBackup.Equal(o.LastFailedBackup) {
+		return false
+	}
+	for _, x := range []*Health{&h, &o} {
+		x.Since, x.Version, x.LastBackup, x.LastFailedBackup = time.Time{}, "", time.Time{}, time.Time{}
+	}
 	return h == o
 }
 
@@ -165,6 +199,7 @@ func HealthNotices(db string, prev, cur Health) []Notice {
 		out = append(out, Notice{Kind: NoticeFailover, Text: fmt.Sprintf(
 			"The primary of %s changed from %s to %s (a switchover or a failover). Clients of the rw service follow it; open transactions on the old primary were cut.", db, prev.Primary, cur.Primary)})
 	}
+	out = append(out, backupNotices(db, prev, cur)...)
 	switch {
 	case prev.Healthy() && !cur.Healthy():
 		out = append(out, Notice{Kind: NoticeUnhealthy, Text: fmt.Sprintf("%s is unhealthy: %s.", db, unhealthyDetail(cur))})
@@ -174,6 +209,35 @@ func HealthNotices(db string, prev, cur Health) []Notice {
 		out = append(out, Notice{Kind: NoticeRecovered, Text: fmt.Sprintf("%s is healthy again: %d/%d instances ready, primary %s.", db, cur.ReadyInstances, cur.Instances, orNone(cur.Primary))})
 	}
 	return out
+}
+
+// backupNotices tell what changed in a cluster's backups: WAL archiving
+// failing or working again, a base backup failing, and the first success
+// after a failure.
+func backupNotices(db string, prev, cur Health) []Notice {
+	var out []Notice
+	switch {
+	case prev.Archiving != ArchivingFailing && cur.Archiving == ArchivingFailing:
+		out = append(out, Notice{Kind: NoticeArchivingFailed, Text: fmt.Sprintf(
+			"WAL archiving of %s is failing (%s): nothing written from now on can be restored until it works again. Check the object store and its credentials.", db, orNone(cur.ArchivingReason))})
+	case prev.Archiving == ArchivingFailing && cur.Archiving == ArchivingOK:
+		out = append(out, Notice{Kind: NoticeArchivingRecovered, Text: fmt.Sprintf("WAL archiving of %s works again.", db)})
+	}
+	switch {
+	case cur.LastFailedBackup.After(prev.LastFailedBackup) && cur.backupFailing():
+		out = append(out, Notice{Kind: NoticeBackupFailed, Text: fmt.Sprintf(
+			"A base backup of %s failed at %s (last good one: %s). `/pg backups` shows them; `/pg backup` takes one now.", db, cur.LastFailedBackup.UTC().Format(time.RFC3339), orNever(cur.LastBackup))})
+	case prev.backupFailing() && !cur.backupFailing() && cur.LastBackup.After(prev.LastBackup):
+		out = append(out, Notice{Kind: NoticeBackupRecovered, Text: fmt.Sprintf("A base backup of %s succeeded at %s, after the failed one.", db, cur.LastBackup.UTC().Format(time.RFC3339))})
+	}
+	return out
+}
+
+func orNever(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func unhealthyDetail(h Health) string {

@@ -131,3 +131,48 @@ func TestHealthStale(t *testing.T) {
 		t.Error("the version makes two equal healths differ")
 	}
 }
+
+func TestBackupNotices(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	ok := request.Health{Found: true, Ready: true, Phase: request.HealthyPhase, Instances: 1, ReadyInstances: 1,
+		Archiving: request.ArchivingOK, LastBackup: t0}
+	with := func(f func(*request.Health)) request.Health { h := ok; f(&h); return h }
+	failing := with(func(h *request.Health) { h.Archiving, h.ArchivingReason = request.ArchivingFailing, "ContinuousArchivingFailing: AccessDenied" })
+	failed := with(func(h *request.Health) { h.LastFailedBackup = t0.Add(time.Hour) })
+	tests := []struct {
+		name      string
+		prev, cur request.Health
+		want      []string
+		says      string
+	}{
+		{"nothing new", ok, ok, nil, ""},
+		{"archiving fails", ok, failing, []string{request.NoticeArchivingFailed}, "AccessDenied"},
+		{"still failing", failing, failing, nil, ""},
+		{"archiving works again", failing, ok, []string{request.NoticeArchivingRecovered}, "works again"},
+		{"archiving not reported yet", with(func(h *request.Health) { h.Archiving = "" }), ok, nil, ""},
+		{"a backup fails", ok, failed, []string{request.NoticeBackupFailed}, "2026-12-02T04:00:00Z"},
+		{"the same failure seen again", failed, failed, nil, ""},
+		{"a backup succeeds after it", failed, with(func(h *request.Health) { h.LastFailedBackup, h.LastBackup = t0.Add(time.Hour), t0.Add(2 * time.Hour) }), []string{request.NoticeBackupRecovered}, "succeeded"},
+		{"another success", ok, with(func(h *request.Health) { h.LastBackup = t0.Add(time.Hour) }), nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := request.HealthNotices("prod/shop/db", tt.prev, tt.cur)
+			var kinds []string
+			for _, n := range got {
+				kinds = append(kinds, n.Kind)
+			}
+			if fmt.Sprint(kinds) != fmt.Sprint(tt.want) {
+				t.Fatalf("notices %v, want %v", kinds, tt.want)
+			}
+			if tt.says != "" && !strings.Contains(got[0].Text, tt.says) {
+				t.Errorf("notice %q does not say %q", got[0].Text, tt.says)
+			}
+		})
+	}
+	local := failed
+	local.LastBackup = t0.In(time.FixedZone("x", 3600))
+	if !local.Same(failed) {
+		t.Error("the same instants in another zone differ")
+	}
+}
