@@ -4,7 +4,10 @@
 // (Connection) and, optionally, connect once to prove it (CheckConnection);
 // and, day two, follow every Cluster's health and primary as it changes
 // (WatchClusters, a shared informer that re-lists and re-watches by itself
-// after errors and hands each Cluster to a handler again at every resync).
+// after errors and hands each Cluster to a handler again at every resync);
+// and backups: list a Cluster's Backups (Backups), ask for one through the
+// Barman Cloud plugin (CreateBackup) and read what can be restored
+// (RecoveryWindow, from the plugin's ObjectStore or the Cluster's status).
 //
 // The CloudNativePG Go API is not a dependency: Clusters are read through
 // the dynamic client as unstructured objects. Passwords never appear in
