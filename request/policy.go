@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -301,6 +302,7 @@ func (p *Policy) Resolve(r DatabaseRequest) (DatabaseRequest, error) {
 	var pr Problems
 	out := r
 	out.Databases = slices.Clone(r.Databases)
+	out.Restore = r.Restore.clone()
 	if r.Backups.Hour != nil {
 		h := *r.Backups.Hour
 		out.Backups.Hour = &h
@@ -309,6 +311,9 @@ func (p *Policy) Resolve(r DatabaseRequest) (DatabaseRequest, error) {
 		out.Kind = Create
 	} else if !slices.Contains(Kinds(), out.Kind) {
 		pr.add("kind", "%q is not a kind of change; allowed: create, resize, backups, delete", out.Kind)
+	}
+	if out.Restore != nil && out.Kind != Create {
+		pr.add("restore", "a restore makes a new database: kind %s takes no restore; allowed: kind create", out.Kind)
 	}
 
 	if out.ClientType == "" {
@@ -399,6 +404,7 @@ func (p *Policy) validate(s Spec) Problems {
 		}
 	}
 	pr = append(pr, p.validateBackups(s, env, envOK)...)
+	pr = append(pr, validateRestore(s, time.Now())...)
 	if len(s.Databases) > p.MaxDatabases {
 		pr.add("databases", "%d extra databases asked; at most %d allowed", len(s.Databases), p.MaxDatabases)
 	}

@@ -106,6 +106,9 @@ type Spec struct {
 	Backups       Backups  `json:"backups"`
 	LogicalBackup bool     `json:"logicalBackup,omitempty"`
 	Databases     []string `json:"databases,omitempty"`
+	// Restore, when set, makes the new database from the backups of
+	// another one of the same environment and team; nil starts it empty.
+	Restore *Restore `json:"restore,omitempty"`
 }
 
 // Origin is where a request came from.
