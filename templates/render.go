@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -170,11 +171,24 @@ func (c Config) moduleAttrs(s request.Spec) []attr {
 		}
 		dbs = cty.ListVal(vals)
 	}
-	return append(attrs,
+	attrs = append(attrs,
 		attr{"logical_backup", cty.BoolVal(s.LogicalBackup)},
 		attr{"databases", dbs},
 	)
+	// A restore names its source and, unless it recovers to the latest,
+	// its target time; a database that is not restored has neither.
+	if r := s.Restore; r != nil {
+		attrs = append(attrs, attr{"restore_source", cty.StringVal(r.Source)})
+		if r.TargetTime != nil {
+			attrs = append(attrs, attr{"restore_target_time", cty.StringVal(formatTargetTime(*r.TargetTime))})
+		}
+	}
+	return attrs
 }
+
+// formatTargetTime writes a restore target time as the module call holds
+// it: RFC 3339 in UTC, as CloudNativePG's recoveryTarget.targetTime reads it.
+func formatTargetTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 type attr struct {
 	name string

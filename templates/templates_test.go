@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/clustropg/clustro/config"
 	"github.com/clustropg/clustro/request"
@@ -57,7 +58,19 @@ var goldenCases = []struct {
 	{"s3-grafana-prod-s", "testdata/platform-s3.yaml", request.DatabaseRequest{
 		ID:   "req-0042",
 		Spec: request.Spec{Name: "sessions", Team: "identity", Environment: "prod", Size: request.SizeS}}},
+	// Restores: a new database next to its source, up to the latest WAL
+	// (with backups of its own, as prod requires) or to a point in time.
+	{"prod-restore-latest", "", request.DatabaseRequest{
+		ID: "req-0077",
+		Spec: request.Spec{Name: "ledger-restored", Team: "billing", Environment: "prod", Size: request.SizeM,
+			Restore: &request.Restore{Source: "ledger"}}}},
+	{"dev-restore-to-time", "", request.DatabaseRequest{
+		ClientType: request.Startup, Load: request.Small,
+		Spec: request.Spec{Name: "scratch-0301", Team: "growth", Environment: "dev",
+			Restore: &request.Restore{Source: "scratch", TargetTime: timep(time.Date(2026, 3, 1, 10, 30, 0, 0, time.FixedZone("CET", 3600)))}}}},
 }
+
+func timep(t time.Time) *time.Time { return &t }
 
 func renderCase(t testing.TB, cfg *templates.Renderer, req request.DatabaseRequest) (request.DatabaseRequest, templates.Workspace) {
 	t.Helper()

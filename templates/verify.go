@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -211,6 +212,9 @@ var moduleArgs = map[string]struct {
 	"backup_retention": {false, "backups.retention"},
 	"logical_backup":   {false, "logicalBackup"},
 	"databases":        {false, "databases"},
+	// Only in a restore's workspace.
+	"restore_source":      {false, "restore.source"},
+	"restore_target_time": {false, "restore.targetTime"},
 }
 
 func (v *verifier) main(src []byte) request.Spec {
@@ -470,7 +474,38 @@ func (v *verifier) spec(vals map[string]cty.Value, lines map[string]*hcl.Range) 
 			}
 		}
 	}
+	s.Restore = v.restore(vals, lines, str)
 	return s
+}
+
+// restore reads a restore's source and target time: both, the source
+// alone (the latest), or neither, as Render writes them. The target time
+// is a literal RFC 3339 string, read in UTC.
+func (v *verifier) restore(vals map[string]cty.Value, lines map[string]*hcl.Range, str func(string) string) *request.Restore {
+	_, haveSource := vals["restore_source"]
+	target, haveTarget := vals["restore_target_time"]
+	if !haveSource {
+		if haveTarget {
+			v.add(MainFile, lines["restore_target_time"], "restore_target_time without restore_source: a target time belongs to a restore; name the source database in restore_source, or remove restore_target_time")
+		}
+		return nil
+	}
+	r := &request.Restore{Source: str("restore_source")}
+	if !haveTarget {
+		return r
+	}
+	if target.Type() != cty.String || target.IsNull() {
+		v.add(MainFile, lines["restore_target_time"], "restore_target_time must be a string: an RFC 3339 time like 2026-03-01T10:00:00Z")
+		return r
+	}
+	t, err := time.Parse(time.RFC3339, target.AsString())
+	if err != nil {
+		v.add(MainFile, lines["restore_target_time"], "restore_target_time %q is not an RFC 3339 time; allowed: a time like 2026-03-01T10:00:00Z", target.AsString())
+		return r
+	}
+	t = t.UTC()
+	r.TargetTime = &t
+	return r
 }
 
 // checkIdentity makes sure a workspace describes the database of its

@@ -38,12 +38,6 @@ resource "kubectl_manifest" "cluster" {
         postgresql = {
           parameters = local.preset.parameters
         }
-        bootstrap = {
-          initdb = {
-            database = "app"
-            owner    = "app"
-          }
-        }
         storage    = local.storage
         walStorage = local.wal_storage
         resources = {
@@ -57,6 +51,47 @@ resource "kubectl_manifest" "cluster" {
           }
         }
       },
+      # A new database starts empty (initdb) or, for a restore, from the
+      # source's backups (recovery), with the same app database and owner.
+      local.restore ? {} : {
+        bootstrap = {
+          initdb = {
+            database = "app"
+            owner    = "app"
+          }
+        }
+      },
+      local.restore ? {
+        bootstrap = {
+          recovery = merge(
+            {
+              source   = "origin"
+              database = "app"
+              owner    = "app"
+            },
+            var.restore_target_time == null ? {} : {
+              recoveryTarget = {
+                targetTime = var.restore_target_time
+              }
+            },
+          )
+        }
+      } : {},
+      # The source, read through the Barman Cloud plugin. This database's
+      # own WAL archiving (plugins, below) writes to its own ObjectStore and
+      # serverName, never to the source's.
+      local.restore ? {
+        externalClusters = [{
+          name = "origin"
+          plugin = {
+            name = "barman-cloud.cloudnative-pg.io"
+            parameters = {
+              barmanObjectName = local.barman.source.object_store
+              serverName       = local.barman.source.server_name
+            }
+          }
+        }]
+      } : {},
       local.backups ? {
         plugins = [{
           name          = "barman-cloud.cloudnative-pg.io"
@@ -68,6 +103,17 @@ resource "kubectl_manifest" "cluster" {
       } : {},
     )
   })
+
+  lifecycle {
+    precondition {
+      condition     = var.restore_target_time == null || var.restore_source != null
+      error_message = "restore_target_time is set without restore_source: a target time belongs to a restore."
+    }
+    precondition {
+      condition     = var.restore_source != var.name
+      error_message = "restore_source names this database: a restore makes a new database next to its source and never overwrites one."
+    }
+  }
 
   depends_on = [kubectl_manifest.namespace]
 }

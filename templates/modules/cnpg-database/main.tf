@@ -16,7 +16,17 @@ locals {
     weekly = "0 0 ${var.backup_hour} * * 0"
   }
 
-  object_store_name = "${var.name}-backups"
+  # The Barman Cloud names of a database: its ObjectStore and the serverName
+  # its base backups and WAL are kept under (the plugin's default, the
+  # Cluster's name). One expression names them for this database and, for a
+  # restore, for its source, so that a restore reads where the source
+  # writes (ClustroPG's request.NamesFor names them the same way).
+  barman = {
+    for role, db in { self = var.name, source = coalesce(var.restore_source, var.name) } :
+    role => { object_store = "${db}-backups", server_name = db }
+  }
+  object_store_name = local.barman.self.object_store
+  restore           = var.restore_source != null
   destination_path  = "${trimsuffix(local.platform.object_store.destination_path, "/")}/${var.environment}/${var.team}"
 
   s3_credentials = {

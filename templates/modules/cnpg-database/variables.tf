@@ -92,3 +92,25 @@ variable "databases" {
   type        = list(string)
   default     = []
 }
+
+variable "restore_source" {
+  description = "Database of the same team and environment whose backups this new one is restored from (bootstrap.recovery); null starts an empty database."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.restore_source == null || can(regex("^[a-z]([-a-z0-9]*[a-z0-9])?$", var.restore_source))
+    error_message = "The restore source must be a database name: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit."
+  }
+}
+
+variable "restore_target_time" {
+  description = "Point in time (RFC 3339, UTC) a restore recovers to; null recovers up to the latest archived WAL. Only with restore_source."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.restore_target_time == null || can(formatdate("YYYY", var.restore_target_time))
+    error_message = "The restore target time must be an RFC 3339 time like 2026-03-01T10:00:00Z."
+  }
+}
