@@ -20,8 +20,8 @@ import (
 )
 
 // appSecretData is what CloudNativePG writes into <cluster>-app
-// (pkg/specs/secrets.go), except that every host and port is the shared
-// local server's, so that tests can connect: in a real cluster host is
+// (pkg/specs/secrets.go), except that every host and port is the local
+// server's (the shared one, or the cluster's own), so that tests can connect: in a real cluster host is
 // <cluster>-rw, port 5432, and the fqdn-* keys use
 // <cluster>-rw.<namespace>.svc.cluster.local.
 func appSecretData(host string, port int, db, user, password string) map[string][]byte {
@@ -47,9 +47,10 @@ func appSecretData(host string, port int, db, user, password string) map[string]
 	}
 }
 
-// ensureAppSecret writes the cluster's <cluster>-app Secret, keeping the
-// password of an existing one, and returns the password.
-func (o *Operator) ensureAppSecret(ctx context.Context, cluster *unstructured.Unstructured, db, user string) (string, error) {
+// ensureAppSecret writes the cluster's <cluster>-app Secret for the server
+// at host:port, keeping the password of an existing one, and returns the
+// password.
+func (o *Operator) ensureAppSecret(ctx context.Context, cluster *unstructured.Unstructured, host string, port int, db, user string) (string, error) {
 	ns, name := cluster.GetNamespace(), cluster.GetName()
 	secretName := request.NamesFor(name, "").AppSecret
 	secrets := o.core.CoreV1().Secrets(ns)
@@ -86,7 +87,7 @@ func (o *Operator) ensureAppSecret(ctx context.Context, cluster *unstructured.Un
 			}},
 		},
 		Type: corev1.SecretTypeBasicAuth,
-		Data: appSecretData(o.pg.host, o.pg.port, db, user, password),
+		Data: appSecretData(host, port, db, user, password),
 	}
 	if !found {
 		if _, err := secrets.Create(ctx, want, metav1.CreateOptions{}); err != nil {

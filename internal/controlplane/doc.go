@@ -14,6 +14,46 @@
 // primary as CloudNativePG does, fails it over to another instance on
 // request (Operator.Failover), and emits Events as it goes.
 //
+// It also plays the Barman Cloud plugin, with a hybrid of servers:
+//
+//   - A Cluster without a WAL archiver plugin entry or bootstrap.recovery
+//     is a role and a database in the one shared server of
+//     OperatorOptions.PostgresDSN (fast: nothing to start).
+//   - A Cluster whose spec.plugins has barman-cloud.cloudnative-pg.io with
+//     isWALArchiver, or that recovers from a backup, gets its own
+//     PostgreSQL 15 server (internal/barman) in a directory under
+//     OperatorOptions.WorkDir, on its own port, which its app Secret names
+//     and its Database objects are made in. It is stopped, and its
+//     directory removed, when the Cluster is deleted or the stand-in stops
+//     (its data does not outlive the stand-in).
+//
+// An archiving Cluster's server archives its WAL with
+// barman-cloud-wal-archive to the ObjectStore its plugin entry names
+// (destinationPath, endpointURL, and the credentials of the Secret the
+// ObjectStore names), under the plugin's serverName parameter (by default
+// the Cluster's name). Its ContinuousArchiving condition turns True once
+// a segment is archived, False with the archiver's error when archiving
+// fails (or the ObjectStore cannot be read when the server starts: it is
+// read once). Backup objects with method plugin run barman-cloud-backup in
+// the background (status phase started, running, then completed with
+// backupId, beginWal, endWal, beginLSN, endLSN, startedAt, stoppedAt,
+// serverName and destinationPath, or failed with error); after one,
+// the Cluster shows firstRecoverabilityPoint and lastSuccessfulBackup and
+// the ObjectStore status.serverRecoveryWindow. ScheduledBackups create
+// Backups named <scheduledbackup>-<YYYYMMDDhhmmss> on their six-field
+// schedule (see cronSchedule for the forms understood) and at once with
+// spec.immediate; Operator.RunScheduledBackup makes one now.
+//
+// A Cluster with bootstrap.recovery.source naming an externalClusters
+// entry with the plugin (barmanObjectName, serverName) is restored from
+// that ObjectStore with barman-cloud-restore to recoveryTarget.targetTime
+// (or backupID, or the end of the archive) into its own server; the
+// restored application database is renamed after the new Cluster and
+// given to its role, whose password is its new app Secret's. A restore
+// that fails keeps the Cluster in phase "Setting up primary", not ready,
+// with the error as phaseReason and a Warning Event. A recovered Cluster
+// does not archive its WAL.
+//
 // Start and the stand-in return once ready; both run until Stop. Processes
 // run in their own process group, which Stop kills.
 package controlplane

@@ -41,6 +41,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
+	defer stopMinIO()
 
 	start := time.Now()
 	cp, err := Start(ctx, Options{Logf: logf})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -23,6 +24,9 @@ import (
 var (
 	clusterGVR  = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "clusters"}
 	databaseGVR = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "databases"}
+	backupGVR   = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "backups"}
+	scheduleGVR = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "scheduledbackups"}
+	storeGVR    = schema.GroupVersionResource{Group: "barmancloud.cnpg.io", Version: "v1", Resource: "objectstores"}
 )
 
 // operatorFieldManager owns the status the stand-in applies.
@@ -41,6 +45,11 @@ type OperatorOptions struct {
 	// Behaviors sets how the clusters of the given names (in any
 	// namespace) are treated; others are Ready. Operator.Behave changes it.
 	Behaviors map[string]Behavior
+	// WorkDir is where the Clusters that archive their WAL (or recover
+	// from a backup) get their own PostgreSQL server, one directory each,
+	// removed when the Cluster is deleted or the stand-in stops. Empty
+	// means a new temporary directory, removed by Stop.
+	WorkDir string
 	// Logf, when set, receives what the stand-in does and its reconcile
 	// errors (which it retries with backoff).
 	Logf func(format string, args ...any)
@@ -54,12 +63,23 @@ type Operator struct {
 	factory   dynamicinformer.DynamicSharedInformerFactory
 	clusters  cache.GenericLister
 	databases cache.GenericLister
+	backups   cache.GenericLister
+	schedules cache.GenericLister
 	queue     workqueue.TypedRateLimitingInterface[item]
 	logf      func(format string, args ...any)
 
 	mu        sync.Mutex
 	behaviors map[string]Behavior
 	failovers map[string]bool // by namespace/name: a failover asked for, not started yet
+	// own are the Clusters' own servers, by namespace/name.
+	own map[string]*ownInstance
+	// backupsRunning are the Backups being taken, by namespace/name.
+	backupsRunning map[string]bool
+
+	workDir    string
+	ownWorkDir bool            // workDir was made here: Stop removes it
+	runCtx     context.Context // ends with Stop: bounds the work started in goroutines
+	jobs       sync.WaitGroup  // goroutines starting servers or taking backups
 
 	// Only the worker goroutine touches these.
 	state   map[string]*clusterState // by namespace/name
@@ -70,20 +90,37 @@ type Operator struct {
 	stopOnce sync.Once
 }
 
-// item is a unit of work: a Cluster or a Database to reconcile.
+// itemKind is the kind of object an item names.
+type itemKind int
+
+const (
+	kindCluster itemKind = iota
+	kindDatabase
+	kindBackup
+	kindScheduledBackup
+)
+
+// item is a unit of work: a Cluster, Database, Backup or ScheduledBackup
+// to reconcile.
 type item struct {
-	database        bool
+	kind            itemKind
 	namespace, name string
 }
 
 func (it item) key() string { return it.namespace + "/" + it.name }
 
-// String names the item for logs: "cluster ns/name" or "database ns/name".
+// String names the item for logs: "cluster ns/name", "database ns/name"...
 func (it item) String() string {
-	if it.database {
+	switch it.kind {
+	case kindDatabase:
 		return "database " + it.key()
+	case kindBackup:
+		return "backup " + it.key()
+	case kindScheduledBackup:
+		return "scheduledbackup " + it.key()
+	default:
+		return "cluster " + it.key()
 	}
-	return "cluster " + it.key()
 }
 
 // RunOperator starts the CloudNativePG stand-in: it watches Clusters and
@@ -118,9 +155,21 @@ func runOperator(ctx context.Context, cfg *rest.Config, opts OperatorOptions) (*
 		logf:      opts.Logf,
 		behaviors: map[string]Behavior{},
 		failovers: map[string]bool{},
+		own:       map[string]*ownInstance{},
 		state:     map[string]*clusterState{},
 		dbSpecs:   map[string]databaseSpec{},
 		done:      make(chan struct{}),
+
+		backupsRunning: map[string]bool{},
+		workDir:        opts.WorkDir,
+	}
+	if o.workDir == "" {
+		d, err := os.MkdirTemp("", "clustro-operator-")
+		if err != nil {
+			pg.close()
+			return nil, fmt.Errorf("start operator stand-in: make its work directory: %w", err)
+		}
+		o.workDir, o.ownWorkDir = d, true
 	}
 	if o.logf == nil {
 		o.logf = func(string, ...any) {}
@@ -130,47 +179,53 @@ func runOperator(ctx context.Context, cfg *rest.Config, opts OperatorOptions) (*
 	}
 	clusters := o.factory.ForResource(clusterGVR)
 	databases := o.factory.ForResource(databaseGVR)
+	backups := o.factory.ForResource(backupGVR)
+	schedules := o.factory.ForResource(scheduleGVR)
 	o.clusters, o.databases = clusters.Lister(), databases.Lister()
+	o.backups, o.schedules = backups.Lister(), schedules.Lister()
 	for _, h := range []struct {
-		inf      cache.SharedIndexInformer
-		database bool
-	}{{clusters.Informer(), false}, {databases.Informer(), true}} {
+		inf  cache.SharedIndexInformer
+		kind itemKind
+	}{{clusters.Informer(), kindCluster}, {databases.Informer(), kindDatabase}, {backups.Informer(), kindBackup}, {schedules.Informer(), kindScheduledBackup}} {
 		_, err := h.inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { o.enqueue(obj, h.database) },
-			UpdateFunc: func(_, obj any) { o.enqueue(obj, h.database) },
-			DeleteFunc: func(obj any) { o.enqueue(obj, h.database) },
+			AddFunc:    func(obj any) { o.enqueue(obj, h.kind) },
+			UpdateFunc: func(_, obj any) { o.enqueue(obj, h.kind) },
+			DeleteFunc: func(obj any) { o.enqueue(obj, h.kind) },
 		})
 		if err != nil {
+			o.cleanupWorkDir()
 			pg.close()
 			return nil, fmt.Errorf("start operator stand-in: watch: %w", err)
 		}
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
-	o.cancel = cancel
+	o.cancel, o.runCtx = cancel, runCtx
 	o.factory.Start(runCtx.Done())
 	syncCtx, cancelSync := context.WithTimeout(ctx, cacheSyncTimeout)
 	defer cancelSync()
-	if !cache.WaitForCacheSync(syncCtx.Done(), clusters.Informer().HasSynced, databases.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(syncCtx.Done(), clusters.Informer().HasSynced, databases.Informer().HasSynced,
+		backups.Informer().HasSynced, schedules.Informer().HasSynced) {
 		cancel()
 		o.queue.ShutDown()
 		o.factory.Shutdown()
+		o.cleanupWorkDir()
 		pg.close()
-		return nil, errors.New("start operator stand-in: Clusters and Databases could not be listed: are the CloudNativePG CRDs installed?")
+		return nil, errors.New("start operator stand-in: Clusters, Databases, Backups and ScheduledBackups could not be listed: are the CloudNativePG CRDs installed?")
 	}
 	go o.run(runCtx)
 	return o, nil
 }
 
-// enqueue adds the Cluster or Database obj (or its tombstone) to the queue.
-func (o *Operator) enqueue(obj any, database bool) {
+// enqueue adds the object obj of kind (or its tombstone) to the queue.
+func (o *Operator) enqueue(obj any, kind itemKind) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 	if err != nil {
 		o.logf("operator: cannot queue %T: %v", obj, err)
 		return
 	}
 	ns, name, _ := cache.SplitMetaNamespaceKey(key)
-	o.queue.Add(item{database: database, namespace: ns, name: name})
+	o.queue.Add(item{kind: kind, namespace: ns, name: name})
 }
 
 // Behave sets how clusters named cluster (in any namespace) are treated
@@ -244,9 +299,14 @@ func (o *Operator) run(ctx context.Context) {
 			return
 		}
 		var err error
-		if it.database {
+		switch it.kind {
+		case kindDatabase:
 			err = o.reconcileDatabase(ctx, it)
-		} else {
+		case kindBackup:
+			err = o.reconcileBackup(ctx, it)
+		case kindScheduledBackup:
+			err = o.reconcileScheduledBackup(ctx, it)
+		default:
 			err = o.reconcileCluster(ctx, it)
 		}
 		switch {
@@ -261,15 +321,37 @@ func (o *Operator) run(ctx context.Context) {
 }
 
 // Stop stops watching and closes the PostgreSQL connections; databases,
-// roles and Secrets stay. Calling it again does nothing.
+// roles and Secrets of the shared server stay, the Clusters' own servers
+// are stopped and their directories removed (backups under way are cut
+// short). Calling it again does nothing.
 func (o *Operator) Stop() {
 	o.stopOnce.Do(func() {
 		o.cancel()
 		o.queue.ShutDown()
 		<-o.done
+		o.jobs.Wait()
 		o.factory.Shutdown()
+		o.mu.Lock()
+		own := o.own
+		o.own = map[string]*ownInstance{}
+		o.mu.Unlock()
+		for key, oi := range own {
+			if err := oi.stop(); err != nil {
+				o.logf("operator: cluster %s: %v", key, err)
+			}
+		}
+		o.cleanupWorkDir()
 		o.pg.close()
 	})
+}
+
+// cleanupWorkDir removes the work directory if it was made here.
+func (o *Operator) cleanupWorkDir() {
+	if o.ownWorkDir {
+		if err := os.RemoveAll(o.workDir); err != nil {
+			o.logf("operator: remove %s: %v", o.workDir, err)
+		}
+	}
 }
 
 // get returns the object of the lister, or nil when it does not exist.

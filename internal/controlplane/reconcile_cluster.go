@@ -60,6 +60,10 @@ type clusterStatus struct {
 	condReason, condText string
 	// currentPrimary and targetPrimary are instance names, <cluster>-n.
 	currentPrimary, targetPrimary string
+	// archiving is the ContinuousArchiving condition (nil: none) and
+	// window the recovery window of a cluster with its own server.
+	archiving *archivingCondition
+	window    recoveryWindow
 }
 
 func (s clusterStatus) summary() string { return s.phase + "|" + s.phaseReason }
@@ -104,28 +108,65 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 	instances = max(instances, 1)
 	role := PostgresRole(it.namespace, it.name)
 	db := PostgresDatabase(it.namespace, it.name, "")
-	password, err := o.ensureAppSecret(ctx, cluster, db, role)
-	if err != nil {
-		return err
-	}
 
 	b := o.behavior(it.name)
-	want := clusterStatus{phase: st.progressPhase(instances), instances: instances, ready: min(st.readyBefore, instances), condReason: reasonNotReady, condText: "Cluster Is Not Ready"}
-	switch {
-	case b.failure != "":
-		want.phaseReason, want.condText = b.failure, b.failure
-		// A failover asked for stays pending until the cluster works.
-	default:
-		if err := o.pg.ensureRole(ctx, role, password); err != nil {
+	failure := b.failure
+	admin := o.pg
+	var own *ownInstance
+	ownPending := false
+	o.mu.Lock()
+	_, hasOwn := o.own[it.key()]
+	o.mu.Unlock()
+	if hasOwn || wantsOwnInstance(cluster) {
+		own = o.ensureOwnInstance(ctx, it, cluster)
+		o.mu.Lock()
+		started, startErr, ownAdmin := own.started, own.err, own.admin
+		o.mu.Unlock()
+		switch {
+		case startErr != nil:
+			failure = startErr.Error()
+		case !started:
+			ownPending = true // the start queues the cluster when it ends
+		default:
+			admin = ownAdmin
+		}
+	}
+	var password string
+	if own == nil || admin != o.pg {
+		// The Secret names the server: an own one only once it runs.
+		var err error
+		if password, err = o.ensureAppSecret(ctx, cluster, admin.host, admin.port, db, role); err != nil {
 			return err
 		}
-		if err := o.pg.ensureDatabase(ctx, db, role); err != nil {
+	}
+
+	want := clusterStatus{phase: st.progressPhase(instances), instances: instances, ready: min(st.readyBefore, instances), condReason: reasonNotReady, condText: "Cluster Is Not Ready"}
+	switch {
+	case failure != "":
+		want.phaseReason, want.condText = failure, failure
+		// A failover asked for stays pending until the cluster works.
+	case ownPending:
+	default:
+		if err := admin.ensureRole(ctx, role, password); err != nil {
+			return err
+		}
+		if err := admin.ensureDatabase(ctx, db, role); err != nil {
 			return err
 		}
 		if !st.provisioned {
 			o.logf("operator: cluster %s: database %s owned by %s", it.key(), db, role)
 		}
 		st.provisioned = true
+		if own != nil {
+			cond, err := o.ownStatus(ctx, it, own)
+			if err != nil {
+				return err
+			}
+			want.archiving = cond
+			o.mu.Lock()
+			want.window = own.window
+			o.mu.Unlock()
+		}
 		if err := o.queueDatabasesOf(it.namespace, it.name); err != nil {
 			return err
 		}
@@ -142,6 +183,7 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 			o.emit(ctx, cluster, corev1.EventTypeNormal, "FailoverCompleted", "Instance "+instanceName(it.name, st.target)+" is the new primary")
 			st.primary, st.failoverSince = st.target, time.Time{}
 		}
+		archiving, window := want.archiving, want.window
 		switch wait := st.since.Add(b.delay).Sub(now); {
 		case !st.failoverSince.IsZero():
 			want = clusterStatus{phase: phaseFailOver, instances: instances, ready: max(instances-1, 0), condReason: reasonNotReady, condText: "Cluster Is Not Ready"}
@@ -153,6 +195,7 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 		default:
 			want = clusterStatus{phase: phaseHealthy, instances: instances, ready: instances, readyCondition: true, condReason: reasonReady, condText: "Cluster is Ready"}
 		}
+		want.archiving, want.window = archiving, window
 	}
 	want.currentPrimary, want.targetPrimary = instanceName(it.name, st.primary), instanceName(it.name, st.target)
 
@@ -238,7 +281,7 @@ func promoted(cluster, target string, instances int64) (int64, bool) {
 }
 
 // statusFields are the status fields the stand-in owns.
-var statusFields = []string{"phase", "phaseReason", "instances", "readyInstances", "conditions", "writeService", "readService", "currentPrimary", "targetPrimary", "instanceNames"}
+var statusFields = []string{"phase", "phaseReason", "instances", "readyInstances", "conditions", "writeService", "readService", "currentPrimary", "targetPrimary", "instanceNames", "firstRecoverabilityPoint", "lastSuccessfulBackup"}
 
 // applyClusterStatus writes want with server-side apply to the status
 // subresource, unless the Cluster already shows it.
@@ -254,18 +297,39 @@ func (o *Operator) applyClusterStatus(ctx context.Context, cluster *unstructured
 		}
 	}
 	name := cluster.GetName()
+	conditions := []any{map[string]any{
+		"type":               "Ready",
+		"status":             condStatus,
+		"reason":             want.condReason,
+		"message":            want.condText,
+		"lastTransitionTime": transition,
+		"observedGeneration": cluster.GetGeneration(),
+	}}
+	if a := want.archiving; a != nil {
+		st, reason := "False", reasonArchivingFailing
+		if a.ok {
+			st, reason = "True", reasonArchivingSuccess
+		}
+		since := now.UTC().Format(time.RFC3339)
+		if c := findCondition(cluster, condArchiving); c != nil && c["status"] == st {
+			if t, ok := c["lastTransitionTime"].(string); ok {
+				since = t
+			}
+		}
+		conditions = append(conditions, map[string]any{
+			"type":               condArchiving,
+			"status":             st,
+			"reason":             reason,
+			"message":            a.message,
+			"lastTransitionTime": since,
+			"observedGeneration": cluster.GetGeneration(),
+		})
+	}
 	status := map[string]any{
 		"phase":          want.phase,
 		"instances":      want.instances,
 		"readyInstances": want.ready,
-		"conditions": []any{map[string]any{
-			"type":               "Ready",
-			"status":             condStatus,
-			"reason":             want.condReason,
-			"message":            want.condText,
-			"lastTransitionTime": transition,
-			"observedGeneration": cluster.GetGeneration(),
-		}},
+		"conditions":     conditions,
 		"writeService":   name + "-rw",
 		"readService":    name + "-r",
 		"currentPrimary": want.currentPrimary,
@@ -274,6 +338,12 @@ func (o *Operator) applyClusterStatus(ctx context.Context, cluster *unstructured
 	}
 	if want.phaseReason != "" {
 		status["phaseReason"] = want.phaseReason
+	}
+	if !want.window.first.IsZero() {
+		// As the Barman Cloud plugin reports them (CloudNativePG copies
+		// them from the plugin).
+		status["firstRecoverabilityPoint"] = want.window.first.UTC().Format(time.RFC3339)
+		status["lastSuccessfulBackup"] = want.window.last.UTC().Format(time.RFC3339)
 	}
 	existing, _, _ := unstructured.NestedMap(cluster.Object, "status")
 	same := true
@@ -338,7 +408,7 @@ func (o *Operator) queueDatabasesOf(namespace, cluster string) error {
 			continue
 		}
 		if c, _, _ := unstructured.NestedString(u.Object, "spec", "cluster", "name"); c == cluster {
-			o.queue.Add(item{database: true, namespace: namespace, name: u.GetName()})
+			o.queue.Add(item{kind: kindDatabase, namespace: namespace, name: u.GetName()})
 		}
 	}
 	return nil
@@ -348,7 +418,12 @@ func (o *Operator) queueDatabasesOf(namespace, cluster string) error {
 // and deletes its app Secret (no garbage collector runs here).
 func (o *Operator) deleteCluster(ctx context.Context, it item) error {
 	role := PostgresRole(it.namespace, it.name)
-	if err := o.pg.dropRole(ctx, role); err != nil {
+	o.mu.Lock()
+	_, own := o.own[it.key()]
+	o.mu.Unlock()
+	if own {
+		o.dropOwnInstance(it.key())
+	} else if err := o.pg.dropRole(ctx, role); err != nil {
 		return err
 	}
 	if err := o.deleteAppSecret(ctx, it.namespace, it.name); err != nil {

@@ -40,7 +40,9 @@ func (o *Operator) reconcileDatabase(ctx context.Context, it item) error {
 		spec, known := o.dbSpecs[it.key()]
 		delete(o.dbSpecs, it.key())
 		if known && spec.drop && !spec.absent {
-			return o.pg.dropDatabase(ctx, PostgresDatabase(it.namespace, spec.cluster, spec.name))
+			if admin := o.adminFor(it.namespace, spec.cluster); admin != nil {
+				return admin.dropDatabase(ctx, PostgresDatabase(it.namespace, spec.cluster, spec.name))
+			}
 		}
 		return nil
 	}
@@ -63,10 +65,15 @@ func (o *Operator) reconcileDatabase(ctx context.Context, it item) error {
 	if own, _, _ := unstructured.NestedString(cluster.Object, "spec", "bootstrap", "initdb", "database"); spec.name == own || own == "" && spec.name == "app" {
 		pgName = PostgresDatabase(it.namespace, spec.cluster, "")
 	}
+	admin := o.adminFor(it.namespace, spec.cluster)
+	if admin == nil {
+		// Its own server went away: queued again when it runs.
+		return o.applyDatabaseStatus(ctx, obj, false, fmt.Sprintf("waiting for cluster %q", spec.cluster))
+	}
 	if spec.absent {
-		err = o.pg.dropDatabase(ctx, pgName)
+		err = admin.dropDatabase(ctx, pgName)
 	} else {
-		err = o.pg.ensureDatabase(ctx, pgName, owner)
+		err = admin.ensureDatabase(ctx, pgName, owner)
 	}
 	if err != nil {
 		return err
