@@ -155,11 +155,15 @@ func checkAccepted(t *testing.T, c hostileCase, spec request.Spec, main, cat []b
 	}
 }
 
-// editableArg tells the module arguments a reviewer may change.
+// editableArg tells the module arguments a reviewer may change. A
+// restore's source and target time are values too: Verify accepts any
+// the policy allows (the pipeline checks them against the source's
+// recovery window).
 func editableArg(block, name string) bool {
 	return block == `module "database"` && slices.Contains([]string{
 		"size", "instances", "storage", "postgres_version", "backup_schedule",
 		"backup_hour", "backup_retention", "logical_backup", "databases",
+		"restore_source", "restore_target_time",
 	}, name)
 }
 
