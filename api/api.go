@@ -55,6 +55,13 @@ type Pipeline interface {
 	// confirm, that reconcile's id, it applies the plan. Refusals are
 	// request.Problems.
 	Reconcile(ctx context.Context, key store.DatabaseKey, who request.Requester, origin request.Origin, confirm string) (request.Reconcile, error)
+	// Backups reads a ready database's base backups and recovery window
+	// from its cluster; a database that is not ready is request.Problems.
+	Backups(ctx context.Context, key store.DatabaseKey) (request.BackupSet, error)
+	// TakeBackup starts an on-demand base backup of a ready database with
+	// backups; the same idempotency key is the same backup. Refusals are
+	// request.Problems.
+	TakeBackup(ctx context.Context, key store.DatabaseKey, who request.Requester, origin request.Origin, idem store.Idempotency) (request.BaseBackup, error)
 }
 
 // Deps are the API's collaborators.

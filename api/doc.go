@@ -43,7 +43,20 @@
 // is shown; with confirm, the planned reconcile's id, it applies it. The
 // pipeline decides; its refusals answer 422 naming the field.
 //
-// POST /api/v1/databases, PATCH and DELETE take an Idempotency-Key (see idempotency.go): the
+// Backups (backups.go): GET .../backups lists a ready database's base
+// backups, newest first, and its recovery window, read from its cluster
+// through the pipeline; POST .../backups takes an on-demand base backup
+// (an action on the cluster, no pull request). POST .../restore asks for
+// a NEW database restored from the database of the path, its source: the
+// source's live spec with the new name and spec.restore (source, target
+// time), a create request with its own pull request as POST
+// /api/v1/databases makes. An unknown source answers 404 (errors naming
+// restore.source); the pipeline's and the policy's refusals 422, naming
+// name, restore.source or restore.targetTime as the new request's spec
+// names them. The source is never overwritten.
+//
+// POST /api/v1/databases, PATCH, DELETE, POST .../backups and POST
+// .../restore take an Idempotency-Key (see idempotency.go): the
 // same key with the same call replays the first answer, marked
 // Idempotent-Replayed; with another method, path or body it is refused
 // with 422.

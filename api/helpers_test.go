@@ -23,15 +23,16 @@ import (
 	"github.com/clustropg/clustro/templates"
 )
 
-// newPipeline is the real pipeline with no GitHub, runner or cluster:
+// newPipeline is the real pipeline with no GitHub or runner, its clusters
+// the test double of backups_test.go (fixed backups and recovery window):
 // Submit, Change and Retry validate, store the request and queue its jobs.
-func newPipeline(t testing.TB, cfg *config.Config, st store.Store) *pipeline.Pipeline {
+func newPipeline(t testing.TB, cfg *config.Config, st store.Store, clusters pipeline.Clusters) *pipeline.Pipeline {
 	t.Helper()
 	r, err := templates.New(cfg.Templates())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pipeline.New(pipeline.Deps{Store: st, Renderer: r, Log: zerolog.Nop()}, pipeline.Config{})
+	return pipeline.New(pipeline.Deps{Store: st, Renderer: r, Clusters: clusters, Log: zerolog.Nop()}, pipeline.Config{})
 }
 
 // events returns every audit event of every request, oldest request first.
@@ -76,6 +77,7 @@ type harness struct {
 	h    http.Handler
 	st   store.Store
 	pl   *pipeline.Pipeline
+	cl   *fakeClusters
 	cfg  *config.Config
 	deps api.Deps
 	logs *syncbuf.Buffer
@@ -93,7 +95,8 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	pl := newPipeline(t, cfg, st)
+	cl := newFakeClusters()
+	pl := newPipeline(t, cfg, st, cl)
 	logs := &syncbuf.Buffer{}
 	deps := api.Deps{
 		Store: st, Pipeline: pl, Policy: &cfg.Policy, Catalog: cfg.Catalog, Grafana: cfg.Grafana,
@@ -106,7 +109,7 @@ func newHarness(t *testing.T) *harness {
 			}
 		}
 	})
-	return &harness{t: t, h: api.New(deps), st: st, pl: pl, cfg: cfg, deps: deps, logs: logs}
+	return &harness{t: t, h: api.New(deps), st: st, pl: pl, cl: cl, cfg: cfg, deps: deps, logs: logs}
 }
 
 // do sends a request. body is nil (none), a string or []byte (sent as is)

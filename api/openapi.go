@@ -67,7 +67,7 @@ func openAPIDocument(p *request.Policy) Object {
 				"from pull request to ready. Every change is a request with its own pull request on the infrastructure repository. " +
 				"Authenticate with a bearer token from api.tokens (CLUSTRO_API_TOKENS); each operation names the scope it needs. " +
 				"Errors are RFC 9457 problem details; their errors member names each invalid field. " +
-				"POST /api/v1/databases, PATCH and DELETE take an Idempotency-Key (a reconcile needs none: repeating it changes nothing more): a retry with the same key and the same call (method, path and body) answers what the first call answered, " +
+				"POST /api/v1/databases, PATCH, DELETE, POST .../backups and POST .../restore take an Idempotency-Key (a reconcile needs none: repeating it changes nothing more): a retry with the same key and the same call (method, path and body) answers what the first call answered, " +
 				"with the header " + ReplayedHeader + ": true; the same key with another call is refused (422 idempotency-key-reused)."},
 			{"license", Object{{"name", License}, {"identifier", License}}},
 		}},
@@ -283,6 +283,43 @@ func openAPIPaths() Object {
 						"or no reconcile of that id awaits confirmation (errors names confirm).")},
 				}))},
 		}},
+		{"/api/v1/databases/{env}/{team}/{name}/backups", Object{
+			{"get", operation("listBackups", "List a database's backups",
+				"A ready database's base backups, newest first, and its recovery window (what a restore can recover to), read from its cluster.",
+				config.ScopeRead, db, nil,
+				Object{{"200", jsonResponse("The backups.", ref("BackupSet"))},
+					{"404", problemResponse("No such database.")},
+					{"422", problemResponse("The database is not ready yet (type validation, errors names name).")}})},
+			{"post", optionalBody(operation("takeBackup", "Take a backup now",
+				"Starts an on-demand base backup of a ready database with backups (a CloudNativePG Backup); its progress and result are told in the database's thread. "+
+					"An action, not a change: no pull request. With an Idempotency-Key, a retry with the same key and call answers the first reply (the same backup) and starts nothing more. "+
+					"An empty body, or {}, is enough.",
+				config.ScopeRequest, dbChange, ref("TakeBackup"),
+				Object{
+					{"202", jsonResponse("Accepted: the backup, as the cluster shows it when created. A retry with the same Idempotency-Key and the same call answers the same, marked "+ReplayedHeader+".",
+						ref("Backup"), Keyword{"Location", Object{{"description", "The database's backups: GET it to follow the backup."}, {"schema", &Schema{Type: "string"}}}}, replayedHeader)},
+					{"400", problemResponse("Malformed: not JSON, an unknown field, a null or a wrong type (errors names the field); or an invalid Idempotency-Key.")},
+					{"404", problemResponse("No such database.")},
+					{"409", problemResponse("The database changed while this was asked; try again.")},
+					{"413", problemResponse("The body is over 64 KiB.")},
+					{"415", problemResponse("The body is not application/json.")},
+					{"422", problemResponse("Refused (type validation): the database is not ready or has no backups configured (errors names name); " +
+						"or the Idempotency-Key was first used with another method, path or body (type idempotency-key-reused, errors names Idempotency-Key).")},
+				}))},
+		}},
+		{"/api/v1/databases/{env}/{team}/{name}/restore", Object{
+			{"post", operation("restoreDatabase", "Restore a database into a new one",
+				"Asks for a NEW database, named name, made from the backups of the database of the path (the source, left as it is), "+
+					"in the same environment and team: the source's size, instances, storage, PostgreSQL version, backups, logical backup and extra databases, "+
+					"recovered to targetTime (RFC 3339), or to the latest archived point without it. It is a request to create a database, "+
+					"with its own pull request, as POST /api/v1/databases makes (its spec's restore names the source and the target time). "+
+					"The errors of a refusal name the fields as the new request's spec names them: name, restore.source (the database of the path), restore.targetTime.",
+				config.ScopeRequest, dbChange, ref("RestoreDatabase"),
+				with(Object{{"202", accepted}}, bodyProblems, Object{
+					{"404", problemResponse("No such source database (errors names restore.source).")},
+					{"409", problemResponse("A database of the new name already exists (or is on its way).")},
+				}))},
+		}},
 		{"/api/v1/requests/{id}", Object{{"get", operation("getRequest", "Get a request", "", config.ScopeRead, id, nil,
 			Object{{"200", jsonResponse("The request.", ref("Request"))}, {"404", problemResponse("No such request.")}})}}},
 		{"/api/v1/requests/{id}/events", Object{{"get", operation("getRequestEvents", "Get a request's audit trail",
@@ -332,7 +369,11 @@ func openAPISchemas(p *request.Policy) Object {
 				Property{"hour", &Schema{Type: "integer"}},
 				Property{"retention", str("")})},
 			Property{"logicalBackup", &Schema{Type: "boolean"}},
-			Property{"databases", arrayOf(str(""))})},
+			Property{"databases", arrayOf(str(""))},
+			Property{"restore", withDescription("Set when the database is restored from another one of its environment and team.",
+				obj([]string{"source"},
+					Property{"source", str("The database restored from.")},
+					Property{"targetTime", dt("The point in time recovered to, in UTC; absent for the latest.")}))})},
 		{"Failure", failure},
 		{"Database", obj([]string{"environment", "team", "name", "url", "state", "kind", "live", "request", "requestUrl", "spec", "namespace", "hosts", "entityRef", "updatedAt"},
 			Property{"environment", str("")}, Property{"team", str("")}, Property{"name", str("")},
@@ -397,6 +438,29 @@ func openAPISchemas(p *request.Policy) Object {
 				{"confirm", &Schema{Type: "string", MinLength: intp(1), Description: "The id of the planned reconcile to apply (the id of the reply that started it, or of the database's reconcile)."}},
 				{"requester", requesterSchema()},
 			}}},
+		{"TakeBackup", &Schema{Type: "object", Closed: true,
+			Description: "Empty, or {}, is enough.",
+			Properties:  []Property{{"requester", requesterSchema()}}}},
+		{"RestoreDatabase", RestoreSchema(p)},
+		{"Backup", withDescription("A base backup (a CloudNativePG Backup).", obj([]string{"name", "phase", "onDemand"},
+			Property{"name", str("The Backup object's name.")},
+			Property{"phase", str("CloudNativePG's phase: started, running, completed, failed...")},
+			Property{"started", dt("When it started; absent until then.")},
+			Property{"stopped", dt("When it ended; absent until then.")},
+			Property{"id", str("Barman's backup id.")},
+			Property{"error", str("Why it failed.")},
+			Property{"onDemand", &Schema{Type: "boolean", Description: "A person asked for it (POST .../backups), rather than the schedule."}}))},
+		{"RecoveryWindow", withDescription("What the database can be restored to: any point from first to last.", obj([]string{"archiving"},
+			Property{"first", dt("The earliest point a restore can recover to; absent until a base backup completed.")},
+			Property{"last", dt("The latest: now while WAL archiving works, else the last point known to be archived.")},
+			Property{"archiving", &Schema{Type: "boolean", Description: "WAL archiving works."}},
+			Property{"archivingReason", str("Why WAL archiving does not work.")},
+			Property{"lastBackup", dt("When the last base backup succeeded.")},
+			Property{"lastFailedBackup", dt("When a base backup last failed.")}))},
+		{"BackupSet", obj([]string{"database", "base", "window"},
+			Property{"database", str("The database.")},
+			Property{"base", arrayOf(ref("Backup"))},
+			Property{"window", ref("RecoveryWindow")})},
 		{"DatabaseList", obj([]string{"items"}, Property{"items", arrayOf(ref("Database"))}, Property{"next", str("The next page: GET this URL (it carries the cursor, the limit and the filters). Absent on the last page.")})},
 		{"Request", obj([]string{"id", "kind", "state", "spec", "requester", "origin", "database", "events", "createdAt", "updatedAt"},
 			Property{"id", str("")}, Property{"kind", kind}, Property{"state", state},

@@ -105,8 +105,8 @@ func TestOpenAPIDeclaresIdempotency(t *testing.T) {
 			}
 		}
 	}
-	if n != 3 {
-		t.Errorf("%d operations take an Idempotency-Key, want POST, PATCH and DELETE", n)
+	if n != 5 {
+		t.Errorf("%d operations take an Idempotency-Key, want POST, PATCH and DELETE of databases, POST of backups and of restore", n)
 	}
 	body := map[string]any{"name": "ledger", "team": "billing", "environment": "dev"}
 	h.do("POST", "/api/v1/databases", backstageToken, body, "Idempotency-Key", "k-1")
@@ -292,6 +292,15 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": "nope"}, 422, "Problem"},
 		{"POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, `{"x":1}`, 400, "Problem"},
 		{"GET", "/api/v1/databases/prod/billing/ledger", readerToken, nil, 200, "Database"},
+		{"GET", "/api/v1/databases/prod/billing/ledger/backups", readerToken, nil, 200, "BackupSet"},
+		{"GET", "/api/v1/databases/dev/billing/broken/backups", readerToken, nil, 422, "Problem"},
+		{"POST", "/api/v1/databases/prod/billing/ledger/backups", backstageToken, nil, 202, "Backup"},
+		{"POST", "/api/v1/databases/prod/billing/ledger/backups", backstageToken, map[string]any{"requester": map[string]any{"id": "user:default/jane"}}, 202, "Backup"},
+		{"POST", "/api/v1/databases/prod/billing/nowhere/backups", backstageToken, nil, 404, "Problem"},
+		{"POST", "/api/v1/databases/prod/billing/ledger/restore", backstageToken, map[string]any{"name": "ledger-copy", "targetTime": "2025-03-01T10:00:00Z"}, 202, "Accepted"},
+		{"POST", "/api/v1/databases/prod/billing/ledger/restore", backstageToken, map[string]any{"name": "ledger-old", "targetTime": "2020-03-01T10:00:00Z"}, 422, "Problem"},
+		{"POST", "/api/v1/databases/prod/billing/nowhere/restore", backstageToken, map[string]any{"name": "ledger-copy"}, 404, "Problem"},
+		{"GET", "/api/v1/databases/prod/billing/ledger-copy", readerToken, nil, 200, "Database"},
 		{"PATCH", "/api/v1/databases/prod/billing/ledger", backstageToken, map[string]any{"size": "M"}, 202, "Accepted"},
 		{"GET", "/api/v1/databases/nowhere/x/y", readerToken, nil, 404, "Problem"},
 		{"GET", "/api/v1/databases", "", nil, 401, "Problem"},

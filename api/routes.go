@@ -27,6 +27,9 @@ func (a *handlers) routes() []route {
 		{"PATCH", db, config.ScopeRequest, a.handleUpdateDatabase()},
 		{"DELETE", db, config.ScopeRequest, a.handleDeleteDatabase()},
 		{"POST", db + "/reconcile", config.ScopeRequest, a.handleReconcile()},
+		{"GET", db + "/backups", config.ScopeRead, a.handleListBackups()},
+		{"POST", db + "/backups", config.ScopeRequest, a.handleTakeBackup()},
+		{"POST", db + "/restore", config.ScopeRequest, a.handleRestore()},
 
 		{"GET", "/api/v1/requests/{id}", config.ScopeRead, a.handleGetRequest()},
 		{"GET", "/api/v1/requests/{id}/events", config.ScopeRead, a.handleRequestEvents()},

@@ -593,3 +593,42 @@ func allowedList[T ~string](vs []T) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// RestoreSchema is the JSON Schema of the body of POST
+// /api/v1/databases/{env}/{team}/{name}/restore: the new database's name
+// (CreateSchema's), the point in time to recover to (none for the latest),
+// the owner and the requester. The rest is the source's. The name's
+// length rules that depend on the team and environment (NameRules) are
+// the path's, so only the server checks them here.
+func RestoreSchema(p *request.Policy) *Schema {
+	return &Schema{
+		Type:  "object",
+		Title: "Restored database",
+		Description: "A new database made from the backups of the database of the path, in its environment and team, with its size, instances, storage, " +
+			"version, backups, logical backup and extra databases. The source is left as it is.",
+		Required: []string{"name"},
+		Closed:   true,
+		Properties: []Property{
+			{"name", CreateSchema(p).Property("name")},
+			{"targetTime", TargetTimeSchema()},
+			{"owner", OwnerSchema()},
+			{"requester", requesterSchema()},
+		},
+	}
+}
+
+// TargetTimeSchema is the schema of a restore's point in time: an RFC
+// 3339 date-time (request.ParseTargetTime reads it), in the past and
+// within the source's recovery window, which only the server knows.
+func TargetTimeSchema() *Schema {
+	return &Schema{Type: "string", Title: "Point in time",
+		Description: "The point in time to recover to, in RFC 3339 (2026-03-01T10:00:00Z, or with an offset), within the source's recovery window " +
+			"(GET .../backups shows it). Leave it out to recover to the latest archived point.",
+		Extensions: []Keyword{{"format", "date-time"}}}
+}
+
+// NameRules are the rules of CreateSchema that keep a database's name
+// within the room its team and environment leave (<name>.<team>.<env>
+// within 63 characters, the namespace within a DNS label), for a form that
+// asks for a name, a team and an environment.
+func NameRules(p *request.Policy) []*Schema { return nameLengthRules(p) }
