@@ -49,15 +49,11 @@ func StartInstance(ctx context.Context, dir string, archive *Destination) (*Inst
 	conf := baseConf()
 	var env []string
 	if archive != nil {
-		if err := archive.validate(); err != nil {
-			return nil, fmt.Errorf("start postgres: %w", err)
-		}
-		walArchive, err := tool("barman-cloud-wal-archive")
+		archiveConf, err := archiveSettings(*archive)
 		if err != nil {
 			return nil, fmt.Errorf("start postgres: %w", err)
 		}
-		conf += "wal_level = replica\narchive_mode = on\n" +
-			"archive_command = " + confQuote(fmt.Sprintf("%s --endpoint-url %s %s %s %%p", walArchive, archive.Endpoint, archive.URL(), archive.ServerName)) + "\n"
+		conf += archiveConf
 		env = archive.Credentials.env()
 	} else {
 		conf += "archive_mode = off\n"
@@ -73,6 +69,41 @@ func StartInstance(ctx context.Context, dir string, archive *Destination) (*Inst
 		return nil, inst.discard(err)
 	}
 	return inst, nil
+}
+
+// archiveSettings are the postgresql.conf lines that archive every WAL
+// segment to archive with barman-cloud-wal-archive.
+func archiveSettings(archive Destination) (string, error) {
+	if err := archive.validate(); err != nil {
+		return "", err
+	}
+	walArchive, err := tool("barman-cloud-wal-archive")
+	if err != nil {
+		return "", err
+	}
+	return "wal_level = replica\narchive_mode = on\n" +
+		"archive_command = " + confQuote(fmt.Sprintf("%s --endpoint-url %s %s %s %%p", walArchive, archive.Endpoint, archive.URL(), archive.ServerName)) + "\n", nil
+}
+
+// StartArchiving makes a running server archive its WAL to archive from
+// now on (a server started without archiving, or restored): it rewrites
+// the settings this package manages (a restore's recovery settings go)
+// and restarts the server on the same port, ending open sessions. The
+// credentials go into the server's environment, replacing any others.
+func (i *Instance) StartArchiving(ctx context.Context, archive Destination) error {
+	conf, err := archiveSettings(archive)
+	if err != nil {
+		return fmt.Errorf("start archiving: %w", err)
+	}
+	if err := i.writeDataFile(confFile, baseConf()+conf); err != nil {
+		return fmt.Errorf("start archiving: %w", err)
+	}
+	i.env = archive.Credentials.env()
+	out, err := i.run(ctx, filepath.Join(BinDir, "pg_ctl"), "-D", i.DataDir(), "-l", filepath.Join(i.dir, "log"), "-m", "fast", "-w", "-t", "60", "restart")
+	if err != nil {
+		return fmt.Errorf("start archiving to %s: pg_ctl restart: %w\n%s\n%s", archive, err, lastLines(string(out), 5), i.LogTail(10))
+	}
+	return nil
 }
 
 // newInstance prepares dir for a server: made (or a temporary one), and

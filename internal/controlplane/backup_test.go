@@ -114,6 +114,10 @@ func createArchivingCluster(t *testing.T, dyn dynamic.Interface, ns, name, store
 func createRecoveringCluster(t *testing.T, dyn dynamic.Interface, ns, name, store, source string, target time.Time) {
 	t.Helper()
 	u := newCluster(ns, name, 1)
+	// Its own WAL goes to the same ObjectStore, under its own name.
+	u.Object["spec"].(map[string]any)["plugins"] = []any{map[string]any{
+		"name": barmanPlugin, "isWALArchiver": true, "parameters": map[string]any{"barmanObjectName": store, "serverName": name},
+	}}
 	recovery := map[string]any{"source": "origin"}
 	if !target.IsZero() {
 		recovery["recoveryTarget"] = map[string]any{"targetTime": target.UTC().Format(time.RFC3339Nano)}
@@ -316,6 +320,30 @@ func TestArchivingFailureIsReported(t *testing.T) {
 	}
 }
 
+// TestObjectStoreAfterTheCluster: a Cluster whose ObjectStore does not
+// exist yet runs, reports archiving failing, and archives once it exists.
+func TestObjectStoreAfterTheCluster(t *testing.T) {
+	t.Parallel()
+	dyn, cs := clients(t)
+	ns := namespace(t, "cp-late-store")
+	createArchivingCluster(t, dyn, ns, "early", "late-store")
+	u := waitFor(t, "cluster early healthy, archiving failing", time.Minute, getter(dyn, clusterGVR, ns, "early"), func(u *unstructured.Unstructured) bool {
+		return healthy(u) && archivingIs("False")(u)
+	})
+	if msg, _ := findCondition(u, condArchiving)["message"].(string); !strings.Contains(msg, "late-store") {
+		t.Errorf("ContinuousArchiving message %q does not name the missing ObjectStore", msg)
+	}
+	objectStore(t, dyn, cs, ns, "late-store", "")
+	waitFor(t, "cluster early archiving", time.Minute, getter(dyn, clusterGVR, ns, "early"), func(u *unstructured.Unstructured) bool {
+		return healthy(u) && archivingIs("True")(u)
+	})
+	// Its app Secret still works after the restart that enabled archiving.
+	var one int
+	if err := appConn(t, cs, ns, "early").QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestScheduledBackupImmediate(t *testing.T) {
 	t.Parallel()
 	dyn, cs := clients(t)
@@ -423,6 +451,10 @@ func TestPointInTimeRecovery(t *testing.T) {
 	}
 	// The app user owns what it restored: it writes.
 	execAll(t, conn, "INSERT INTO t VALUES (5)")
+	// And the restored cluster archives its own WAL.
+	waitFor(t, "cluster restored archiving", time.Minute, getter(dyn, clusterGVR, ns, "restored"), func(u *unstructured.Unstructured) bool {
+		return healthy(u) && archivingIs("True")(u)
+	})
 
 	// A target before the first backup ended cannot be reached.
 	createRecoveringCluster(t, dyn, ns, "too-early", "store", "source", backupEnd.Add(-time.Hour))

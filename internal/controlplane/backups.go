@@ -36,6 +36,11 @@ const (
 // CloudNativePG checks after bootstrap), then it reads the archiving
 // condition and queues the cluster to read it again.
 func (o *Operator) ownStatus(ctx context.Context, it item, oi *ownInstance) (*archivingCondition, error) {
+	if oi.archiver && oi.dest == nil {
+		if err := o.startArchiving(ctx, it, oi); err != nil {
+			return nil, err
+		}
+	}
 	if !oi.switched && oi.dest != nil {
 		if _, err := oi.admin.pool.Exec(ctx, "SELECT pg_switch_wal()"); err != nil {
 			return nil, fmt.Errorf("switch the WAL of cluster %s: %w", it.key(), err)
@@ -54,6 +59,42 @@ func (o *Operator) ownStatus(ctx context.Context, it item, oi *ownInstance) (*ar
 		o.queue.AddAfter(it, archiveRecheck)
 	}
 	return cond, nil
+}
+
+// startArchiving makes a running own server that does not archive yet (it
+// was restored, or its ObjectStore could not be read when it started)
+// archive its WAL, once its ObjectStore can be read: the server restarts
+// on its port with the archive settings. A failure to read it is kept in
+// oi.destErr (and shown by the ContinuousArchiving condition); only an
+// error of the server is returned.
+func (o *Operator) startArchiving(ctx context.Context, it item, oi *ownInstance) error {
+	d, err := o.destination(ctx, it.namespace, oi.objectName, oi.serverName)
+	if err == nil && oi.source != nil && d.URL() == oi.source.URL() && d.ServerName == oi.source.ServerName && d.Endpoint == oi.source.Endpoint {
+		err = fmt.Errorf("refusing to archive into the archive it recovered from (%s): give the plugin entry another serverName or ObjectStore", d)
+	}
+	if err != nil {
+		if err.Error() != oi.destErr {
+			o.logf("operator: cluster %s: WAL not archived: %v", it.key(), err)
+		}
+		oi.destErr = err.Error()
+		return nil
+	}
+	start := time.Now()
+	if err := oi.inst.StartArchiving(ctx, d); err != nil {
+		return fmt.Errorf("cluster %s: %w", it.key(), err)
+	}
+	admin, err := openPostgres(ctx, oi.inst.DSN())
+	if err != nil {
+		return fmt.Errorf("cluster %s: reconnect after enabling archiving: %w", it.key(), err)
+	}
+	o.mu.Lock()
+	old := oi.admin
+	oi.admin = admin
+	o.mu.Unlock()
+	old.close()
+	oi.dest, oi.destErr, oi.switched = &d, "", false
+	o.logf("operator: cluster %s: archiving its WAL to %s (server restarted in %s)", it.key(), d, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // reconcileBackup takes the base backup a Backup object asks for, as the

@@ -39,8 +39,10 @@ type ownInstance struct {
 	archiver   bool
 	dest       *barman.Destination
 	objectName string // the ObjectStore named by the plugin entry
+	serverName string // the plugin entry's serverName, or the Cluster's name
 	destErr    string
-	recovery   bool // bootstrapped from a backup
+	recovery   bool                // bootstrapped from a backup
+	source     *barman.Destination // what it recovered from
 
 	// Set by the goroutine that starts it, under Operator.mu.
 	started   bool // the start ended, well or not
@@ -236,26 +238,25 @@ func (o *Operator) ensureOwnInstance(ctx context.Context, it item, cluster *unst
 	}
 	uid := string(cluster.GetUID())
 	oi = &ownInstance{uid: cluster.GetUID(), dir: filepath.Join(o.workDir, it.namespace+"_"+it.name+"_"+uid[:min(8, len(uid))])}
-	var objectName, serverName string
-	objectName, serverName, oi.archiver = archiverEntry(cluster)
-	oi.objectName = objectName
+	oi.objectName, oi.serverName, oi.archiver = archiverEntry(cluster)
 	_, oi.recovery = recoverySource(cluster)
 	var plan recoveryPlan
 	var planErr error
 	if oi.recovery {
 		plan, planErr = o.planRecovery(ctx, cluster)
+		oi.source = &plan.source
 	}
 	if oi.archiver {
 		if oi.recovery {
-			// barman.Restore makes a server that does not archive.
-			oi.destErr = "the stand-in does not archive the WAL of a cluster recovered from a backup"
-		} else if d, err := o.destination(ctx, it.namespace, objectName, serverName); err != nil {
+			// barman.Restore makes a server that does not archive: it
+			// starts archiving once promoted (ownStatus).
+			oi.destErr = "WAL archiving starts once the recovery ends"
+		} else if d, err := o.destination(ctx, it.namespace, oi.objectName, oi.serverName); err != nil {
+			// Tried again until it works (ownStatus).
 			oi.destErr = err.Error()
+			o.logf("operator: cluster %s: WAL not archived: %s", it.key(), oi.destErr)
 		} else {
 			oi.dest = &d
-		}
-		if oi.destErr != "" {
-			o.logf("operator: cluster %s: WAL not archived: %s", it.key(), oi.destErr)
 		}
 	}
 	startCtx, cancel := context.WithTimeout(o.runCtx, ownStartTimeout)
