@@ -28,6 +28,14 @@ type Pipeline interface {
 	// the planned one whose id confirm names. Refusals are
 	// request.Problems.
 	Reconcile(ctx context.Context, key store.DatabaseKey, who request.Requester, origin request.Origin, confirm string) (request.Reconcile, error)
+	// Backups reads the base backups and the recovery window of a ready
+	// database. Refusals (no such database, not ready) are
+	// request.Problems.
+	Backups(ctx context.Context, key store.DatabaseKey) (request.BackupSet, error)
+	// TakeBackup starts an on-demand base backup of a ready database; its
+	// progress and result are told in the database's thread. idem makes
+	// it idempotent. Refusals are request.Problems.
+	TakeBackup(ctx context.Context, key store.DatabaseKey, who request.Requester, origin request.Origin, idem store.Idempotency) (request.BaseBackup, error)
 }
 
 // Store is the part of the store the bot uses: requests to read (and the

@@ -164,8 +164,8 @@ func TestChoicesFollowPolicy(t *testing.T) {
 		t.Run(env, func(t *testing.T) {
 			c := h.bot.newConversation(kindThread, alice.ID, general, "1.1")
 			c.Draft.Environment, c.Draft.ClientType = env, request.Startup
-			load, _ := questionByID("load")
-			backups, _ := questionByID("backups")
+			load, _ := questionByID(c, "load")
+			backups, _ := questionByID(c, "backups")
 			if got := buttonValues(h.bot.questionMessage(c, load, "")); !slices.Equal(got, want.loads) {
 				t.Errorf("thread: load buttons %v, want %v", got, want.loads)
 			}

@@ -60,8 +60,14 @@ func (b *Bot) answerCommand(ctx context.Context, cmd slack.SlashCommand) any {
 		return b.commandList(cmd, rest)
 	case "status":
 		return b.commandStatus(cmd, rest)
-	case "resize", "backups", "retry":
+	case "resize", "retry":
 		return b.commandChange(cmd, sub, rest)
+	case "backups":
+		return b.commandBackups(cmd, rest)
+	case "backup":
+		return b.commandBackup(cmd, rest)
+	case "restore":
+		return b.commandRestore(cmd, rest)
 	case "delete":
 		return b.commandDelete(ctx, cmd, rest)
 	case "reconcile":

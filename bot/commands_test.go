@@ -23,7 +23,7 @@ func TestCommandsAnsweredAtOnce(t *testing.T) {
 		text  string
 		wants []string
 	}{
-		{"", []string{"/pg new", "/pg list", "/pg status", "/pg resize", "/pg backups", "/pg delete", "/pg retry", "/pg sizes"}},
+		{"", []string{"/pg new", "/pg list", "/pg status", "/pg resize", "/pg backups", "/pg backup <name>", "/pg restore <name>", "/pg delete", "/pg retry", "/pg sizes"}},
 		{"help", []string{"Usage", "/pg new <name>"}},
 		{"sizes", []string{"Sizing presets", "XL", "16Gi", "500Gi", "Medium: a typical production service", "small → S", "prod*: sizes S, M, L, XL, 3-9 instances, backups required"}},
 		{"frobnicate", []string{"I don't know `/pg frobnicate`", "Usage"}},
@@ -42,7 +42,17 @@ func TestCommandsAnsweredAtOnce(t *testing.T) {
 		{"status", []string{"Usage: `/pg status <name>"}},
 		{"resize ledger", []string{"Say what to change", "/pg resize <name> size=L"}},
 		{"resize ledger colour=red", []string{"takes no `colour=`"}},
-		{"backups ledger", []string{"Say how often"}},
+		{"backups", []string{"Usage: `/pg backups <name> [env=<env>] [team=<team>]` shows its backups", "changes them"}},
+		{"backups ledger hour=4", []string{"Say how often"}},
+		{"backup", []string{"Usage: `/pg backup <name>"}},
+		{"backup ledger colour=red", []string{"`backup` takes no `colour=`"}},
+		{"backup ledger now", []string{"Usage: `/pg backup <name>"}},
+		{"restore", []string{"Usage: `/pg restore <name> [--at latest|"}},
+		{"restore ledger --at", []string{"`--at` needs a value", "Usage: `/pg restore"}},
+		{"restore ledger --at yesterday", []string{"*restore.targetTime*", `"yesterday" is not an RFC 3339 time`, "Usage: `/pg restore"}},
+		{"restore ledger --at=2026-13-01T00:00:00Z", []string{"*restore.targetTime*"}},
+		{"restore ledger --in prod", []string{"`restore` takes no `--in`"}},
+		{"restore ledger size=L", []string{"`restore` takes no `size=`"}},
 		{"backups ledger monthly", []string{`"monthly" is not a schedule; allowed: none, hourly, daily, weekly`}},
 		{"delete", []string{"Usage: `/pg delete <name>"}},
 	}

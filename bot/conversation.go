@@ -24,6 +24,9 @@ const (
 	kindThread = "thread"
 	// kindDraft is a one-line /pg new waiting on its confirmation card.
 	kindDraft = "draft"
+	// kindRestore asks in a thread for a restore's point in time and new
+	// name (restoreQuestions), then submits it.
+	kindRestore = "restore"
 )
 
 // conversation is the state of one user's request in one place (channel,
@@ -48,6 +51,11 @@ type conversation struct {
 	DBCount *int `json:"dbCount,omitempty"`
 	// CardTS is the summary card's message.
 	CardTS string `json:"cardTs,omitempty"`
+	// DefaultName is the new database's name a restore takes when the
+	// user keeps the default, and Window the source's recovery window as
+	// the questions show it.
+	DefaultName string `json:"defaultName,omitempty"`
+	Window      string `json:"window,omitempty"`
 }
 
 func (b *Bot) newConversation(kind, user, channel, thread string) *conversation {
@@ -201,8 +209,16 @@ var questions = []question{
 		needed: func(c *conversation) bool { return c.DBCount != nil && *c.DBCount > 0 && !c.answered("databases") }},
 }
 
-func questionByID(id string) (question, bool) {
-	for _, q := range questions {
+// questionsOf is the table of questions of a conversation's kind.
+func questionsOf(c *conversation) []question {
+	if c.Kind == kindRestore {
+		return restoreQuestions
+	}
+	return questions
+}
+
+func questionByID(c *conversation, id string) (question, bool) {
+	for _, q := range questionsOf(c) {
 		if q.id == id {
 			return q, true
 		}
@@ -314,7 +330,7 @@ func (b *Bot) understood(c *conversation) string {
 // own validation, and asks the next question (or the same one again, with
 // what is wrong and what is allowed).
 func (b *Bot) answer(ctx context.Context, c *conversation, qid, raw string, typed bool) error {
-	q, ok := questionByID(qid)
+	q, ok := questionByID(c, qid)
 	if !ok {
 		return b.askNext(ctx, c, "")
 	}
@@ -343,7 +359,12 @@ func (b *Bot) answer(ctx context.Context, c *conversation, qid, raw string, type
 func (b *Bot) applyAnswer(c *conversation, q question, raw string, typed bool) string {
 	lower := strings.ToLower(raw)
 	switch q.id {
+	case "restore.targetTime":
+		return b.applyTargetTime(c, raw)
 	case "team", "name":
+		if q.id == "name" && c.Kind == kindRestore && c.DefaultName != "" && keepsDefault(lower) {
+			raw = c.DefaultName
+		}
 		word := pickWord(b.policy, q.id, raw)
 		if word == "" {
 			return "I need a single lowercase word. " + q.prompt(b, c)
@@ -444,7 +465,7 @@ func (b *Bot) problemsOf(c *conversation, fields ...string) request.Problems {
 // askNext asks the first question still needed, or shows the summary card
 // once everything validates.
 func (b *Bot) askNext(ctx context.Context, c *conversation, intro string) error {
-	for _, q := range questions {
+	for _, q := range questionsOf(c) {
 		if q.isNeeded(c) {
 			return b.ask(ctx, c, q, intro)
 		}
@@ -452,7 +473,7 @@ func (b *Bot) askNext(ctx context.Context, c *conversation, intro string) error 
 	if pr := b.problemsOf(c); len(pr) > 0 {
 		// An answer that was fine alone clashes with a later one (size XL
 		// in dev): ask that question again, saying why.
-		for _, q := range questions {
+		for _, q := range questionsOf(c) {
 			if slices.Contains(q.fields, pr[0].Field) {
 				c.forget(q.fields...)
 				if q.id == "dbcount" || q.id == "databases" {
@@ -477,8 +498,11 @@ func (b *Bot) askNext(ctx context.Context, c *conversation, intro string) error 
 	}
 	if msg := b.exists(ctx, resolved.Spec); msg != "" {
 		c.forget("name")
-		q, _ := questionByID("name")
+		q, _ := questionByID(c, "name")
 		return b.ask(ctx, c, q, fmt.Sprintf("<@%s> %s Pick another name.", c.User, msg))
+	}
+	if c.Kind == kindRestore {
+		return b.submitRestore(ctx, c)
 	}
 	ts, err := b.post(ctx, c.Channel, c.Thread, draftCard(b.policy, c.ID, c.User, resolved))
 	if err != nil {

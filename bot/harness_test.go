@@ -39,19 +39,21 @@ const (
 // harness is a bot on a real SQLite store, talking to the fake Slack, with
 // a small pipeline that stores what it is given.
 type harness struct {
-	t      *testing.T
-	slack  *slacktest.Server
-	store  store.Store
-	dsn    string
-	clock  *clock
-	pipe   *recorder
-	cfg    config.Slack
-	policy *request.Policy
-	logs   *syncbuf.Buffer
-	bot    *Bot
-	h      http.Handler
-	signer slacktest.Signer
-	creds  map[string][2]string
+	t     *testing.T
+	slack *slacktest.Server
+	store store.Store
+	dsn   string
+	clock *clock
+	pipe  *recorder
+	// clusters stand in for the environments' Kubernetes clusters.
+	clusters *fakeClusters
+	cfg      config.Slack
+	policy   *request.Policy
+	logs     *syncbuf.Buffer
+	bot      *Bot
+	h        http.Handler
+	signer   slacktest.Signer
+	creds    map[string][2]string
 
 	// workers and queue size the bot's pool (zero: the defaults).
 	workers, queue int
@@ -110,7 +112,8 @@ func newHarness(t *testing.T, edit ...func(*config.Slack)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.store.Close() })
-	h.pipe = newRecorder(t, full, h.store)
+	h.clusters = newFakeClusters()
+	h.pipe = newRecorder(t, full, h.store, h.clusters)
 	h.restart()
 	return h
 }
@@ -341,8 +344,8 @@ func (h *harness) readyDatabase(env, team, name string, who slacktest.User, fina
 }
 
 // recorder is the real pipeline without GitHub (requests are validated
-// and stored with their jobs, no worker runs), recording what the bot asked
-// of it.
+// and stored with their jobs, no worker runs), on fake clusters (see
+// fakeClusters), recording what the bot asked of it.
 type recorder struct {
 	*pipeline.Pipeline
 	store store.Store
@@ -353,13 +356,13 @@ type recorder struct {
 	retries []string
 }
 
-func newRecorder(t *testing.T, cfg *config.Config, st store.Store) *recorder {
+func newRecorder(t *testing.T, cfg *config.Config, st store.Store, clusters pipeline.Clusters) *recorder {
 	t.Helper()
 	r, err := templates.New(cfg.Templates())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &recorder{Pipeline: pipeline.New(pipeline.Deps{Store: st, Renderer: r, Log: zerolog.Nop()}, pipeline.Config{}), store: st}
+	return &recorder{Pipeline: pipeline.New(pipeline.Deps{Store: st, Renderer: r, Clusters: clusters, Log: zerolog.Nop()}, pipeline.Config{}), store: st}
 }
 
 func (p *recorder) Submit(ctx context.Context, r request.DatabaseRequest, key store.Idempotency) (store.Record, bool, error) {

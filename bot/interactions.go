@@ -48,6 +48,8 @@ func (b *Bot) interaction(ctx context.Context, cb slack.InteractionCallback) any
 			b.later("list page", func(ctx context.Context) error { return b.onListPage(ctx, cb, act) })
 		case act.ActionID == actionDriftNext || act.ActionID == actionDriftPrev:
 			b.later("drift page", func(ctx context.Context) error { return b.onDriftPage(ctx, cb, act) })
+		case act.ActionID == actionRestoreOpen:
+			b.openRestoreView(ctx, cb, act)
 		case act.ActionID == actionReconcileApply:
 			b.later("apply reconcile", func(ctx context.Context) error { return b.onReconcileApply(ctx, cb, act) })
 		}
@@ -59,6 +61,8 @@ func (b *Bot) interaction(ctx context.Context, cb slack.InteractionCallback) any
 			block = "name"
 		case callbackDelete:
 			block = "confirm"
+		case callbackRestore:
+			block = blockNewName
 		default:
 			return nil
 		}
@@ -69,8 +73,11 @@ func (b *Bot) interaction(ctx context.Context, cb slack.InteractionCallback) any
 		if !first {
 			return nil
 		}
-		if cb.View.CallbackID == callbackNew {
+		switch cb.View.CallbackID {
+		case callbackNew:
 			return b.submitRequestView(ctx, cb)
+		case callbackRestore:
+			return b.submitRestoreView(ctx, cb)
 		}
 		return b.submitDeleteView(ctx, cb)
 	}

@@ -29,7 +29,10 @@ const usage = "*Usage*\n" +
 	"`/pg list [mine | team <team>]` lists databases\n" +
 	"`/pg status <name> [env=<env>] [team=<team>]` shows where a database stands\n" +
 	"`/pg resize <name> size=L [instances=3] [storage=100Gi]` changes its size\n" +
+	"`/pg backups <name>` shows its base backups, recovery window and WAL archiving\n" +
 	"`/pg backups <name> none|hourly|daily|weekly [hour=3] [retention=14d]` changes its backups\n" +
+	"`/pg backup <name>` takes a base backup now; progress follows in its thread\n" +
+	"`/pg restore <name> [--at latest|2026-12-02T10:00:00Z] [--as <new name>]` makes a new database from its backups (alone: I ask in a thread); the source is not touched\n" +
 	"`/pg delete <name>` deletes it (you confirm by typing its name)\n" +
 	"`/pg retry <name>` retries a failed request\n" +
 	"`/pg drift [team <team>] [env <env>]` lists the databases that drifted from their reviewed code\n" +

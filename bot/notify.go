@@ -180,6 +180,7 @@ func stepMessage(rec store.Record, n request.Notice, credentials string) message
 		request.NoticeReconcileFailed: ":x:",
 		request.NoticeArchivingFailed: ":rotating_light:", request.NoticeArchivingRecovered: ":green_heart:",
 		request.NoticeBackupFailed: ":warning:", request.NoticeBackupRecovered: ":green_heart:",
+		request.NoticeBackupStarted: ":floppy_disk:", request.NoticeBackupDone: ":white_check_mark:",
 	}[n.Kind]
 	if emoji == "" {
 		emoji = ":information_source:"
