@@ -161,7 +161,9 @@ func TestDayTwoNotices(t *testing.T) {
 			Text: fmt.Sprintf("Reconciling %s applies the reviewed code at 0123456: %s (%s). Nothing is applied until it is confirmed.", db, plan.Summary, plan.Resources[0])},
 		request.Notice{Kind: request.NoticeReconciled, Actor: alice.ID, Reconcile: &done, Text: "Reconciled " + db + ": applied the reviewed code at 0123456 (Plan: 0 to add, 1 to change, 0 to destroy.). The drift is gone."},
 		request.Notice{Kind: request.NoticeReconcileFailed, Reconcile: &failed, Next: "Ask again with `/pg reconcile` (or POST …/reconcile) to plan once more.",
-			Text: "The reconcile of " + db + " did not apply: the plan changed"})
+			Text: "The reconcile of " + db + " did not apply: the plan changed"},
+		request.Notice{Kind: request.NoticeBackupStarted, Actor: alice.ID, Text: "UALICE asked for a backup of " + db + " now: ledger-ondemand-0a1b2c3d4e. I will say here when it is done."},
+		request.Notice{Kind: request.NoticeBackupDone, Text: "Backup ledger-ondemand-0a1b2c3d4e of " + db + " is done (2026-12-02T03:00:00Z to 2026-12-02T03:04:00Z, barman id 20261202T030000): it can be restored from with `/pg restore`."})
 
 	want := map[string][]string{
 		request.NoticeUnhealthy:          {":warning: " + db + " is unhealthy", `phase "Failing over"`, "2/3 instances ready"},
@@ -177,6 +179,8 @@ func TestDayTwoNotices(t *testing.T) {
 		request.NoticeArchivingRecovered: {":green_heart: WAL archiving of " + db + " works again"},
 		request.NoticeBackupFailed:       {":warning: A base backup of " + db + " failed at 2026-12-02T04:00:00Z"},
 		request.NoticeBackupRecovered:    {":green_heart: A base backup of " + db + " succeeded"},
+		request.NoticeBackupStarted:      {":floppy_disk: UALICE asked for a backup of " + db + " now: ledger-ondemand-0a1b2c3d4e"},
+		request.NoticeBackupDone:         {":white_check_mark: Backup ledger-ondemand-0a1b2c3d4e of " + db + " is done", "`/pg restore`"},
 	}
 	seen := map[string]bool{}
 	for _, n := range notices {
