@@ -340,3 +340,33 @@ func TestRestoreModal(t *testing.T) {
 	}
 	mustContain(t, "the note", told, "Asked: `prod/billing/ledger-restore-1`", "as it was at 2026-03-02T08:00:00Z", "A restore never touches `ledger`")
 }
+
+// TestRestoreNeedsAccess: the conversation and the modal refuse who may
+// not ask for a database in the source's environment, as /pg new does.
+func TestRestoreNeedsAccess(t *testing.T) {
+	h := newHarness(t, func(c *config.Slack) {
+		c.Access = map[string]config.SlackAccess{"prod": {Channels: []string{platform}}}
+	})
+	h.ledgerBackups()
+	refusal := "prod databases can be requested in <#CPLATFORM>."
+
+	h.command(alice, general, "restore ledger")
+	mustContain(t, "the conversation", h.lastResponse(), refusal)
+	if ms := h.channelMessages(general); len(ms) != 0 {
+		t.Errorf("a thread was started without access: %+v", ms)
+	}
+
+	h.command(alice, general, "backups ledger")
+	cb, err := h.slack.ClickInResponse(h.lastResponseCall(), general, actionRestoreOpen, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.serve(h.signer.Interaction(PathInteractions, cb))
+	errs := viewErrorsOf(t, h.submitView(h.lastView().ID, alice, map[string]string{blockTargetTime: "latest", blockNewName: ""}).Body.Bytes())
+	if errs[blockNewName] != refusal {
+		t.Errorf("the form's errors: %v", errs)
+	}
+	if n := len(h.pipe.requests(t)); n != 1 {
+		t.Errorf("%d requests, want the source alone", n)
+	}
+}
