@@ -70,6 +70,48 @@ func (k KubeClusters) Check(ctx context.Context, env, namespace, name string) (r
 	}, nil
 }
 
+// Backups reads the base backups of a cluster and its recovery window.
+func (k KubeClusters) Backups(ctx context.Context, env, namespace, name string) (request.BackupSet, error) {
+	c, err := k.For(env)
+	if err != nil {
+		return request.BackupSet{}, err
+	}
+	list, err := c.Backups(ctx, namespace, name)
+	if err != nil {
+		return request.BackupSet{}, err
+	}
+	w, err := c.RecoveryWindow(ctx, namespace, name)
+	if err != nil {
+		return request.BackupSet{}, err
+	}
+	set := request.BackupSet{Base: make([]request.BaseBackup, 0, len(list)), Window: request.RecoveryWindow{
+		First: w.First, Last: w.Last(time.Now().UTC()), Archiving: w.Archiving, ArchivingReason: strings.TrimPrefix(w.ArchivingReason+": "+w.ArchivingMessage, ": "),
+		LastBackup: w.LastBackup, LastFailedBackup: w.LastFailedBackup,
+	}}
+	for _, b := range list {
+		set.Base = append(set.Base, baseBackup(b))
+	}
+	return set, nil
+}
+
+// TakeBackup creates (or reads again) the on-demand Backup named backup.
+func (k KubeClusters) TakeBackup(ctx context.Context, env, namespace, name, backup string) (request.BaseBackup, error) {
+	c, err := k.For(env)
+	if err != nil {
+		return request.BaseBackup{}, err
+	}
+	b, err := c.CreateBackup(ctx, namespace, name, backup)
+	if err != nil {
+		return request.BaseBackup{}, err
+	}
+	return baseBackup(b), nil
+}
+
+func baseBackup(b kube.Backup) request.BaseBackup {
+	return request.BaseBackup{Name: b.Name, Phase: b.Phase, Started: b.Started, Stopped: b.Stopped, ID: b.ID, Error: b.Error,
+		OnDemand: strings.Contains(b.Name, onDemandInfix)}
+}
+
 // ClusterEnv adapts envOf, the terraform environment of an environment's
 // cluster, to terraform.WithWorkspaceEnv: a workspace at
 // databases/<env>/<team>/<name> (the pipeline verifies that its files say

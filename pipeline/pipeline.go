@@ -34,6 +34,11 @@ type Clusters interface {
 	WaitReady(ctx context.Context, env, namespace, name string, progress func(phase string)) error
 	// Check reads the cluster's credentials and connects once with them.
 	Check(ctx context.Context, env, namespace, name string) (request.ReadyInfo, error)
+	// Backups reads the cluster's base backups and recovery window.
+	Backups(ctx context.Context, env, namespace, name string) (request.BackupSet, error)
+	// TakeBackup creates an on-demand backup of the cluster named backup
+	// (the same name twice is the same backup), or reads it again.
+	TakeBackup(ctx context.Context, env, namespace, name, backup string) (request.BaseBackup, error)
 }
 
 // Observer records durations, for metrics.
@@ -114,6 +119,9 @@ func New(d Deps, cfg Config) *Pipeline {
 // registers (NotifyHandler).
 func (p *Pipeline) Register(e *engine.Engine) {
 	p.wake = e.Notify
+	if p.clusters != nil {
+		e.Handle(JobBackupWait, p.backupWait)
+	}
 	if p.github == nil {
 		return
 	}
@@ -168,6 +176,8 @@ type jobPayload struct {
 	Interval string `json:"interval,omitempty"`
 	// Reconcile is the id of the reconcile a reconcile job works on.
 	Reconcile string `json:"reconcile,omitempty"`
+	// Backup is the name of the backup a backup_wait job follows.
+	Backup string `json:"backup,omitempty"`
 }
 
 func newJob(kind, requestID, workspace string, p jobPayload) store.NewJob {

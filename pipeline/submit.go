@@ -40,6 +40,11 @@ func (p *Pipeline) Submit(ctx context.Context, r request.DatabaseRequest, key st
 		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
 			"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), h.Latest.State, h.Latest.ID())}}
 	}
+	if resolved.Spec.Restore != nil {
+		if err := p.checkRestore(ctx, resolved.Spec); err != nil {
+			return store.Record{}, false, err
+		}
+	}
 	return p.create(ctx, resolved, key)
 }
 
