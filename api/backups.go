@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clustropg/clustro/request"
@@ -285,7 +286,12 @@ func (b restoreBody) restoreOf(source string) (*request.Restore, request.Problem
 	if b.TargetTime == nil {
 		return rs, nil
 	}
-	t, err := request.ParseTargetTime(*b.TargetTime)
+	// RFC 3339 allows a lowercase t and z, which JSON Schema's date-time
+	// (a form's) accepts and Go's parser does not.
+	t, err := request.ParseTargetTime(strings.ToUpper(*b.TargetTime))
+	if err != nil {
+		_, err = request.ParseTargetTime(*b.TargetTime) // its problem quotes the time as given
+	}
 	var pr request.Problems
 	if errors.As(err, &pr) {
 		return rs, pr

@@ -234,6 +234,7 @@ func formPages(t *testing.T, tpl map[string]any) []*jsonschema.Schema {
 	for i, p := range dig(tpl, "spec", "parameters").([]any) {
 		c := jsonschema.NewCompiler()
 		c.DefaultDraft(jsonschema.Draft7) // what Backstage's forms speak
+		c.AssertFormat()                  // as its validator (ajv with ajv-formats) does
 		url := fmt.Sprintf("page%d.json", i)
 		if err := c.AddResource(url, p); err != nil {
 			t.Fatal(err)
@@ -513,8 +514,9 @@ type stepError struct{ error }
 // does, for the expressions the template uses: a string that is a single
 // expression keeps its value's type, and is left out when undefined (it
 // renders as ( expr ) | dump, and an empty rendering is left out); other
-// strings are rendered as text. Expressions: paths, string literals,
-// nunjucks' ~ (concatenation) and inline if/else; filters parseEntityRef
+// strings are rendered as text. Expressions: paths (an unset one, like
+// undefined, is undefined), string literals, == of two of them, nunjucks'
+// ~ (concatenation) and inline if/else; filters parseEntityRef
 // (kind group and namespace default when missing) and pick. Anything else
 // is an error, so that a template the test cannot run fails instead of
 // passing.
@@ -586,6 +588,17 @@ func eval(expr string, ctx map[string]any) (any, bool, error) {
 			return eval(body, ctx)
 		}
 		return eval(alt, ctx)
+	}
+	if parts := splitTop(expr, " == "); len(parts) == 2 {
+		x, xok, err := eval(parts[0], ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		y, yok, err := eval(parts[1], ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		return xok == yok && fmt.Sprint(x) == fmt.Sprint(y), true, nil
 	}
 	if parts := splitTop(expr, "~"); len(parts) > 1 {
 		var b strings.Builder
