@@ -211,7 +211,14 @@ func (a *handlers) handleTakeBackup() http.Handler {
 		if a.replay(w, r, key) {
 			return
 		}
-		if _, ok := a.existing(w, r, "take a backup"); !ok {
+		db, ok := a.existing(w, r, "take a backup")
+		if !ok {
+			return
+		}
+		// Refused before the key binds, so that the call can be corrected
+		// under the same key; the pipeline checks again.
+		if pr := backupProblems(db); len(pr) > 0 {
+			writeProblem(w, r, invalid(pr))
 			return
 		}
 		if !a.keyFits(w, r, key, fp, true) {
@@ -239,6 +246,20 @@ func (a *handlers) handleTakeBackup() http.Handler {
 		w.Header().Set("Location", databaseURL(specOf(dbKey))+"/backups")
 		writeRawJSON(w, http.StatusAccepted, reply)
 	})
+}
+
+// backupProblems are why a database cannot be backed up now: it is not
+// ready, or has no backups configured (nowhere to write one).
+func backupProblems(db database) request.Problems {
+	name := db.latest.Request.Key()
+	switch {
+	case db.live == nil:
+		return request.Problems{{Field: "name", Message: fmt.Sprintf("%s is not ready yet (%s)", name, db.latest.State)}}
+	case !db.live.Request.Spec.Backups.Enabled():
+		return request.Problems{{Field: "name", Message: fmt.Sprintf(
+			"%s has no backups configured (nowhere to write one); turn them on first with PATCH %s and backups", name, databaseURL(db.live.Request.Spec))}}
+	}
+	return nil
 }
 
 // replay answers the recorded reply of an Idempotency-Key used before

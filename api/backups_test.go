@@ -221,7 +221,15 @@ func TestTakeBackup(t *testing.T) {
 		t.Errorf("without backups: %+v", p)
 	}
 	// The refused call did not use up its key.
-	h.do("POST", "/api/v1/databases/prod/billing/ledger/backups", backstageToken, "{}", "Idempotency-Key", "b-3")
+	if w := h.do("POST", "/api/v1/databases/prod/billing/ledger/backups", backstageToken, "{}", "Idempotency-Key", "b-3"); w.Code != http.StatusAccepted {
+		t.Errorf("the key of a refused call: %d %s", w.Code, w.Body)
+	}
+	// Not ready yet.
+	h.create(map[string]any{"name": "pending", "team": "billing", "environment": "prod"})
+	p = problemOf(t, h.do("POST", "/api/v1/databases/prod/billing/pending/backups", backstageToken, nil), http.StatusUnprocessableEntity, "validation")
+	if !slices.Equal(fields(p), []string{"name"}) || !strings.Contains(p.Errors[0].Message, "not ready") {
+		t.Errorf("not ready: %+v", p)
+	}
 
 	problemOf(t, h.do("POST", "/api/v1/databases/dev/billing/nowhere/backups", backstageToken, nil), http.StatusNotFound, "not-found")
 	problemOf(t, h.do("POST", path, readerToken, nil), http.StatusForbidden, "forbidden")
