@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,8 @@ type worldOptions struct {
 	// postgres keeps the store in a fresh database of the shared
 	// PostgreSQL server instead of SQLite (storeDSN says where).
 	postgres bool
+	// config is a platform configuration file read over the defaults.
+	config string
 }
 
 func newWorldWith(t testing.TB, o worldOptions) *world {
@@ -126,7 +129,14 @@ func newWorldWith(t testing.TB, o worldOptions) *world {
 		t.Fatal(err)
 	}
 
-	cfg, err := config.Load("", func(k string) string {
+	cfgFile := ""
+	if o.config != "" {
+		cfgFile = filepath.Join(t.TempDir(), "clustro.yaml")
+		if err := os.WriteFile(cfgFile, []byte(o.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Load(cfgFile, func(k string) string {
 		return map[string]string{"CLUSTRO_GRAFANA_URL": "https://grafana.example.com", "CLUSTRO_GITHUB_REPO": "acme/infra"}[k]
 	})
 	if err != nil {
