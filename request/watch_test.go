@@ -137,7 +137,9 @@ func TestBackupNotices(t *testing.T) {
 	ok := request.Health{Found: true, Ready: true, Phase: request.HealthyPhase, Instances: 1, ReadyInstances: 1,
 		Archiving: request.ArchivingOK, LastBackup: t0}
 	with := func(f func(*request.Health)) request.Health { h := ok; f(&h); return h }
-	failing := with(func(h *request.Health) { h.Archiving, h.ArchivingReason = request.ArchivingFailing, "ContinuousArchivingFailing: AccessDenied" })
+	failing := with(func(h *request.Health) {
+		h.Archiving, h.ArchivingReason = request.ArchivingFailing, "ContinuousArchivingFailing: AccessDenied"
+	})
 	failed := with(func(h *request.Health) { h.LastFailedBackup = t0.Add(time.Hour) })
 	tests := []struct {
 		name      string
@@ -152,7 +154,7 @@ func TestBackupNotices(t *testing.T) {
 		{"archiving not reported yet", with(func(h *request.Health) { h.Archiving = "" }), ok, nil, ""},
 		{"a backup fails", ok, failed, []string{request.NoticeBackupFailed}, "2026-12-02T04:00:00Z"},
 		{"the same failure seen again", failed, failed, nil, ""},
-		{"a backup succeeds after it", failed, with(func(h *request.Health) { h.LastFailedBackup, h.LastBackup = t0.Add(time.Hour), t0.Add(2 * time.Hour) }), []string{request.NoticeBackupRecovered}, "succeeded"},
+		{"a backup succeeds after it", failed, with(func(h *request.Health) { h.LastFailedBackup, h.LastBackup = t0.Add(time.Hour), t0.Add(2*time.Hour) }), []string{request.NoticeBackupRecovered}, "succeeded"},
 		{"another success", ok, with(func(h *request.Health) { h.LastBackup = t0.Add(time.Hour) }), nil, ""},
 	}
 	for _, tt := range tests {
