@@ -64,6 +64,8 @@ func TestTamperedPushesAreNeverPlanned(t *testing.T) {
 			`block provider "aws" is not allowed`},
 		{"another module source", map[string][]byte{ws: []byte(strings.Replace(string(main), `"../../../../modules/cnpg-database"`, `"git::https://evil.example/m.git"`, 1))},
 			`source must be "../../../../modules/cnpg-database"`},
+		{"a restore added in review", map[string][]byte{ws: []byte(strings.Replace(string(main), `source = "../../../../modules/cnpg-database"`, "source = \"../../../../modules/cnpg-database\"\n  restore_source = \"elsewhere\"", 1))},
+			"`restore_source`: a restore is asked for as one"},
 		{"the module itself", map[string][]byte{"modules/cnpg-database/cluster.tf": []byte("resource \"null_resource\" \"x\" {}\n")},
 			"`modules/cnpg-database/cluster.tf`: this pull request may change only `databases/dev/growth/scratch/`"},
 		{"another workspace", map[string][]byte{"databases/prod/growth/other/main.tf": main},

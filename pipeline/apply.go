@@ -81,6 +81,15 @@ func (p *Pipeline) apply(ctx context.Context, job store.Job) ([]byte, error) {
 	if err != nil {
 		return nil, p.fail(ctx, job, rec, step, false, fmt.Errorf("the merged workspace failed verification, nothing was applied: %w", err))
 	}
+	if !deletion {
+		refused, err := p.restoreEdits(ctx, rec, spec)
+		if err != nil {
+			return nil, p.retryOrFail(ctx, job, rec, step, err)
+		}
+		if len(refused) > 0 {
+			return nil, p.fail(ctx, job, rec, step, false, fmt.Errorf("the merged workspace changes the restore, nothing was applied: %s", strings.Join(refused, "; ")))
+		}
+	}
 	ws := terraform.Workspace{Root: root, Dir: pl.Dir}
 	start := time.Now()
 	var res *terraform.ApplyResult

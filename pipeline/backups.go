@@ -186,3 +186,40 @@ func (p *Pipeline) checkRestore(ctx context.Context, s request.Spec) error {
 	}
 	return nil
 }
+
+// restoreEdits checks the restore of a verified workspace against its
+// request: a reviewer may move the target time (checked against the
+// source's recovery window again), not add, remove or redirect a restore.
+// It returns what to refuse, or an error when the window could not be read.
+func (p *Pipeline) restoreEdits(ctx context.Context, rec store.Record, spec request.Spec) ([]string, error) {
+	was, is := rec.Request.Spec.Restore, spec.Restore
+	switch {
+	case was == nil && is == nil:
+		return nil, nil
+	case was == nil:
+		return []string{"`restore_source`: a restore is asked for as one (`/pg restore`, `POST …/restore`), not added to a workspace in review"}, nil
+	case is == nil:
+		return []string{"`restore_source`: this request restores " + was.Source + "; a review cannot turn it into an empty database"}, nil
+	case is.Source != was.Source:
+		return []string{fmt.Sprintf("`restore_source`: this request restores %s; a review cannot point it at %s", was.Source, is.Source)}, nil
+	case timeOf(is.TargetTime).Equal(timeOf(was.TargetTime)):
+		return nil, nil
+	}
+	err := p.checkRestore(ctx, spec)
+	var pr request.Problems
+	if errors.As(err, &pr) {
+		out := make([]string, len(pr))
+		for i, x := range pr {
+			out[i] = "`restore_target_time`: " + x.Message
+		}
+		return out, nil
+	}
+	return nil, err
+}
+
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}

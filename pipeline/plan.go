@@ -87,6 +87,13 @@ func (p *Pipeline) plan(ctx context.Context, job store.Job) ([]byte, error) {
 			return nil, verr
 		}
 		defer clean()
+		refused, err := p.restoreEdits(ctx, rec, spec)
+		if err != nil {
+			return nil, err
+		}
+		if len(refused) > 0 {
+			return nil, p.refuse(ctx, rec, pl.SHA, pushed, refused)
+		}
 		if err := p.recordEdit(ctx, rec, spec, pushed); err != nil {
 			return nil, err
 		}
