@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -58,6 +59,14 @@ func (i *Instance) ArchiveStatus(ctx context.Context) (ArchiveStatus, error) {
 	return s, nil
 }
 
+var (
+	// pgLogPrefix is PostgreSQL's default log_line_prefix and level:
+	// "2026-12-02 18:07:58.363 UTC [21660] LOG:  ".
+	pgLogPrefix = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \S+ \[\d+\] [A-Z]+:\s+`)
+	// pythonLogPrefix is barman's: "2026-12-02 18:07:57,326 [21665] ".
+	pythonLogPrefix = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(,\d+)? \[\d+\] `)
+)
+
 // lastArchiveError finds the archiver's last complaint in a server log:
 // the line before PostgreSQL's "archive command failed" (the tool's own
 // error) joined with it.
@@ -67,9 +76,11 @@ func lastArchiveError(log string) string {
 		if !strings.Contains(lines[n], "archive command failed") {
 			continue
 		}
-		msg := strings.TrimSpace(lines[n])
+		// Without timestamps and process ids, so that the message of one
+		// cause stays the same from one attempt to the next.
+		msg := strings.TrimSpace(pgLogPrefix.ReplaceAllString(lines[n], ""))
 		if n > 0 && !strings.Contains(lines[n-1], "LOG:") && !strings.Contains(lines[n-1], "DETAIL:") {
-			msg = strings.TrimSpace(lines[n-1]) + ": " + msg
+			msg = strings.TrimSpace(pythonLogPrefix.ReplaceAllString(lines[n-1], "")) + " (" + msg + ")"
 		}
 		return msg
 	}

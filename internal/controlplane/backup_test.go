@@ -133,6 +133,18 @@ func createRecoveringCluster(t *testing.T, dyn dynamic.Interface, ns, name, stor
 	}
 }
 
+var metadataCreate = metav1.CreateOptions{}
+
+// ownDatabaseExists looks db up in a cluster's own server.
+func ownDatabaseExists(t *testing.T, oi *ownInstance, db string) bool {
+	t.Helper()
+	var exists bool
+	if err := oi.admin.pool.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	return exists
+}
+
 // waitFor polls get until ok, for up to timeout.
 func waitFor(t *testing.T, what string, timeout time.Duration, get func(ctx context.Context) (*unstructured.Unstructured, error), ok func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
 	t.Helper()
@@ -411,6 +423,24 @@ func TestPointInTimeRecovery(t *testing.T) {
 	objectStore(t, dyn, cs, ns, "store", "")
 	createArchivingCluster(t, dyn, ns, "source", "store")
 	waitFor(t, "cluster source healthy", time.Minute, getter(dyn, clusterGVR, ns, "source"), healthy)
+	// An extra database (a Database object) goes to its own server too,
+	// and comes back in the restore without confusing it.
+	extra := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "postgresql.cnpg.io/v1",
+		"kind":       "Database",
+		"metadata":   map[string]any{"name": "source-extra", "namespace": ns},
+		"spec":       map[string]any{"name": "extra", "owner": "app", "cluster": map[string]any{"name": "source"}},
+	}}
+	if _, err := dyn.Resource(databaseGVR).Namespace(ns).Create(ctx, extra, metadataCreate); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "database extra applied", 30*time.Second, getter(dyn, databaseGVR, ns, "source-extra"), func(u *unstructured.Unstructured) bool {
+		applied, _, _ := unstructured.NestedBool(u.Object, "status", "applied")
+		return applied
+	})
+	if oi := env.op.ownInstanceOf(ns, "source"); oi == nil || !ownDatabaseExists(t, oi, PostgresDatabase(ns, "source", "extra")) {
+		t.Error("the extra database is not in the cluster's own server")
+	}
 	src := appConn(t, cs, ns, "source")
 	execAll(t, src, "CREATE TABLE t (n int PRIMARY KEY)", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)")
 	b := backupAndWait(t, dyn, ns, "source-1", "source")

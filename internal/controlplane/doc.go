@@ -33,8 +33,9 @@
 // ObjectStore names), under the plugin's serverName parameter (by default
 // the Cluster's name). Its ContinuousArchiving condition turns True once
 // a segment is archived, False with the archiver's error when archiving
-// fails (or the ObjectStore cannot be read when the server starts: it is
-// read once). Backup objects with method plugin run barman-cloud-backup in
+// fails, or with the reason while the ObjectStore or its Secret cannot be
+// read (the server runs without archiving meanwhile, and is restarted on
+// its port with archiving once they can). Backup objects with method plugin run barman-cloud-backup in
 // the background (status phase started, running, then completed with
 // backupId, beginWal, endWal, beginLSN, endLSN, startedAt, stoppedAt,
 // serverName and destinationPath, or failed with error); after one,
@@ -52,7 +53,10 @@
 // given to its role, whose password is its new app Secret's. A restore
 // that fails keeps the Cluster in phase "Setting up primary", not ready,
 // with the error as phaseReason and a Warning Event. A recovered Cluster
-// does not archive its WAL.
+// with a WAL archiver entry archives its own WAL once promoted (never into
+// the server it recovered from). A new run of the stand-in starts new,
+// empty servers for the Clusters it finds (recovering ones restore again);
+// those it found ready stay ready meanwhile.
 //
 // Start and the stand-in return once ready; both run until Stop. Processes
 // run in their own process group, which Stop kills.

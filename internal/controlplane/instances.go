@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -297,7 +298,10 @@ func (o *Operator) startOwnInstance(ctx context.Context, it item, cluster *unstr
 		admin, err = openPostgres(ctx, inst.DSN())
 	}
 	if err == nil && oi.recovery {
-		err = adoptRestoredData(ctx, admin, inst.DSN(), PostgresRole(it.namespace, it.name), PostgresDatabase(it.namespace, it.name, ""))
+		// The source's database is named after its cluster, which the
+		// plugin's serverName names unless it was set otherwise.
+		err = adoptRestoredData(ctx, admin, inst.DSN(), PostgresRole(it.namespace, it.name), PostgresDatabase(it.namespace, it.name, ""),
+			PostgresDatabase(it.namespace, plan.source.ServerName, ""))
 	}
 	took := time.Since(start)
 	if err != nil {
@@ -391,10 +395,11 @@ func (o *Operator) adminFor(namespace, cluster string) *pgAdmin {
 }
 
 // adoptRestoredData gives a restored server's data to the new Cluster: the
-// restored database (the source cluster's, named after it) is renamed to
-// db, and it and everything its old owner owned in it pass to role
-// (created without a password: the worker sets the Secret's).
-func adoptRestoredData(ctx context.Context, admin *pgAdmin, dsn, role, db string) error {
+// restored database (the source cluster's: sourceDB, or else the only one
+// there is) is renamed to db, and it and everything its old owner owned in
+// it pass to role (created without a password: the worker sets the
+// Secret's). The source's other databases keep their names.
+func adoptRestoredData(ctx context.Context, admin *pgAdmin, dsn, role, db, sourceDB string) error {
 	var exists bool
 	if err := admin.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
 		return fmt.Errorf("look up role %s: %w", role, err)
@@ -425,13 +430,17 @@ func adoptRestoredData(ctx context.Context, admin *pgAdmin, dsn, role, db string
 		}
 	}
 	if !found {
-		if len(dbs) != 1 {
-			return fmt.Errorf("the backup holds %d application databases, not one: cannot tell which is the cluster's", len(dbs))
+		i := slices.IndexFunc(dbs, func(d dbOwner) bool { return d.db == sourceDB })
+		if i < 0 && len(dbs) == 1 {
+			i = 0
 		}
-		if _, err := admin.pool.Exec(ctx, "ALTER DATABASE "+ident(dbs[0].db)+" RENAME TO "+ident(db)); err != nil {
-			return fmt.Errorf("rename restored database %s to %s: %w", dbs[0].db, db, err)
+		if i < 0 {
+			return fmt.Errorf("the backup holds %d application databases and none is %s: cannot tell which is the cluster's", len(dbs), sourceDB)
 		}
-		oldOwner = dbs[0].owner
+		if _, err := admin.pool.Exec(ctx, "ALTER DATABASE "+ident(dbs[i].db)+" RENAME TO "+ident(db)); err != nil {
+			return fmt.Errorf("rename restored database %s to %s: %w", dbs[i].db, db, err)
+		}
+		oldOwner = dbs[i].owner
 	}
 	if _, err := admin.pool.Exec(ctx, "ALTER DATABASE "+ident(db)+" OWNER TO "+ident(role)); err != nil {
 		return fmt.Errorf("give database %s to %s: %w", db, role, err)

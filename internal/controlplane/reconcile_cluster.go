@@ -146,6 +146,11 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 		want.phaseReason, want.condText = failure, failure
 		// A failover asked for stays pending until the cluster works.
 	case ownPending:
+		if st.first && st.since.IsZero() {
+			// Made ready by an earlier run of the stand-in, whose server
+			// went with it: the status stays while a new one starts.
+			return nil
+		}
 	default:
 		if err := admin.ensureRole(ctx, role, password); err != nil {
 			return err
