@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -500,5 +501,75 @@ func TestPointInTimeRecovery(t *testing.T) {
 	}
 	if ev := clusterEvents(t, cs, ns, "too-early"); !hasEvent(ev, corev1.EventTypeWarning, "SetupFailed", "recovery from a backup failed") {
 		t.Errorf("no Warning event for the failed recovery: %v", ev)
+	}
+}
+
+// TestScheduledBackupFollowsItsSchedule: without immediate, Backups come
+// at the times the schedule names (here every two seconds, for a cluster
+// that does not archive, so that they fail at once), named after that
+// time and owned by the cluster as asked; suspend stops them.
+func TestScheduledBackupFollowsItsSchedule(t *testing.T) {
+	t.Parallel()
+	dyn, _ := clients(t)
+	ns := namespace(t, "cp-cron")
+	ctx := context.Background()
+	cluster := createCluster(t, dyn, ns, "ticking", 1)
+	waitCluster(t, dyn, ns, "ticking", "healthy", healthy)
+	sb := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "postgresql.cnpg.io/v1",
+		"kind":       "ScheduledBackup",
+		"metadata":   map[string]any{"name": "ticking-often", "namespace": ns},
+		"spec": map[string]any{
+			"schedule":             "*/2 * * * * *",
+			"backupOwnerReference": "cluster",
+			"method":               "plugin",
+			"pluginConfiguration":  map[string]any{"name": barmanPlugin},
+			"cluster":              map[string]any{"name": "ticking"},
+		},
+	}}
+	if _, err := dyn.Resource(scheduleGVR).Namespace(ns).Create(ctx, sb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	list := func() []unstructured.Unstructured {
+		l, err := dyn.Resource(backupGVR).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: "cnpg.io/scheduled-backup=ticking-often"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Items
+	}
+	var got []unstructured.Unstructured
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		got = list()
+		return len(got) >= 2, nil
+	}); err != nil {
+		t.Fatalf("scheduled backups: %d within 30s, want 2", len(got))
+	}
+	for _, b := range got {
+		stamp, ok := strings.CutPrefix(b.GetName(), "ticking-often-")
+		when, err := time.Parse(compactISO8601, stamp)
+		if !ok || err != nil || when.Second()%2 != 0 {
+			t.Errorf("backup %s is not named after an even second", b.GetName())
+		}
+		if refs := b.GetOwnerReferences(); len(refs) != 1 || refs[0].Kind != "Cluster" || refs[0].UID != cluster.GetUID() {
+			t.Errorf("backup %s owners = %v, want the cluster", b.GetName(), refs)
+		}
+	}
+	s, err := dyn.Resource(scheduleGVR).Namespace(ns).Get(ctx, "ticking-often", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if statusTime(s, "lastScheduleTime").IsZero() || !statusTime(s, "nextScheduleTime").After(statusTime(s, "lastScheduleTime")) {
+		t.Errorf("scheduledbackup status = %v", s.Object["status"])
+	}
+
+	patch := []byte(`{"spec":{"suspend":true}}`)
+	if _, err := dyn.Resource(scheduleGVR).Namespace(ns).Patch(ctx, "ticking-often", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // a backup due as the patch lands may still come
+	before := len(list())
+	time.Sleep(3 * time.Second)
+	if after := len(list()); after != before {
+		t.Errorf("suspended: %d backups became %d", before, after)
 	}
 }
