@@ -23,12 +23,12 @@ type dbView struct {
 	Grafana string `json:"grafana"`
 }
 
-// database reads the demo's database through clustro's REST API, as
-// Backstage would: the zero dbView while there is none, and an error once
-// the request failed.
-func (d *demo) database(ctx context.Context) (dbView, error) {
+// database reads a database of the demo (in demoEnv, of demoTeam) through
+// clustro's REST API, as Backstage would: the zero dbView while there is
+// none, and an error once the request failed.
+func (d *demo) database(ctx context.Context, name string) (dbView, error) {
 	var v dbView
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.url+"/api/v1/databases/"+demoEnv+"/"+demoTeam+"/"+demoName, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.url+"/api/v1/databases/"+demoEnv+"/"+demoTeam+"/"+name, nil)
 	if err != nil {
 		return v, err
 	}

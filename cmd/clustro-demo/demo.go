@@ -17,6 +17,7 @@ import (
 
 	"github.com/clustropg/clustro/bot/slacktest"
 	"github.com/clustropg/clustro/gitops/githubtest"
+	"github.com/clustropg/clustro/internal/barman"
 	"github.com/clustropg/clustro/internal/cli"
 	"github.com/clustropg/clustro/internal/controlplane"
 	"github.com/clustropg/clustro/internal/pgtest"
@@ -49,7 +50,7 @@ const (
 
 // demoCmd is the root command: the demo itself.
 func demoCmd(e *env, dir *string) *cobra.Command {
-	var keep bool
+	var keep, restore bool
 	var clustroBin string
 	cmd := &cobra.Command{
 		Use:   "clustro-demo",
@@ -67,6 +68,16 @@ confirms. It prints the transcript, the pull request and its plan, merges it
 as a reviewer, waits until the database is ready, and connects to it with
 psql using the URI the bot sent by direct message.
 
+With --restore a second act follows, on the same stack: the platform's
+object store is a local MinIO (the credentials Secret made in the
+database's namespace, as the platform team would), ledger is asked with
+hourly backups, and after psql rows are written into ledger, a base backup
+is taken with /pg backup, a time T is noted between two more rows, /pg
+backups shows the recovery window, and /pg restore ledger --at T --as
+ledger-t asks for a new database restored to T: a pull request, its plan,
+the merge, the restore with barman-cloud; psql then shows that ledger-t
+holds exactly the rows written before T, and how long the restore took.
+
 Without --keep everything is stopped at the end. With --keep it stays up
 until Ctrl-C, and the commands to go on by hand are printed (clustro-demo
 slash, clustro-demo merge, curl on the REST API). The directory (--dir,
@@ -75,9 +86,10 @@ state.json (the throwaway secrets slash and merge read).`,
 		Args: cobra.NoArgs,
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave everything running after the script, until Ctrl-C, and print how to go on by hand")
+	cmd.Flags().BoolVar(&restore, "restore", false, "a second act: back up ledger to a local MinIO, then restore it to a point in time as a new database (needs minio from `make tools` and barman-cloud)")
 	cmd.Flags().StringVar(&clustroBin, "clustro", "", "the clustro binary to run as serve (default: clustro next to clustro-demo, else on PATH)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return runDemo(cmd.Context(), e, *dir, clustroBin, keep)
+		return runDemo(cmd.Context(), e, *dir, clustroBin, keep, restore)
 	}
 	return cmd
 }
@@ -93,6 +105,8 @@ type demo struct {
 	stops []demoStop
 
 	clustroBin string // as given by --clustro, or ""
+	restore    bool   // --restore: the second act, and what it needs
+	minio      *barman.MinIO
 	cp         *controlplane.ControlPlane
 	pg         *pgtest.Server
 	slack      *slacktest.Server
@@ -113,12 +127,19 @@ type demo struct {
 	events  int
 	uri     string
 	ready   bool
-	// card is the status message the bot keeps up to date in the thread.
-	card string
+	// cards are the status messages the bot keeps up to date, by
+	// database key (prod/billing/ledger).
+	cards map[string]string
 	// asked is when the user mentioned the bot.
 	asked time.Time
 	// step is where the script is, for a report when it stops.
 	step string
+	// ledger is the DM's URI of ledger routed to its server, and point the
+	// time T the second act restores to (--restore).
+	ledger string
+	point  time.Time
+	// restoreTook is how long the restore took, request to ready (--restore).
+	restoreTook time.Duration
 }
 
 // demoStop is one thing to stop at the end, newest first; what names it
@@ -128,15 +149,15 @@ type demoStop struct {
 	stop func()
 }
 
-// runDemo runs the demo in dir: start, the script's acts, then stop (or
-// wait, with keep).
-func runDemo(ctx context.Context, e *env, dir, clustroBin string, keep bool) error {
+// runDemo runs the demo in dir: start, the script's acts (the restore's
+// too, with restore), then stop (or wait, with keep).
+func runDemo(ctx context.Context, e *env, dir, clustroBin string, keep, restore bool) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("demo directory: %w", err)
 	}
 	d := &demo{e: e, out: e.stdout, dir: abs, shown: dir, began: time.Now(), seen: map[string]int{},
-		clustroBin: clustroBin, http: &http.Client{Timeout: 30 * time.Second},
+		clustroBin: clustroBin, restore: restore, cards: map[string]string{}, http: &http.Client{Timeout: 30 * time.Second},
 		names: map[string]string{demoUserID: demoUserName, slacktest.BotUserID: "clustro",
 			demoChannel: demoChannelName, demoTeamChannel: demoTeamChannelName}}
 	if err := d.prepareDir(); err != nil {
@@ -157,6 +178,9 @@ func runDemo(ctx context.Context, e *env, dir, clustroBin string, keep bool) err
 		return d.stopped(err)
 	}
 	fmt.Fprintf(d.out, "\nFrom the Slack mention to a working database in %s (%s in all).\n", since(d.asked), since(d.began))
+	if d.restore {
+		fmt.Fprintf(d.out, "The point-in-time restore took %s from /pg restore to a ready %s.\n", d.restoreTook.Round(100*time.Millisecond), demoRestoreName)
+	}
 	if !keep {
 		fmt.Fprintln(d.out, "Run `make demo ARGS=--keep` to keep it all running and try it by hand.")
 		return nil

@@ -34,9 +34,14 @@ const (
 )
 
 // demoAnswers are the buttons the script clicks, by question: what a
-// person at a small company would choose for a production ledger.
-func demoAnswers() map[string]string {
-	return map[string]string{"environment": "prod", "clientType": "sme", "load": "medium", "backups": "daily", "dbcount": "1"}
+// person at a small company would choose for a production ledger (with
+// hourly backups for --restore, whose point in time is minutes old).
+func demoAnswers(restore bool) map[string]string {
+	backups := "daily"
+	if restore {
+		backups = "hourly"
+	}
+	return map[string]string{"environment": "prod", "clientType": "sme", "load": "medium", "backups": backups, "dbcount": "1"}
 }
 
 // demoTyped are the free-text answers, by a phrase of the question.
@@ -48,7 +53,11 @@ func demoTyped() [][2]string {
 // a Slack thread, reviewed and merged on GitHub, then used with psql. A
 // later act (a resize, say) goes after it, on the same stack and transcript.
 func (d *demo) acts() []func(context.Context) error {
-	return []func(context.Context) error{d.converse, d.follow, d.psql}
+	acts := []func(context.Context) error{d.converse, d.follow, d.psql}
+	if d.restore {
+		acts = append(acts, d.restoreActs()...)
+	}
+	return acts
 }
 
 // converse mentions the bot in #platform and answers its questions in the
@@ -70,7 +79,7 @@ func (d *demo) converse(ctx context.Context) error {
 			return d.click(ctx, q, q.content.Buttons[i])
 		}
 		if len(q.content.Buttons) > 0 {
-			if err := d.click(ctx, q, pickButton(q.content.Buttons)); err != nil {
+			if err := d.click(ctx, q, pickButton(q.content.Buttons, demoAnswers(d.restore))); err != nil {
 				return err
 			}
 			continue
@@ -93,8 +102,7 @@ func (d *demo) converse(ctx context.Context) error {
 
 // pickButton chooses the button a person would: the script's answer to
 // that question, else the first.
-func pickButton(bs []slackButton) slackButton {
-	want := demoAnswers()
+func pickButton(bs []slackButton, want map[string]string) slackButton {
 	for _, b := range bs {
 		qid, value, _ := strings.Cut(b.Value, "=")
 		if w, ok := want[qid]; ok && w == value {
@@ -140,12 +148,16 @@ func (d *demo) say(ctx context.Context, text string) error {
 
 // follow shows the pull request and its plan, merges it as a reviewer and
 // waits until the database is ready and its credentials came by DM.
-func (d *demo) follow(ctx context.Context) error {
+func (d *demo) follow(ctx context.Context) error { return d.followRequest(ctx, demoName) }
+
+// followRequest is follow for the request of the database name (in
+// demoEnv, of demoTeam).
+func (d *demo) followRequest(ctx context.Context, name string) error {
 	var db dbView
 	d.step = "waiting for the pull request"
 	err := d.waitFor(ctx, "pull request", demoPRTimeout, func() (bool, error) {
 		var err error
-		db, err = d.database(ctx)
+		db, err = d.database(ctx, name)
 		return db.PullRequest != nil, err
 	})
 	if err != nil {
@@ -165,7 +177,7 @@ func (d *demo) follow(ctx context.Context) error {
 	d.step = "waiting for the plan"
 	err = d.waitFor(ctx, "plan", demoPlanTimeout, func() (bool, error) {
 		var err error
-		db, err = d.database(ctx)
+		db, err = d.database(ctx, name)
 		return db.State == "planned" && db.PlanSummary != "", err
 	})
 	if err != nil {
@@ -183,7 +195,7 @@ func (d *demo) follow(ctx context.Context) error {
 	last := db.State
 	err = d.waitFor(ctx, "ready database", demoReadyTimeout, func() (bool, error) {
 		var err error
-		db, err = d.database(ctx)
+		db, err = d.database(ctx, name)
 		if err == nil && db.State != last {
 			fmt.Fprintf(d.out, "  request %s (%s after the merge)\n", db.State, since(merged))
 			last = db.State
@@ -198,7 +210,8 @@ func (d *demo) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m, ok := d.slack.Message(demoChannel, d.card); ok && d.card != "" {
+	card := d.cards[demoEnv+"/"+demoTeam+"/"+name]
+	if m, ok := d.slack.Message(demoChannel, card); ok && card != "" {
 		if c, err := parseBlocks(m.Blocks); err == nil && len(c.Sections) > 0 {
 			fmt.Fprintf(d.out, "#%s  the status card now reads: %s\n", demoChannelName, plainSlack(c.Sections[0], d.names))
 		}
@@ -217,6 +230,11 @@ func (d *demo) psql(ctx context.Context) error {
 		}
 	}
 	uri, host, err := d.routed(d.uri)
+	if d.restore && err == nil {
+		// ledger has its own server, as every Cluster with the Barman
+		// Cloud plugin: its app Secret says where.
+		uri, _, err = d.routedToSecret(ctx, d.uri, demoName)
+	}
 	if err != nil {
 		return err
 	}

@@ -70,13 +70,26 @@ func (d *demo) start(ctx context.Context) error {
 	pgURL, _ := url.Parse(d.pg.DSN())
 	fmt.Fprintf(d.out, "  PostgreSQL 15 ready in %s at %s\n", since(t), pgURL.Host)
 
+	if d.restore {
+		if err := d.startObjectStore(ctx); err != nil {
+			return err
+		}
+	}
+
 	d.step = "starting the CloudNativePG stand-in"
-	op, err := d.cp.RunOperator(ctx, controlplane.OperatorOptions{PostgresDSN: d.pg.DSN(), Logf: clusterL.Logf})
+	opts := controlplane.OperatorOptions{PostgresDSN: d.pg.DSN(), Logf: clusterL.Logf}
+	if d.restore {
+		opts.WorkDir = filepath.Join(d.dir, "clusters")
+	}
+	op, err := d.cp.RunOperator(ctx, opts)
 	if err != nil {
 		return err
 	}
 	d.onStop("the CloudNativePG stand-in", op.Stop)
 	fmt.Fprintf(d.out, "  CloudNativePG stand-in running: each Cluster gets a database and role in that PostgreSQL (log: %s)\n", filepath.Join(d.shown, "cluster.log"))
+	if d.restore {
+		fmt.Fprintf(d.out, "  (a Cluster with the Barman Cloud plugin gets its own PostgreSQL in %s instead, archiving its WAL to MinIO with barman-cloud)\n", filepath.Join(d.shown, "clusters"))
+	}
 
 	d.slack = slacktest.New(nil)
 	d.slack.BotToken = secrets.botToken
@@ -84,8 +97,17 @@ func (d *demo) start(ctx context.Context) error {
 	d.signer = d.slack.Signer(secrets.signing)
 	fmt.Fprintf(d.out, "  Slack fake at %s: channel #%s, user @%s\n", d.slack.URL, demoChannelName, demoUserName)
 
+	objectStore := ""
+	if d.minio != nil {
+		objectStore = d.minio.Endpoint()
+	}
+	cfgPath, err := writeServeConfig(d.dir, objectStore)
+	if err != nil {
+		return err
+	}
+
 	d.step = "starting the GitHub emulator"
-	files, err := demoRepoFiles()
+	files, err := demoRepoFiles(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -99,10 +121,6 @@ func (d *demo) start(ctx context.Context) error {
 
 	d.step = "starting clustro serve"
 	t = time.Now()
-	cfgPath, err := writeServeConfig(d.dir)
-	if err != nil {
-		return err
-	}
 	d.serveLog = filepath.Join(d.dir, "clustro.log")
 	d.serve, err = startServe(ctx, serveOptions{bin: tools.clustro, dir: d.dir, config: cfgPath, getenv: d.e.getenv, logPath: d.serveLog,
 		env: map[string]string{
@@ -178,11 +196,17 @@ func (d *demo) findTools() (demoTools, error) {
 }
 
 // writeServeConfig writes serve's platform config over the defaults: API
-// requests of team shop (the curl example of --keep) report in #shop.
-func writeServeConfig(dir string) (string, error) {
+// requests of team shop (the curl example of --keep) report in #shop;
+// with an object store endpoint (--restore), backups go to that MinIO.
+func writeServeConfig(dir, objectStore string) (string, error) {
 	p := filepath.Join(dir, "clustro.yaml")
 	b := fmt.Sprintf("# Written by clustro-demo for its clustro serve (the rest is in its environment).\n"+
 		"slack:\n  teamChannels:\n    %s: %s\n", demoTeamChannelName, demoTeamChannel)
+	if objectStore != "" {
+		b += fmt.Sprintf("cluster:\n  objectStore:\n    destinationPath: s3://%s\n    endpointURL: %s\n"+
+			"    credentialsSecret: %s\n    accessKeyIdKey: %s\n    secretAccessKeyKey: %s\n",
+			demoBucket, objectStore, demoBackupSecret, demoAccessKeyIDKey, demoSecretAccessKeyKey)
+	}
 	if err := os.WriteFile(p, []byte(b), 0o600); err != nil {
 		return "", fmt.Errorf("serve config: %w", err)
 	}
@@ -211,9 +235,9 @@ func newDemoSecrets() (demoSecrets, error) {
 }
 
 // demoRepoFiles is the infra repository's first commit: a README and the
-// module, rendered as clustro bootstrap would.
-func demoRepoFiles() (map[string][]byte, error) {
-	cfg, err := config.Load("", func(k string) string {
+// module, rendered as clustro bootstrap would with serve's config file.
+func demoRepoFiles(cfgPath string) (map[string][]byte, error) {
+	cfg, err := config.Load(cfgPath, func(k string) string {
 		return map[string]string{"CLUSTRO_GRAFANA_URL": demoGrafana, "CLUSTRO_GITHUB_REPO": demoOwner + "/" + demoRepo}[k]
 	})
 	if err != nil {

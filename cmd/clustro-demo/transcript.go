@@ -91,8 +91,8 @@ func (d *demo) printMessage(m slacktest.Message) {
 	if m.Channel == demoChannel && strings.Contains(text, " is ready: ") {
 		d.ready = true
 	}
-	if m.Channel == demoChannel && d.card == "" && card {
-		d.card = m.TS
+	if key, _, _ := strings.Cut(text, " · "); m.Channel == demoChannel && card && d.cards[key] == "" {
+		d.cards[key] = m.TS
 	}
 }
 
