@@ -573,3 +573,36 @@ func TestScheduledBackupFollowsItsSchedule(t *testing.T) {
 		t.Errorf("suspended: %d backups became %d", before, after)
 	}
 }
+
+// TestArchiverAddedLaterKeepsTheSharedServer: a Cluster provisioned in the
+// shared server that is then given a WAL archiver entry keeps its server
+// and data, reports that it does not archive, and fails its Backups.
+func TestArchiverAddedLaterKeepsTheSharedServer(t *testing.T) {
+	t.Parallel()
+	dyn, cs := clients(t)
+	ns := namespace(t, "cp-late-archiver")
+	ctx := context.Background()
+	createCluster(t, dyn, ns, "old", 1)
+	waitCluster(t, dyn, ns, "old", "healthy", healthy)
+	execAll(t, appConn(t, cs, ns, "old"), "CREATE TABLE kept (n int)")
+	patch := []byte(`{"spec":{"plugins":[{"name":"` + barmanPlugin + `","isWALArchiver":true,"parameters":{"barmanObjectName":"store"}}]}}`)
+	if _, err := dyn.Resource(clusterGVR).Namespace(ns).Patch(ctx, "old", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	u := waitFor(t, "cluster old reports it does not archive", 30*time.Second, getter(dyn, clusterGVR, ns, "old"), func(u *unstructured.Unstructured) bool {
+		return healthy(u) && archivingIs("False")(u)
+	})
+	if msg, _ := findCondition(u, condArchiving)["message"].(string); msg != lateArchiverMessage {
+		t.Errorf("ContinuousArchiving message = %q", msg)
+	}
+	if _, err := appConn(t, cs, ns, "old").Exec(ctx, "SELECT count(*) FROM kept"); err != nil {
+		t.Errorf("the cluster's data is gone: %v", err)
+	}
+	if _, err := dyn.Resource(backupGVR).Namespace(ns).Create(ctx, newBackup(ns, "old-backup", "old"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fb := waitFor(t, "backup of old failed", 30*time.Second, getter(dyn, backupGVR, ns, "old-backup"), backupPhase(backupFailed))
+	if msg, _, _ := unstructured.NestedString(fb.Object, "status", "error"); !strings.Contains(msg, "does not archive") {
+		t.Errorf("backup error = %q", msg)
+	}
+}

@@ -148,9 +148,12 @@ func (o *Operator) reconcileBackup(ctx context.Context, it item) error {
 		started, startErr = oi.started, oi.err
 	}
 	o.mu.Unlock()
+	st := o.state[it.namespace+"/"+clusterName]
 	switch {
 	case startErr != nil:
 		return o.failBackup(ctx, b, nil, fmt.Sprintf("cluster %q has no primary: %v", clusterName, startErr))
+	case oi == nil && st != nil && st.uid == cluster.GetUID() && st.provisioned:
+		return o.failBackup(ctx, b, nil, fmt.Sprintf("cluster %q does not archive its WAL: %s", clusterName, lateArchiverMessage))
 	case oi == nil || !started:
 		// Queued again once the cluster's server runs.
 		o.queue.AddAfter(it, archivePoll)

@@ -25,7 +25,10 @@
 //     OperatorOptions.WorkDir, on its own port, which its app Secret names
 //     and its Database objects are made in. It is stopped, and its
 //     directory removed, when the Cluster is deleted or the stand-in stops
-//     (its data does not outlive the stand-in).
+//     (its data does not outlive the stand-in). The choice is made when
+//     the stand-in first provisions the Cluster: one given a WAL archiver
+//     entry later keeps the shared server and its data, and reports
+//     ContinuousArchiving False saying why (its Backups fail).
 //
 // An archiving Cluster's server archives its WAL with
 // barman-cloud-wal-archive to the ObjectStore its plugin entry names

@@ -28,6 +28,10 @@ const barmanPlugin = "barman-cloud.cloudnative-pg.io"
 // included.
 const ownStartTimeout = 10 * time.Minute
 
+// lateArchiverMessage is the ContinuousArchiving message of a Cluster
+// given a WAL archiver entry after it was provisioned in the shared server.
+const lateArchiverMessage = "the operator stand-in provisioned this cluster in its shared PostgreSQL server before it had a WAL archiver plugin entry, and keeps it there with its data: it does not archive (recreate the Cluster to get a server that does)"
+
 // ownInstance is a Cluster's own PostgreSQL server: the stand-in gives one
 // to the Clusters that archive their WAL or recover from a backup.
 type ownInstance struct {

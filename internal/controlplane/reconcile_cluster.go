@@ -117,7 +117,10 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 	o.mu.Lock()
 	_, hasOwn := o.own[it.key()]
 	o.mu.Unlock()
-	if hasOwn || wantsOwnInstance(cluster) {
+	// A Cluster provisioned in the shared server keeps it (and its data)
+	// when it is given a WAL archiver entry later: it does not archive.
+	lateArchiver := !hasOwn && st.provisioned && wantsOwnInstance(cluster)
+	if hasOwn || wantsOwnInstance(cluster) && !lateArchiver {
 		own = o.ensureOwnInstance(ctx, it, cluster)
 		o.mu.Lock()
 		started, startErr, ownAdmin := own.started, own.err, own.admin
@@ -162,6 +165,9 @@ func (o *Operator) reconcileCluster(ctx context.Context, it item) error {
 			o.logf("operator: cluster %s: database %s owned by %s", it.key(), db, role)
 		}
 		st.provisioned = true
+		if lateArchiver {
+			want.archiving = &archivingCondition{message: lateArchiverMessage}
+		}
 		if own != nil {
 			cond, err := o.ownStatus(ctx, it, own)
 			if err != nil {
