@@ -36,8 +36,8 @@ Everything keeps running until Ctrl-C:
 Go on by hand; this terminal shows what the bot posts and what happens to pull requests:
   %[10]s slash%[11]s "/pg list"
   %[10]s slash%[11]s "/pg resize ledger size=L"
-      opens pull request #2 for the resize, and plans it
-  %[10]s merge%[11]s 2
+      opens pull request #%[19]d for the resize, and plans it
+  %[10]s merge%[11]s %[19]d
       merges it through the emulator's API: GitHub's webhook tells clustro to apply it
   curl -H "Authorization: Bearer %[12]s" %[1]s/api/v1/databases
   curl %[1]s/api/v1/openapi.json
@@ -58,10 +58,42 @@ Day two: ClustroPG keeps watching %[15]s once it is ready.
   kubectl --kubeconfig %[8]s -n %[16]s patch clusters.postgresql.cnpg.io %[17]s --subresource=status --type merge -p '{"status":{"targetPrimary":"%[17]s-2"}}'
       what `+"`kubectl cnpg promote %[17]s %[17]s-2`"+` does: the operator stand-in switches over, and the thread hears of the failover
 
+%[20]s
 The secrets of this throwaway demo are in %[14]s (mode 0600).
 `, d.url, filepath.Join(d.shown, "clustro.log"), d.gh.URL(), demoOwner, demoRepo, demoReviewer, d.slack.URL,
 		d.cp.Kubeconfig(), d.pg.DSN(), self, dir, tok, demoTeamChannelName, filepath.Join(d.shown, demoStateFile),
-		demoEnv+"/"+demoTeam+"/"+demoName, demoNamespace, demoName, demoEnv+"/"+demoTeam+"/"+demoName)
+		demoEnv+"/"+demoTeam+"/"+demoName, demoNamespace, demoName, demoEnv+"/"+demoTeam+"/"+demoName,
+		d.nextPull(), d.recoverySteps(self, dir))
+}
+
+// nextPull is the number the next pull request gets.
+func (d *demo) nextPull() int {
+	all, err := d.gh.PullRequests()
+	if err != nil {
+		return 2
+	}
+	n := 1
+	for _, pr := range all {
+		n = max(n, pr.GetNumber()+1)
+	}
+	return n
+}
+
+// recoverySteps are the next steps about backups and restores: with
+// --restore, the commands; without, how to get them.
+func (d *demo) recoverySteps(self, dir string) string {
+	if !d.restore || d.minio == nil {
+		return "\nBackups and point-in-time restores: run `make demo ARGS=\"--keep --restore\"` (a local MinIO as the object store).\n"
+	}
+	return fmt.Sprintf(`
+Recovery: ledger and %[4]s back up to MinIO at %[3]s (bucket %[5]s, its log in %[6]s).
+  %[1]s slash%[2]s "/pg backups ledger"
+      the recovery window, WAL archiving and the base backups
+  %[1]s slash%[2]s "/pg backup ledger"
+      a base backup now; the thread says when it is done
+  %[1]s slash%[2]s "/pg restore ledger --at <a time in the window, RFC 3339> --as ledger-2"
+      a new database restored to that point: its pull request plans it; merge it with %[1]s merge%[2]s <number>
+`, self, dir, d.minio.Endpoint(), demoRestoreName, demoBucket, filepath.Join(d.shown, "minio", "minio.log"))
 }
 
 // samePath reports whether two paths name the same place.

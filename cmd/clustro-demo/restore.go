@@ -33,8 +33,10 @@ const (
 	demoSecretAccessKeyKey = "ACCESS_SECRET_KEY"
 	// demoRestoreName is the database the second act restores ledger into.
 	demoRestoreName = demoName + "-t"
-	// demoBackupTimeout bounds the wait for the on-demand backup's notice.
-	demoBackupTimeout = 3 * time.Minute
+	// demoBackupTimeout bounds the wait for the on-demand backup's notice:
+	// it waits for the scheduled one the Cluster starts with, slow on a
+	// loaded machine.
+	demoBackupTimeout = 6 * time.Minute
 )
 
 // startObjectStore starts MinIO with a bucket and puts its credentials in
@@ -163,8 +165,8 @@ func (d *demo) markPoint(ctx context.Context) error {
 		return err
 	}
 	su := (&url.URL{Scheme: "postgresql", User: url.User("postgres"), Host: server, Path: "/postgres"}).String()
-	fmt.Fprintf(d.out, "# The WAL file holding T is archived once it is full, or switched: as the server's superuser\n")
-	fmt.Fprintf(d.out, "# (the stand-in's servers trust loopback), as one would wait or `kubectl cnpg` would not need to.\n")
+	fmt.Fprintf(d.out, "# A WAL file reaches the archive once it is full; switching it now archives T's at once\n")
+	fmt.Fprintf(d.out, "# (as the server's superuser: the stand-in's servers trust loopback connections).\n")
 	return d.runPsql(ctx, su, su, "SELECT pg_switch_wal()")
 }
 

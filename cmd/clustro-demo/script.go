@@ -230,16 +230,20 @@ func (d *demo) psql(ctx context.Context) error {
 		}
 	}
 	uri, host, err := d.routed(d.uri)
-	if d.restore && err == nil {
-		// ledger has its own server, as every Cluster with the Barman
-		// Cloud plugin: its app Secret says where.
+	if err == nil {
+		// A Cluster with the Barman Cloud plugin (prod requires backups)
+		// gets its own server from the stand-in: its app Secret says where.
 		uri, _, err = d.routedToSecret(ctx, d.uri, demoName)
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(d.out, "\n# No cluster DNS here: hostaddr and port send %s to the local PostgreSQL\n", host)
-	fmt.Fprintf(d.out, "# the stand-in provisioned, as `kubectl port-forward` would.\n")
+	if d.restore {
+		fmt.Fprintf(d.out, "# the stand-in runs for this Cluster (it archives its WAL), as `kubectl port-forward` would.\n")
+	} else {
+		fmt.Fprintf(d.out, "# the stand-in provisioned, as `kubectl port-forward` would.\n")
+	}
 	fmt.Fprintf(d.out, "$ psql \"%s\" -c \"%s\"\n", uri, demoQuery)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -251,6 +255,7 @@ func (d *demo) psql(ctx context.Context) error {
 		return fmt.Errorf("psql: %w", err)
 	}
 	d.step = ""
+	d.actOne = since(d.asked)
 	return nil
 }
 
