@@ -72,8 +72,9 @@ With --restore a second act follows, on the same stack: the platform's
 object store is a local MinIO (the credentials Secret made in the
 database's namespace, as the platform team would), ledger is asked with
 hourly backups, and after psql rows are written into ledger, a base backup
-is taken with /pg backup, a time T is noted between two more rows, /pg
-backups shows the recovery window, and /pg restore ledger --at T --as
+is taken with /pg backup, a row is written, a time T noted, then a row
+deleted and another written (the mistake to undo), /pg backups shows the
+recovery window, and /pg restore ledger --at T --as
 ledger-t asks for a new database restored to T: a pull request, its plan,
 the merge, the restore with barman-cloud; psql then shows that ledger-t
 holds exactly the rows written before T, and how long the restore took.

@@ -83,10 +83,9 @@ func (d *demo) nextPull() int {
 // --restore, the commands; without, how to get them.
 func (d *demo) recoverySteps(self, dir string) string {
 	if !d.restore || d.minio == nil {
-		return "\nBackups and point-in-time restores: run `make demo ARGS=\"--keep --restore\"` (a local MinIO as the object store).\n"
+		return "Backups and point-in-time restores: run `make demo ARGS=\"--keep --restore\"` (a local MinIO as the object store).\n"
 	}
-	return fmt.Sprintf(`
-Recovery: ledger and %[4]s back up to MinIO at %[3]s (bucket %[5]s, its log in %[6]s).
+	return fmt.Sprintf(`Recovery: ledger and %[4]s back up to MinIO at %[3]s (bucket %[5]s, its log in %[6]s).
   %[1]s slash%[2]s "/pg backups ledger"
       the recovery window, WAL archiving and the base backups
   %[1]s slash%[2]s "/pg backup ledger"

@@ -9,6 +9,7 @@
 // binary in the image links neither the fakes nor package testing.
 //
 //	make demo                            # builds bin/clustro and bin/clustro-demo, runs the demo
+//	make demo ARGS=--restore             # then a backup and a point-in-time restore of it
 //	bin/clustro-demo --keep              # leave it running; then, in another terminal:
 //	bin/clustro-demo slash "/pg list"    # type a slash command in Slack
 //	bin/clustro-demo merge 2             # merge a pull request as a reviewer
