@@ -261,7 +261,37 @@ func TestArchivingAndBackup(t *testing.T) {
 	}
 	execAll(t, conn, "CREATE TABLE t (n int)", "INSERT INTO t VALUES (1)")
 
+	// Every phase the Backup goes through, as a watcher sees them.
+	w, err := dyn.Resource(backupGVR).Namespace(ns).Watch(context.Background(), metav1.ListOptions{FieldSelector: "metadata.name=arch-backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases := make(chan []string, 1)
+	go func() {
+		var seen []string
+		for ev := range w.ResultChan() {
+			if u, ok := ev.Object.(*unstructured.Unstructured); ok {
+				p, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+				if p != "" && (len(seen) == 0 || seen[len(seen)-1] != p) {
+					seen = append(seen, p)
+				}
+				if p == backupCompleted || p == backupFailed {
+					break
+				}
+			}
+		}
+		phases <- seen
+	}()
 	b := backupAndWait(t, dyn, ns, "arch-backup", "arch")
+	select {
+	case seen := <-phases:
+		if !slices.Equal(seen, []string{backupStarted, backupRunning, backupCompleted}) {
+			t.Errorf("backup phases seen = %v, want started, running, completed", seen)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the watch never saw the backup complete")
+	}
+	w.Stop()
 	for _, f := range []string{"backupId", "beginWal", "endWal", "beginLSN", "endLSN", "startedAt", "stoppedAt", "serverName", "destinationPath", "method"} {
 		if v, _, _ := unstructured.NestedString(b.Object, "status", f); v == "" {
 			t.Errorf("backup status has no %s: %v", f, b.Object["status"])
