@@ -1,11 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -160,28 +158,6 @@ type takeBackupBody struct {
 	Requester *requesterBody `json:"requester"`
 }
 
-// readOptionalBody decodes an optional JSON body into dst: none at all
-// (or only whitespace) leaves dst as it is.
-func readOptionalBody(r *http.Request, dst any) *Problem {
-	if r.Body == nil {
-		return nil
-	}
-	b, err := io.ReadAll(r.Body)
-	if maxErr := (*http.MaxBytesError)(nil); errors.As(err, &maxErr) {
-		p := problem("too-large", fmt.Sprintf("The body is larger than %d bytes.", maxErr.Limit))
-		return &p
-	}
-	if err != nil {
-		p := malformed("The body could not be read.")
-		return &p
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return decodeBody(r, dst)
-}
-
 // handleTakeBackup starts an on-demand base backup of a ready database
 // with backups, answering 202 with the backup. An Idempotency-Key makes it
 // safe to repeat: the same key and call answers the first reply (the same
@@ -196,7 +172,7 @@ func (a *handlers) handleTakeBackup() http.Handler {
 			return
 		}
 		var body takeBackupBody
-		if p := readOptionalBody(r, &body); p != nil {
+		if p := decodeOptionalBody(r, &body); p != nil {
 			writeProblem(w, r, *p)
 			return
 		}

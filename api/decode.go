@@ -25,19 +25,53 @@ func decodeBody(r *http.Request, dst any) *Problem {
 		p := problem("unsupported-media-type", fmt.Sprintf("Content-Type %q is not JSON; send application/json.", r.Header.Get("Content-Type")))
 		return &p
 	}
-	b, err := io.ReadAll(r.Body)
-	if maxErr := (*http.MaxBytesError)(nil); errors.As(err, &maxErr) {
-		p := problem("too-large", fmt.Sprintf("The body is larger than %d bytes.", maxErr.Limit))
-		return &p
-	}
-	if err != nil {
-		p := malformed("The body could not be read.")
-		return &p
+	b, p := readBody(r)
+	if p != nil {
+		return p
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		p := malformed("A JSON object is required.")
 		return &p
 	}
+	return decodeJSON(b, dst)
+}
+
+// decodeOptionalBody is decodeBody for a body that may be left out: none
+// at all (or only whitespace) leaves dst as it is.
+func decodeOptionalBody(r *http.Request, dst any) *Problem {
+	if r.Body == nil {
+		return nil
+	}
+	b, p := readBody(r)
+	if p != nil {
+		return p
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		p := problem("unsupported-media-type", fmt.Sprintf("Content-Type %q is not JSON; send application/json.", r.Header.Get("Content-Type")))
+		return &p
+	}
+	return decodeJSON(b, dst)
+}
+
+// readBody reads the whole body, within the route's cap.
+func readBody(r *http.Request) ([]byte, *Problem) {
+	b, err := io.ReadAll(r.Body)
+	if maxErr := (*http.MaxBytesError)(nil); errors.As(err, &maxErr) {
+		p := problem("too-large", fmt.Sprintf("The body is larger than %d bytes.", maxErr.Limit))
+		return nil, &p
+	}
+	if err != nil {
+		p := malformed("The body could not be read.")
+		return nil, &p
+	}
+	return b, nil
+}
+
+// decodeJSON decodes b, one JSON object, into dst as decodeBody says.
+func decodeJSON(b []byte, dst any) *Problem {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var raw any

@@ -1,12 +1,10 @@
 package api
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -285,23 +283,7 @@ func (b reconcileBody) Valid(context.Context) request.Problems {
 // at all is {}.
 func readReconcileBody(r *http.Request) (reconcileBody, *Problem) {
 	var body reconcileBody
-	if r.Body == nil {
-		return body, nil
-	}
-	b, err := io.ReadAll(r.Body)
-	if maxErr := (*http.MaxBytesError)(nil); errors.As(err, &maxErr) {
-		p := problem("too-large", fmt.Sprintf("The body is larger than %d bytes.", maxErr.Limit))
-		return body, &p
-	}
-	if err != nil {
-		p := malformed("The body could not be read.")
-		return body, &p
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return body, nil
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	if p := decodeBody(r, &body); p != nil {
+	if p := decodeOptionalBody(r, &body); p != nil {
 		return body, p
 	}
 	if pr := body.Valid(r.Context()); len(pr) > 0 {
