@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/clustropg/clustro/internal/pgtest"
 )
 
 // InstallHint is the command that installs the barman-cloud tools.
@@ -106,7 +108,7 @@ func runTool(ctx context.Context, asOwner bool, dir string, d Destination, name 
 	}
 	var cmd *exec.Cmd
 	if asOwner {
-		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", systemUser, "--", bin}, args...)...)
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", pgtest.SystemUser, "--", bin}, args...)...)
 	} else {
 		cmd = exec.CommandContext(ctx, bin, args...)
 	}

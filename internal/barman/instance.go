@@ -9,20 +9,17 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/clustropg/clustro/internal/pgtest"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
 // BinDir is where Debian's postgresql-15 package installs the server binaries.
 const BinDir = "/usr/lib/postgresql/15/bin"
-
-// systemUser is the account the servers and barman tools run as when we are root.
-const systemUser = "postgres"
 
 // confFile holds the settings this package manages, included from
 // postgresql.conf so that a restored copy can be given its own.
@@ -182,12 +179,12 @@ func (i *Instance) writeDataFile(name, content string) error {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	if i.asOwner {
-		uid, gid, err := systemIDs()
+		uid, gid, err := pgtest.SystemIDs()
 		if err != nil {
 			return err
 		}
 		if err := os.Chown(p, uid, gid); err != nil {
-			return fmt.Errorf("give %s to %s: %w", p, systemUser, err)
+			return fmt.Errorf("give %s to %s: %w", p, pgtest.SystemUser, err)
 		}
 	}
 	return nil
@@ -201,7 +198,7 @@ func (i *Instance) start(ctx context.Context, wait time.Duration) error {
 	// take it in between, so a start that cannot bind tries a new one.
 	var lastErr error
 	for range 3 {
-		port, err := freePort()
+		port, err := pgtest.FreePort()
 		if err != nil {
 			return fmt.Errorf("start postgres: find a free port: %w", err)
 		}
@@ -233,7 +230,7 @@ func (i *Instance) run(ctx context.Context, bin string, args ...string) ([]byte,
 func runAs(ctx context.Context, asOwner bool, dir string, env []string, bin string, args ...string) ([]byte, error) {
 	var cmd *exec.Cmd
 	if asOwner {
-		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", systemUser, "--", bin}, args...)...)
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", pgtest.SystemUser, "--", bin}, args...)...)
 	} else {
 		cmd = exec.CommandContext(ctx, bin, args...)
 	}
@@ -245,47 +242,7 @@ func runAs(ctx context.Context, asOwner bool, dir string, env []string, bin stri
 	return cmd.CombinedOutput()
 }
 
-// giveToSystemUser hands the directory to the postgres user and makes sure
-// it can reach it: every parent needs the search (x) bit for others.
-func (i *Instance) giveToSystemUser() error {
-	uid, gid, err := systemIDs()
-	if err != nil {
-		return err
-	}
-	err = filepath.Walk(i.dir, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
-	if err != nil {
-		return fmt.Errorf("give %s to %s: %w", i.dir, systemUser, err)
-	}
-	for p := filepath.Dir(i.dir); ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("check %s: %w", p, err)
-		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			if err := os.Chmod(p, fi.Mode().Perm()|0o011); err != nil {
-				return fmt.Errorf("let %s reach %s: %w", systemUser, i.dir, err)
-			}
-		}
-		if p == filepath.Dir(p) {
-			return nil
-		}
-	}
-}
-
-func systemIDs() (uid, gid int, err error) {
-	u, err := user.Lookup(systemUser)
-	if err != nil {
-		return 0, 0, fmt.Errorf("running as root needs the %q system user (apt-get install postgresql-15 creates it): %w", systemUser, err)
-	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
-	return uid, gid, nil
-}
+func (i *Instance) giveToSystemUser() error { return pgtest.GiveToSystemUser(i.dir) }
 
 // DataDir is the server's data directory.
 func (i *Instance) DataDir() string { return filepath.Join(i.dir, "data") }

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clustropg/clustro/internal/pgtest"
 	"github.com/clustropg/clustro/internal/toolchain"
 )
 
@@ -132,11 +133,11 @@ func (m *MinIO) failStart(err error) error {
 }
 
 func (m *MinIO) start(ctx context.Context, bin string) error {
-	port, err := freePort()
+	port, err := pgtest.FreePort()
 	if err != nil {
 		return fmt.Errorf("start minio: find a free port: %w", err)
 	}
-	console, err := freePort()
+	console, err := pgtest.FreePort()
 	if err != nil {
 		return fmt.Errorf("start minio: find a free port: %w", err)
 	}
@@ -338,15 +339,6 @@ func randomString(n int, alphabet string) (string, error) {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b), nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func lastLines(s string, n int) string {

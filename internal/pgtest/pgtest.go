@@ -28,8 +28,8 @@ import (
 // BinDir is where Debian's postgresql-15 package installs the server binaries.
 const BinDir = "/usr/lib/postgresql/15/bin"
 
-// systemUser is the account the server runs as when we are root.
-const systemUser = "postgres"
+// SystemUser is the account the server runs as when we are root.
+const SystemUser = "postgres"
 
 // Start starts a throwaway server for the test and returns the DSN of its
 // postgres database; the server is stopped and its files removed when the
@@ -106,7 +106,7 @@ func (s *Server) start() error {
 	// take it in between, so a failed start tries again with a new one.
 	var lastErr error
 	for range 3 {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return fmt.Errorf("pgtest: find a free port: %w", err)
 		}
@@ -123,32 +123,50 @@ func (s *Server) start() error {
 	return lastErr
 }
 
-// giveToSystemUser hands the directory to the postgres user and makes sure
-// it can reach it: every parent needs the search (x) bit for others.
 func (s *Server) giveToSystemUser() error {
-	u, err := user.Lookup(systemUser)
-	if err != nil {
-		return fmt.Errorf("pgtest: running as root needs the %q system user (apt-get install postgresql-15 creates it): %w", systemUser, err)
+	if err := GiveToSystemUser(s.dir); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	err = filepath.Walk(s.dir, func(p string, _ os.FileInfo, err error) error {
+	return nil
+}
+
+// SystemIDs are the uid and gid of the postgres system user, which the
+// server binaries run as when the caller is root (PostgreSQL refuses root).
+func SystemIDs() (uid, gid int, err error) {
+	u, err := user.Lookup(SystemUser)
+	if err != nil {
+		return 0, 0, fmt.Errorf("running as root needs the %q system user (apt-get install postgresql-15 creates it): %w", SystemUser, err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// GiveToSystemUser hands dir (and all under it) to the postgres system
+// user and makes sure that user can reach it: every parent needs the
+// search (x) bit for others.
+func GiveToSystemUser(dir string) error {
+	uid, gid, err := SystemIDs()
+	if err != nil {
+		return err
+	}
+	err = filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
 		return os.Lchown(p, uid, gid)
 	})
 	if err != nil {
-		return fmt.Errorf("pgtest: give %s to %s: %w", s.dir, systemUser, err)
+		return fmt.Errorf("give %s to %s: %w", dir, SystemUser, err)
 	}
-	for p := filepath.Dir(s.dir); ; p = filepath.Dir(p) {
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return fmt.Errorf("pgtest: check %s: %w", p, err)
+			return fmt.Errorf("check %s: %w", p, err)
 		}
 		if fi.Mode().Perm()&0o001 == 0 {
 			if err := os.Chmod(p, fi.Mode().Perm()|0o011); err != nil {
-				return fmt.Errorf("pgtest: let %s reach %s: %w", systemUser, s.dir, err)
+				return fmt.Errorf("let %s reach %s: %w", SystemUser, dir, err)
 			}
 		}
 		if p == filepath.Dir(p) {
@@ -162,7 +180,7 @@ func (s *Server) run(name string, args ...string) ([]byte, error) {
 	bin := filepath.Join(BinDir, name)
 	var cmd *exec.Cmd
 	if s.asOwner {
-		cmd = exec.Command("runuser", append([]string{"-u", systemUser, "--", bin}, args...)...)
+		cmd = exec.Command("runuser", append([]string{"-u", SystemUser, "--", bin}, args...)...)
 	} else {
 		cmd = exec.Command(bin, args...)
 	}
@@ -222,7 +240,8 @@ func (s *Server) Stop() error {
 	return errors.Join(errs...)
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
