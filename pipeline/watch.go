@@ -54,7 +54,7 @@ func (p *Pipeline) Watch(ctx context.Context, clients map[string]*kube.Client, o
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := &watcher{p: p, opts: opts, watches: map[string]*kube.ClusterWatch{}}
+	w := &watcher{p: p, opts: opts, watches: map[string]*kube.ClusterWatch{}, taken: map[clusterRef]string{}}
 	var wg sync.WaitGroup
 	for env, c := range clients {
 		wg.Add(1)
@@ -108,6 +108,10 @@ type watcher struct {
 	watches   map[string]*kube.ClusterWatch // by environment: the running informer
 	index     map[clusterRef]store.DatabaseKey
 	refreshed time.Time
+	// taken is the resourceVersion of each Cluster whose observation was
+	// last taken into account: the informer's resync redelivers every
+	// Cluster unchanged, and those need no store reads.
+	taken map[clusterRef]string
 }
 
 // clusterRef is where a database's Cluster is.
@@ -120,12 +124,28 @@ const indexMaxAge = 15 * time.Second
 // seen is the informer's handler: a Cluster was added, changed, resynced
 // or deleted.
 func (w *watcher) seen(ctx context.Context, env string, s kube.Status) {
-	key, ok := w.lookup(ctx, clusterRef{env, s.Namespace, s.Name})
+	ref := clusterRef{env, s.Namespace, s.Name}
+	w.mu.Lock()
+	same := s.Found && s.ResourceVersion != "" && w.taken[ref] == s.ResourceVersion
+	w.mu.Unlock()
+	if same {
+		return // a resync of what was recorded
+	}
+	key, ok := w.lookup(ctx, ref)
 	if !ok {
 		return // not one of ours, or not ready
 	}
-	if err := w.p.observeHealth(ctx, key, s, w.opts); err != nil && ctx.Err() == nil {
+	taken, err := w.p.observeHealth(ctx, key, s, w.opts)
+	if err != nil && ctx.Err() == nil {
 		w.p.log.Warn().Err(err).Str("database", keyString(key)).Msg("record the health of a cluster")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case taken && s.Found:
+		w.taken[ref] = s.ResourceVersion
+	default:
+		delete(w.taken, ref)
 	}
 }
 
@@ -189,7 +209,7 @@ func (w *watcher) sweep(ctx context.Context) error {
 			continue // the informer tells of it
 		}
 		gone := kube.Status{Namespace: ns, Name: e.Key.Name}
-		if err := w.p.observeHealth(ctx, e.Key, gone, w.opts); err != nil {
+		if _, err := w.p.observeHealth(ctx, e.Key, gone, w.opts); err != nil {
 			return err
 		}
 	}
@@ -222,14 +242,15 @@ func (p *Pipeline) liveDatabases(ctx context.Context) ([]store.DatabaseEntry, er
 }
 
 // observeHealth records what was seen of a database's Cluster, with the
-// notices of the transition.
-func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s kube.Status, opts WatchOptions) error {
+// notices of the transition. taken is false when the database is not
+// watched now (not ready, or a change in flight) or the record failed.
+func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s kube.Status, opts WatchOptions) (taken bool, err error) {
 	db, err := p.history(ctx, key.Environment, key.Team, key.Name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if db.Live == nil || db.Busy() {
-		return nil
+		return false, nil
 	}
 	live := db.Live
 	cur := healthOf(s)
@@ -266,7 +287,7 @@ func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s k
 		return true, jobs, nil
 	})
 	if err != nil {
-		return fmt.Errorf("record the health of %s: %w", keyString(key), err)
+		return false, fmt.Errorf("record the health of %s: %w", keyString(key), err)
 	}
 	if len(told) > 0 {
 		p.wake()
@@ -277,7 +298,7 @@ func (p *Pipeline) observeHealth(ctx context.Context, key store.DatabaseKey, s k
 			}
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // noticeJobs are the notify jobs of notices in the thread of rec, and
