@@ -52,6 +52,9 @@ const (
 const (
 	managedByLabel = "app.kubernetes.io/managed-by"
 	managedBy      = "clustropg"
+	// onDemandLabel marks a Backup CreateBackup made (a person asked
+	// for it), as opposed to one of a ScheduledBackup.
+	onDemandLabel = "clustropg.io/on-demand"
 )
 
 // clusterLabel is the label CloudNativePG puts on a Cluster's objects.
@@ -80,6 +83,8 @@ type Backup struct {
 	Error string
 	// Created is metadata.creationTimestamp.
 	Created time.Time
+	// OnDemand reports whether CreateBackup made it.
+	OnDemand bool
 }
 
 // Backups returns the Backups of the Cluster namespace/cluster (those whose
@@ -111,7 +116,8 @@ func (c *Client) Backups(ctx context.Context, namespace, cluster string) ([]Back
 // CreateBackup asks for a backup of the Cluster namespace/cluster through
 // the Barman Cloud plugin: a Backup named name with method "plugin" and
 // pluginConfiguration.name BarmanCloudPlugin, labelled
-// app.kubernetes.io/managed-by=clustropg and cnpg.io/cluster=<cluster>.
+// app.kubernetes.io/managed-by=clustropg, cnpg.io/cluster=<cluster> and
+// clustropg.io/on-demand=true.
 // It is idempotent by name: when a Backup of that name exists already for
 // the same cluster, it returns that one (whatever its method); one for
 // another cluster is an error. The returned Backup has no phase until the
@@ -130,6 +136,7 @@ func (c *Client) CreateBackup(ctx context.Context, namespace, cluster, name stri
 			"labels": map[string]any{
 				managedByLabel: managedBy,
 				clusterLabel:   cluster,
+				onDemandLabel:  "true",
 			},
 		},
 		"spec": map[string]any{
@@ -160,7 +167,8 @@ func (c *Client) CreateBackup(ctx context.Context, namespace, cluster, name stri
 
 // backupOf reads a Backup.
 func backupOf(u *unstructured.Unstructured) (Backup, error) {
-	b := Backup{Namespace: u.GetNamespace(), Name: u.GetName(), Created: u.GetCreationTimestamp().Time}
+	b := Backup{Namespace: u.GetNamespace(), Name: u.GetName(), Created: u.GetCreationTimestamp().Time,
+		OnDemand: u.GetLabels()[onDemandLabel] == "true"}
 	b.Cluster, _, _ = unstructured.NestedString(u.Object, "spec", "cluster", "name")
 	b.Phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
 	b.Method, _, _ = unstructured.NestedString(u.Object, "status", "method")

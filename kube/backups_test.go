@@ -120,7 +120,7 @@ func TestCreateBackupIsIdempotentByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Name != "bk-create-manual" || first.Namespace != ns || first.Cluster != "bk-create" || first.Method != "plugin" || first.Created.IsZero() {
+	if first.Name != "bk-create-manual" || first.Namespace != ns || first.Cluster != "bk-create" || first.Method != "plugin" || first.Created.IsZero() || !first.OnDemand {
 		t.Errorf("CreateBackup = %+v", first)
 	}
 	again, err := c.CreateBackup(ctx, ns, "bk-create", "bk-create-manual")
@@ -138,7 +138,7 @@ func TestCreateBackupIsIdempotentByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := u.GetLabels(); got["app.kubernetes.io/managed-by"] != "clustropg" || got["cnpg.io/cluster"] != "bk-create" {
+	if got := u.GetLabels(); got["app.kubernetes.io/managed-by"] != "clustropg" || got["cnpg.io/cluster"] != "bk-create" || got["clustropg.io/on-demand"] != "true" {
 		t.Errorf("labels = %v", got)
 	}
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")

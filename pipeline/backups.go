@@ -17,7 +17,7 @@ import (
 // database's thread.
 const JobBackupWait = "backup_wait"
 
-// onDemandInfix marks the name of a backup a person asked for:
+// onDemandInfix is in the name of a backup a person asked for:
 // <cluster>-ondemand-<key hash>.
 const onDemandInfix = "-ondemand-"
 

@@ -109,7 +109,7 @@ func (k KubeClusters) TakeBackup(ctx context.Context, env, namespace, name, back
 
 func baseBackup(b kube.Backup) request.BaseBackup {
 	return request.BaseBackup{Name: b.Name, Phase: b.Phase, Started: b.Started, Stopped: b.Stopped, ID: b.ID, Error: b.Error,
-		OnDemand: strings.Contains(b.Name, onDemandInfix)}
+		OnDemand: b.OnDemand}
 }
 
 // ClusterEnv adapts envOf, the terraform environment of an environment's
