@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,7 +109,7 @@ func TestDatabaseShowsWatch(t *testing.T) {
 		w.RequestID = ledger.ID
 		health, d := sick, drift
 		w.Health, w.Drift = &health, &d
-		w.Reconcile = &request.Reconcile{ID: "rc-1", State: request.ReconcileFailed, Requester: request.Requester{ID: "U1", Name: "Jane"},
+		w.Reconcile = &request.Reconcile{ID: "rc100000000000000000", State: request.ReconcileFailed, Requester: request.Requester{ID: "U1", Name: "Jane"},
 			Origin: request.Origin{Kind: request.OriginSlack}, Confirmer: &request.Requester{ID: "U2"}, Commit: "abc123", Summary: drift.Summary,
 			Resources: drift.Resources, Error: "terraform apply failed", Requested: since, Updated: since.Add(time.Minute)}
 	})
@@ -123,7 +124,7 @@ func TestDatabaseShowsWatch(t *testing.T) {
 		d.Summary != drift.Summary || !slices.Equal(d.Resources, drift.Resources) {
 		t.Errorf("drift = %+v", d)
 	}
-	if r := got.Reconcile; r == nil || r.ID != "rc-1" || r.State != "failed" || r.Requester.ID != "U1" || r.Confirmer == nil || r.Confirmer.ID != "U2" ||
+	if r := got.Reconcile; r == nil || r.ID != "rc100000000000000000" || r.State != "failed" || r.Requester.ID != "U1" || r.Confirmer == nil || r.Confirmer.ID != "U2" ||
 		r.Commit != "abc123" || r.Error != "terraform apply failed" || !r.Requested.Equal(since) || !r.Updated.Equal(since.Add(time.Minute)) {
 		t.Errorf("reconcile = %+v", r)
 	}
@@ -275,24 +276,28 @@ func TestReconcileConfirm(t *testing.T) {
 	ledger := h.ready("ledger", "prod")
 	h.setWatch("prod", "ledger", func(w *store.Watch) {
 		w.RequestID = ledger.ID
-		w.Reconcile = &request.Reconcile{ID: "rc-1", State: request.ReconcilePlanned, Requester: request.Requester{ID: "U1"},
+		w.Reconcile = &request.Reconcile{ID: "rc100000000000000000", State: request.ReconcilePlanned, Requester: request.Requester{ID: "U1"},
 			Origin: request.Origin{Kind: request.OriginSlack}, Commit: "abc123", Summary: drift.Summary, Resources: drift.Resources,
 			Fingerprint: "f1", Requested: since, Updated: since}
 	})
-	wrong := h.do("POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": "rc-2"})
+	wrong := h.do("POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": "rc200000000000000000"})
 	if p := problemOf(t, wrong, http.StatusUnprocessableEntity, "validation"); !slices.Equal(fields(p), []string{"confirm"}) {
 		t.Errorf("wrong id: errors %v", p.Errors)
 	}
 	if n := len(h.jobs(pipeline.JobReconcileApply)); n != 0 {
 		t.Fatalf("%d apply jobs after a wrong id", n)
 	}
-	w := h.do("POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": "rc-1"})
+	huge := h.do("POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": strings.Repeat("x", 10000)})
+	if p := problemOf(t, huge, http.StatusUnprocessableEntity, "validation"); !slices.Equal(fields(p), []string{"confirm"}) || strings.Contains(huge.Body.String(), "xxxx") {
+		t.Errorf("a confirm that is no id: errors %v, echoed %v", p.Errors, strings.Contains(huge.Body.String(), "xxxx"))
+	}
+	w := h.do("POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": "rc100000000000000000"})
 	if w.Code != http.StatusAccepted {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 	var r reconcileReply
 	decode(t, w, &r)
-	if r.ID != "rc-1" || r.State != request.ReconcileApplying || r.Confirmer == nil || r.Confirmer.ID != "backstage" || r.Requester.ID != "U1" ||
+	if r.ID != "rc100000000000000000" || r.State != request.ReconcileApplying || r.Confirmer == nil || r.Confirmer.ID != "backstage" || r.Requester.ID != "U1" ||
 		r.Commit != "abc123" || !slices.Equal(r.Resources, drift.Resources) {
 		t.Errorf("reply = %+v", r)
 	}
@@ -304,7 +309,7 @@ func TestReconcileConfirm(t *testing.T) {
 		t.Errorf("apply jobs = %+v, want one for request %s", jobs, ledger.ID)
 	}
 	// A second click is harmless.
-	again := h.do("POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": "rc-1"})
+	again := h.do("POST", "/api/v1/databases/prod/billing/ledger/reconcile", backstageToken, map[string]any{"confirm": "rc100000000000000000"})
 	if again.Code != http.StatusAccepted || len(h.jobs(pipeline.JobReconcileApply)) != 1 {
 		t.Errorf("confirming twice: %d %s, %d jobs", again.Code, again.Body, len(h.jobs(pipeline.JobReconcileApply)))
 	}
@@ -342,7 +347,7 @@ func TestReconcileRefuses(t *testing.T) {
 		slug       string
 		field      string
 	}{
-		{"unknown field", `{"confirm":"rc-1","force":true}`, 400, "malformed", "force"},
+		{"unknown field", `{"confirm":"rc100000000000000000","force":true}`, 400, "malformed", "force"},
 		{"null confirm", `{"confirm":null}`, 400, "malformed", "confirm"},
 		{"number confirm", `{"confirm":7}`, 400, "malformed", "confirm"},
 		{"empty confirm", `{"confirm":""}`, 422, "validation", "confirm"},

@@ -343,10 +343,10 @@ func TestReconcileFromSlack(t *testing.T) {
 
 	// A stale button (a reconcile that is not the one awaiting): the
 	// pipeline's refusal, to the clicker alone.
-	stale := plannedReconcile("rcstale")
+	stale := plannedReconcile("rcstale0000000000000")
 	h.deliver(rec.ID(), request.Notice{Kind: request.NoticeReconcilePlan, Reconcile: &stale, Text: "Reconciling prod/billing/ledger (stale)."})
 	h.clickLabel(billing, h.lastMessage(billing).TS, "Apply this plan", alice)
-	mustContain(t, "the stale click", lastEphemeral(t, h, billing).Text, "I cannot apply this plan to `prod/billing/ledger`", "no reconcile rcstale awaits confirmation")
+	mustContain(t, "the stale click", lastEphemeral(t, h, billing).Text, "I cannot apply this plan to `prod/billing/ledger`", "no reconcile rcstale0000000000000 awaits confirmation")
 	if jobs := h.jobsOf(pipeline.JobReconcileApply); len(jobs) != 0 {
 		t.Errorf("a stale click queued %d apply jobs", len(jobs))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -24,6 +25,11 @@ const (
 	JobReconcileApply = "reconcile_apply"
 )
 
+// reconcileID is the shape of a reconcile's id (store.NewID): a confirm
+// from Slack or the API that is not one is refused before it is looked up
+// or echoed.
+var reconcileID = regexp.MustCompile(`^[0-9a-v]{20}$`)
+
 // errPlanChanged refuses to apply a reconcile whose plan is not the one
 // confirmed.
 var errPlanChanged = errors.New("the plan is not the one that was confirmed")
@@ -40,6 +46,9 @@ var errPlanChanged = errors.New("the plan is not the one that was confirmed")
 // harmless. Refusals (the database is not ready, a change is in flight, no
 // such reconcile awaits confirmation) are request.Problems.
 func (p *Pipeline) Reconcile(ctx context.Context, key store.DatabaseKey, who request.Requester, origin request.Origin, confirm string) (request.Reconcile, error) {
+	if confirm != "" && !reconcileID.MatchString(confirm) {
+		return request.Reconcile{}, request.Problems{{Field: "confirm", Message: "is not a reconcile id (20 lowercase letters and digits, as a planned reconcile names itself)"}}
+	}
 	db, err := p.history(ctx, key.Environment, key.Team, key.Name)
 	if err != nil {
 		return request.Reconcile{}, fmt.Errorf("reconcile %s: %w", keyString(key), err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clustropg/clustro/kube"
 	"github.com/clustropg/clustro/request"
@@ -348,7 +349,27 @@ func healthOf(s kube.Status) request.Health {
 			}
 		}
 	}
+	// The operator's words are kept on the record and told in threads: a
+	// few lines of them, whatever it wrote.
+	for _, f := range []*string{&h.Phase, &h.Reason, &h.ReadyReason, &h.ArchivingReason, &h.Primary} {
+		*f = clipText(*f, maxStatusText)
+	}
 	return h
+}
+
+// maxStatusText bounds each text read from a Cluster's status.
+const maxStatusText = 500
+
+// clipText cuts s to at most max bytes on a rune boundary, marking the cut.
+func clipText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func keyString(k store.DatabaseKey) string { return k.Environment + "/" + k.Team + "/" + k.Name }
