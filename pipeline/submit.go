@@ -36,6 +36,11 @@ func (p *Pipeline) Submit(ctx context.Context, r request.DatabaseRequest, key st
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("submit %s: %w", resolved.Key(), err)
 	}
+	if h.Exists() && p.seen(ctx, key) {
+		// The same call, stored by a racing twin since seen was asked
+		// above: the store answers with its record.
+		return p.create(ctx, resolved, key)
+	}
 	if h.Exists() {
 		return store.Record{}, false, request.Problems{{Field: "name", Message: fmt.Sprintf(
 			"%s already exists (%s, request %s); change it with resize, backups or delete", resolved.Key(), h.Latest.State, h.Latest.ID())}}
