@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/clustropg/clustro/internal/barman"
@@ -282,15 +284,22 @@ func (o *Operator) failBackup(ctx context.Context, b *unstructured.Unstructured,
 // applyBackupStatus writes status (all the fields the stand-in owns) to
 // the Backup's status subresource.
 func (o *Operator) applyBackupStatus(ctx context.Context, b *unstructured.Unstructured, status map[string]any) error {
-	obj := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": backupGVR.GroupVersion().String(),
-		"kind":       "Backup",
-		"metadata":   map[string]any{"name": b.GetName(), "namespace": b.GetNamespace()},
+	return o.applyStatus(ctx, backupGVR, "Backup", b, status)
+}
+
+// applyStatus writes status, the fields the stand-in owns, to the status
+// subresource of obj (a kind of resource gvr) with server-side apply; an
+// object deleted meanwhile is no error.
+func (o *Operator) applyStatus(ctx context.Context, gvr schema.GroupVersionResource, kind string, obj *unstructured.Unstructured, status map[string]any) error {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": gvr.GroupVersion().String(),
+		"kind":       kind,
+		"metadata":   map[string]any{"name": obj.GetName(), "namespace": obj.GetNamespace()},
 		"status":     status,
 	}}
-	_, err := o.dyn.Resource(backupGVR).Namespace(b.GetNamespace()).ApplyStatus(ctx, b.GetName(), obj, applyOptions())
+	_, err := o.dyn.Resource(gvr).Namespace(obj.GetNamespace()).ApplyStatus(ctx, obj.GetName(), u, applyOptions())
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("write status of backup %s/%s: %w", b.GetNamespace(), b.GetName(), err)
+		return fmt.Errorf("write status of %s %s/%s: %w", strings.ToLower(kind), obj.GetNamespace(), obj.GetName(), err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -95,15 +94,5 @@ func (o *Operator) applyDatabaseStatus(ctx context.Context, obj *unstructured.Un
 	if applied && existing["applied"] != true {
 		o.logf("operator: database %s/%s applied", obj.GetNamespace(), obj.GetName())
 	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": databaseGVR.GroupVersion().String(),
-		"kind":       "Database",
-		"metadata":   map[string]any{"name": obj.GetName(), "namespace": obj.GetNamespace()},
-		"status":     status,
-	}}
-	_, err := o.dyn.Resource(databaseGVR).Namespace(obj.GetNamespace()).ApplyStatus(ctx, obj.GetName(), u, applyOptions())
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("write status of database %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
+	return o.applyStatus(ctx, databaseGVR, "Database", obj, status)
 }

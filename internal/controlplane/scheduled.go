@@ -164,17 +164,7 @@ func (o *Operator) createScheduledBackup(ctx context.Context, sb *unstructured.U
 // applyScheduleStatus writes status to the ScheduledBackup's status
 // subresource.
 func (o *Operator) applyScheduleStatus(ctx context.Context, sb *unstructured.Unstructured, status map[string]any) error {
-	obj := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": scheduleGVR.GroupVersion().String(),
-		"kind":       "ScheduledBackup",
-		"metadata":   map[string]any{"name": sb.GetName(), "namespace": sb.GetNamespace()},
-		"status":     status,
-	}}
-	_, err := o.dyn.Resource(scheduleGVR).Namespace(sb.GetNamespace()).ApplyStatus(ctx, sb.GetName(), obj, applyOptions())
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("write status of scheduledbackup %s/%s: %w", sb.GetNamespace(), sb.GetName(), err)
-	}
-	return nil
+	return o.applyStatus(ctx, scheduleGVR, "ScheduledBackup", sb, status)
 }
 
 // statusTime reads a time of u's status, zero when absent or unreadable.
