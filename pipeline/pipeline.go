@@ -144,7 +144,7 @@ func (p *Pipeline) Close() { p.trees.close() }
 func (p *Pipeline) guard(step request.State, h engine.Handler) engine.Handler {
 	return func(ctx context.Context, job store.Job) ([]byte, error) {
 		out, err := h(ctx, job)
-		if _, limited := rateLimited(err); limited || err == nil || engine.IsPermanent(err) || ctx.Err() != nil || job.Attempts < job.MaxAttempts {
+		if !failedForGood(ctx, job, err) {
 			return out, err
 		}
 		rec, gerr := p.store.GetRequest(ctx, job.RequestID)
@@ -157,6 +157,14 @@ func (p *Pipeline) guard(step request.State, h engine.Handler) engine.Handler {
 		}
 		return out, p.fail(ctx, job, rec, s, true, err)
 	}
+}
+
+// failedForGood reports whether err ends the job for good: its last
+// attempt failed for a reason that retrying was meant to cure (not a
+// permanent error, a rate limit or a shutdown).
+func failedForGood(ctx context.Context, job store.Job, err error) bool {
+	_, limited := rateLimited(err)
+	return err != nil && !limited && !engine.IsPermanent(err) && ctx.Err() == nil && job.Attempts >= job.MaxAttempts
 }
 
 // jobPayload is the input of the pipeline's jobs.

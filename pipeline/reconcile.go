@@ -120,7 +120,7 @@ func (p *Pipeline) Reconcile(ctx context.Context, key store.DatabaseKey, who req
 func (p *Pipeline) reconcileGuard(h engine.Handler) engine.Handler {
 	return func(ctx context.Context, job store.Job) ([]byte, error) {
 		out, err := h(ctx, job)
-		if _, limited := rateLimited(err); limited || err == nil || engine.IsPermanent(err) || ctx.Err() != nil || job.Attempts < job.MaxAttempts {
+		if !failedForGood(ctx, job, err) {
 			return out, err
 		}
 		pl, rec, lerr := p.load(ctx, job, "reconcile")
